@@ -1,0 +1,61 @@
+"""Project paths and user settings (environment variables), in one place.
+
+Every other module asks this one where things live, so that tests can point the whole
+project at a temporary directory by setting ``PROEFTUIN_ROOT``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MIRROR_ENV = "PROEFTUIN_DATA_MIRROR"
+ROOT_ENV = "PROEFTUIN_ROOT"
+KERNEL_NAME = "proeftuin"
+
+
+def project_root() -> Path:
+    """The compendium's top folder: ``$PROEFTUIN_ROOT`` or the checkout holding this package."""
+    override = os.environ.get(ROOT_ENV)
+    if override:
+        return Path(override).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+def data_mirror() -> Path | None:
+    """The local mirror folder named by ``$PROEFTUIN_DATA_MIRROR``, if set."""
+    value = os.environ.get(MIRROR_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def raw_dir() -> Path:
+    return project_root() / "data" / "raw"
+
+
+def processed_dir() -> Path:
+    return project_root() / "data" / "processed"
+
+
+def reference_dir() -> Path:
+    """Curated small facts we maintain (checksums, crosswalks, price index)."""
+    return project_root() / "data" / "reference"
+
+
+def regions_dir() -> Path:
+    return project_root() / "data" / "regions"
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def executed_dir() -> Path:
+    return project_root() / "reports" / "executed"
+
+
+def results_dir() -> Path:
+    return project_root() / "reports" / "results"
+
+
+def plan_path() -> Path:
+    return project_root() / "analysis.yml"
