@@ -1,20 +1,153 @@
-"""``proeftuin run``: execute the plan's notebooks with papermill."""
+"""``proeftuin run``: execute the plan's notebooks with a live progress display."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from proeftuin.plan import PlanError, Task, load_plan
+
+console = Console(stderr=True)
 
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", "-j", help="Parallel processes (default: all cores).")
 ]
+_last_run_failed = False
 
 
-def run(jobs: JobsOption = None, exit_on_failure: bool = True) -> None:
-    """Execute every task of the analysis plan."""
-    raise NotImplementedError
+class ProgressDisplay:
+    """A live display: one bar for the run, one row per running task with its elapsed time."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._rows: dict[str, TaskID] = {}
+        self._overall: TaskID | None = None
+
+    def start(self, total: int) -> None:
+        self._progress.start()
+        self._overall = self._progress.add_task("[bold]evaluation", total=total)
+
+    def started(self, task: Task) -> None:
+        self._rows[task.name] = self._progress.add_task(
+            f"  {task.region} · {task.notebook}", total=None
+        )
+
+    def finished(self, result) -> None:  # noqa: ANN001 - pipeline.TaskResult
+        row = self._rows.pop(result.task, None)
+        if row is not None:
+            self._progress.remove_task(row)
+        mark = {"executed": "[green]✓", "cached": "[dim]=", "failed": "[red]✗"}[result.status]
+        detail = f"{result.duration_s:.1f}s" if result.status != "cached" else "cached"
+        self._progress.console.print(f"{mark} {result.task} [dim]{detail}")
+        if self._overall is not None:
+            self._progress.advance(self._overall)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def run(
+    region: Annotated[
+        list[str] | None, typer.Option("--region", "-r", help="Run only this region (repeatable).")
+    ] = None,
+    outcome: Annotated[
+        list[str] | None, typer.Option("--outcome", "-o", help="Only this outcome (repeatable).")
+    ] = None,
+    jobs: JobsOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Rerun even if cached.")] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Run on Dask: 'local' for a local cluster, or a scheduler address."),
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Validate the plan and stop.")] = False,
+    exit_on_failure: Annotated[bool, typer.Option(hidden=True)] = True,
+) -> None:
+    """Execute every task of the analysis plan (analysis.yml): cached, parallel, isolated."""
+    global _last_run_failed
+    from proeftuin.pipeline import PipelineError, run_plan
+
+    try:
+        plan = load_plan()
+        _check_selection(plan, region, outcome)
+    except PlanError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if check:
+        console.print(f"[green]plan OK:[/green] {len(plan.tasks())} tasks")
+        return
+    started = time.perf_counter()
+    try:
+        summary = run_plan(
+            plan,
+            regions=region,
+            outcomes=outcome,
+            jobs=jobs,
+            force=force,
+            scheduler=scheduler,
+            display=ProgressDisplay(),
+        )
+    except PipelineError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(_summary_table(summary, time.perf_counter() - started))
+    _last_run_failed = bool(summary.failed)
+    if summary.failed and exit_on_failure:
+        raise typer.Exit(1)
+
+
+def _check_selection(plan, regions: list[str] | None, outcomes: list[str] | None) -> None:  # noqa: ANN001
+    problems = [
+        f"--region: {r!r} is not in the plan ({', '.join(plan.regions)})"
+        for r in regions or []
+        if r not in plan.regions
+    ]
+    problems += [
+        f"--outcome: {o!r} is not in the plan ({', '.join(plan.outcomes)})"
+        for o in outcomes or []
+        if o not in plan.outcomes
+    ]
+    if problems:
+        raise PlanError(plan.path, problems)
+
+
+def _summary_table(summary, wall: float) -> Table:  # noqa: ANN001 - pipeline.RunSummary
+    table = Table(title=f"run summary ({wall:.1f}s wall)", show_lines=False)
+    for column in ("task", "status", "seconds", "cell", "error"):
+        table.add_column(column)
+    style = {"executed": "green", "cached": "dim", "failed": "red"}
+    for r in summary.results:
+        table.add_row(
+            r.task,
+            f"[{style[r.status]}]{r.status}",
+            f"{r.duration_s:.1f}",
+            r.cell or "",
+            (r.error or "")[:200],
+        )
+    return table
 
 
 def exit_if_failed() -> None:
-    """Exit non-zero if the last run had failing tasks."""
+    """Exit non-zero if the last run had failing tasks (used by ``proeftuin all``)."""
+    if _last_run_failed:
+        raise typer.Exit(1)

@@ -1,0 +1,38 @@
+"""Atomic file writes: a file either holds its complete new content or its old one.
+
+Every generated artefact (panel, results, executed notebooks, provenance) is written to a
+temporary file in the same folder and renamed into place, so that an interrupted run never
+leaves a half-written file that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: Path, payload: Any) -> Path:
+    text = json.dumps(payload, indent=2, sort_keys=True, default=str, allow_nan=False)
+    return atomic_write_text(path, text + "\n")

@@ -1,0 +1,259 @@
+"""The analysis plan (``analysis.yml``): validated before anything runs, expanded into tasks.
+
+A plan names regions (site ids from the registry), outcomes (names from the data
+dictionary), designs (notebook templates), the analysis period and inference settings.
+:func:`load_plan` refuses an invalid plan with every problem listed by its key, so that no
+kernel starts on a typo. :meth:`Plan.tasks` turns the plan into one task per region and
+design, plus the cross-region synthesis.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from proeftuin import settings
+
+DESIGNS = ("did_region", "its_region")
+SYNTHESIS = "synthesis"
+INFERENCE_METHODS = ("crv1", "wild", "ri")
+ControlPool = Literal["all", "province", "care_office", "size", "age"]
+InferenceMethod = Literal["crv1", "wild", "ri"]
+
+
+class PlanError(ValueError):
+    """An invalid plan: every problem, each naming its key in the plan file."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid analysis plan {path}:\n{listing}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Periods(_Strict):
+    first_year: int = 2011
+    last_year: int = 2023
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Periods:
+        if self.first_year >= self.last_year:
+            raise ValueError(
+                f"first_year ({self.first_year}) must be before last_year ({self.last_year})"
+            )
+        return self
+
+
+class RegionSettings(_Strict):
+    """Per-region settings; anything left out comes from the plan's ``defaults``."""
+
+    control_pool: ControlPool | None = None
+    buffer: bool | None = None
+    inference: list[InferenceMethod] | None = None
+    draws: int | None = Field(default=None, ge=99, le=100_000)
+    seed: int | None = Field(default=None, ge=0)
+    start_year: int | None = None
+    outcomes: list[str] | None = None
+
+
+class Defaults(_Strict):
+    control_pool: ControlPool = "all"
+    buffer: bool = False
+    inference: list[InferenceMethod] = Field(default_factory=lambda: list(INFERENCE_METHODS))
+    draws: int = Field(default=999, ge=99, le=100_000)
+    seed: int = Field(default=20130701, ge=0)
+
+
+class Execution(_Strict):
+    cell_timeout: int = Field(default=900, gt=0)
+
+
+class PlanFile(_Strict):
+    """The schema of ``analysis.yml``."""
+
+    periods: Periods = Field(default_factory=Periods)
+    defaults: Defaults = Field(default_factory=Defaults)
+    outcomes: list[str] = Field(min_length=1)
+    designs: list[Literal["did_region", "its_region"]] = Field(min_length=1)
+    regions: dict[str, RegionSettings] = Field(min_length=1)
+    execution: Execution = Field(default_factory=Execution)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One notebook execution: a design for a region (or the synthesis)."""
+
+    region: str
+    notebook: str
+    parameters: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.region}/{self.notebook}"
+
+    @property
+    def template(self) -> Path:
+        return settings.notebooks_dir() / f"{self.notebook}.ipynb"
+
+    @property
+    def executed_path(self) -> Path:
+        return settings.executed_dir() / self.region / f"{self.notebook}.ipynb"
+
+    @property
+    def results_dir(self) -> Path:
+        return settings.results_dir() / self.region
+
+    @property
+    def provenance_path(self) -> Path:
+        return self.results_dir / f"{self.notebook}.provenance.json"
+
+
+@dataclass
+class Plan:
+    """A validated plan: the file's content plus the registry facts it relies on."""
+
+    path: Path
+    spec: PlanFile
+    start_years: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def regions(self) -> list[str]:
+        return list(self.spec.regions)
+
+    @property
+    def outcomes(self) -> list[str]:
+        return list(self.spec.outcomes)
+
+    @property
+    def designs(self) -> list[str]:
+        return list(self.spec.designs)
+
+    def region_settings(self, region: str) -> dict[str, Any]:
+        """The region's settings with the plan's defaults filled in."""
+        merged = self.spec.defaults.model_dump()
+        merged.update(self.spec.regions[region].model_dump(exclude_none=True))
+        merged.setdefault("outcomes", self.outcomes)
+        merged.setdefault("start_year", self.start_years[region])
+        return merged
+
+    def tasks(
+        self, regions: list[str] | None = None, outcomes: list[str] | None = None
+    ) -> list[Task]:
+        """Expand into tasks: every (region, design), then the synthesis over all regions."""
+        chosen = regions or self.regions
+        region_tasks = [
+            Task(region, design, self._parameters(region, design, outcomes))
+            for region in chosen
+            for design in self.designs
+        ]
+        all_region_names = tuple(f"{r}/{d}" for r in self.regions for d in self.designs)
+        synthesis = Task(
+            SYNTHESIS,
+            SYNTHESIS,
+            {"regions": self.regions, "designs": self.designs, "outcomes": self.outcomes},
+            depends_on=all_region_names,
+        )
+        return [*region_tasks, synthesis]
+
+    def _parameters(self, region: str, design: str, outcomes: list[str] | None) -> dict[str, Any]:
+        params = self.region_settings(region)
+        if outcomes:
+            params["outcomes"] = [o for o in params["outcomes"] if o in outcomes]
+        params.update(
+            region=region,
+            first_year=self.spec.periods.first_year,
+            last_year=self.spec.periods.last_year,
+        )
+        return params
+
+
+def load_plan(path: Path | None = None) -> Plan:
+    """Read and validate the plan; raise :class:`PlanError` listing every problem by key."""
+    path = path or settings.plan_path()
+    raw = _read_yaml(path)
+    try:
+        spec = PlanFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PlanError(path, [_describe(err) for err in exc.errors()]) from None
+    problems, start_years = _check_against_facts(spec)
+    if problems:
+        raise PlanError(path, problems)
+    return Plan(path=path, spec=spec, start_years=start_years)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PlanError(path, ["file not found"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PlanError(path, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise PlanError(path, ["the plan must be a mapping of keys (periods, outcomes, ...)"])
+    return raw
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    return f"{key}: {err['msg']} (got {err.get('input')!r})"
+
+
+def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
+    """Check names and periods against the registry, the data dictionary and the templates."""
+    from proeftuin.outcomes import OUTCOMES
+    from proeftuin.regions import load_registry
+
+    sites = load_registry().sites
+    problems: list[str] = []
+    data_first = min(o.first_year for o in OUTCOMES.values())
+    data_last = max(o.last_year for o in OUTCOMES.values())
+    for key, value in (
+        ("first_year", spec.periods.first_year),
+        ("last_year", spec.periods.last_year),
+    ):
+        if not data_first <= value <= data_last:
+            problems.append(
+                f"periods.{key}: {value} is outside the data ({data_first}-{data_last})"
+            )
+    problems += _unknown_names("outcomes", spec.outcomes, OUTCOMES)
+    start_years: dict[str, int] = {}
+    for region, overrides in spec.regions.items():
+        if region not in sites:
+            problems += _unknown_names("regions", [region], sites)
+            continue
+        start = overrides.start_year or sites[region].start_year
+        start_years[region] = start
+        if not spec.periods.first_year < start <= spec.periods.last_year:
+            problems.append(
+                f"regions.{region}.start_year: {start} must fall after periods.first_year "
+                f"({spec.periods.first_year}) and by periods.last_year ({spec.periods.last_year})"
+            )
+        problems += _unknown_names(f"regions.{region}.outcomes", overrides.outcomes or [], OUTCOMES)
+    for design in spec.designs:
+        if not (settings.notebooks_dir() / f"{design}.ipynb").is_file():
+            problems.append(f"designs: no notebook template notebooks/{design}.ipynb")
+    return problems, start_years
+
+
+def _unknown_names(key: str, names: list[str], known: dict[str, Any]) -> list[str]:
+    problems = []
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        allowed = ", ".join(sorted(known))
+        problems.append(f"{key}: unknown name {name!r}{hint} (allowed: {allowed})")
+    return problems
