@@ -8,6 +8,7 @@ leaves a half-written file that looks finished.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -34,5 +35,19 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 
 def atomic_write_json(path: Path, payload: Any) -> Path:
-    text = json.dumps(payload, indent=2, sort_keys=True, default=str, allow_nan=False)
+    """Write JSON (sorted keys); NaN and infinities become ``null``, as JSON has neither."""
+    text = json.dumps(json_safe(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
     return atomic_write_text(path, text + "\n")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by None and numpy scalars made plain."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,163 @@
+"""Run a design's estimators over the plan's outcomes and tidy the results into tables.
+
+The notebooks call these functions so that they hold narrative and figures only. An
+outcome the design cannot identify (no pre-period for a late-starting series, too few
+pre-period points for a trend) is kept as a row with its reason, never dropped silently.
+Results are written as CSV and JSON (machine-readable, read by the synthesis and the
+report), each atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from proeftuin.design import RegionDesign
+from proeftuin.fileio import atomic_write_json, atomic_write_text
+
+DID_COLUMNS = [
+    "region", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
+    "p_value", "n_units", "n_treated_units", "n_periods", "pretrend_p", "note",
+]  # fmt: skip
+ITS_COLUMNS = [
+    "region", "design", "outcome", "effect", "estimate", "se", "ci_low", "ci_high",
+    "p_value", "n_pre", "n_post", "note",
+]  # fmt: skip
+
+
+@dataclass
+class OutcomeResult:
+    """One outcome's estimate, or the reason there is none."""
+
+    outcome: str
+    result: Any | None  # estimators.DidResult | estimators.ItsResult
+    reason: str | None = None
+
+
+def run_did(
+    design: RegionDesign,
+    outcomes: Sequence[str],
+    *,
+    inference: Sequence[str] = ("crv1", "wild", "ri"),
+    draws: int = 999,
+    seed: int = 0,
+) -> list[OutcomeResult]:
+    """Difference-in-differences of the region against its controls, per outcome."""
+    from proeftuin.estimators import DesignError, estimate_did
+
+    results = []
+    for outcome in outcomes:
+        frame = design.outcome_frame(outcome)
+        ref = design.reference_event_time(outcome)
+        if ref is None:
+            results.append(OutcomeResult(outcome, None, _no_pre_period(design, outcome)))
+            continue
+        try:
+            fit = estimate_did(
+                frame, unit="municipality", time="year", outcome="value",
+                first_treated="first_treated", cluster="municipality", weights="weight",
+                inference=inference, draws=draws, seed=seed, ref_period=ref,
+            )  # fmt: skip
+        except DesignError as exc:
+            results.append(OutcomeResult(outcome, None, str(exc)))
+            continue
+        results.append(OutcomeResult(outcome, fit))
+    return results
+
+
+def run_its(design: RegionDesign, outcomes: Sequence[str]) -> list[OutcomeResult]:
+    """Controlled interrupted time series: the region's series against its controls'."""
+    from proeftuin.estimators import DesignError, estimate_its
+
+    results = []
+    for outcome in outcomes:
+        series = design.series(outcome).dropna()
+        try:
+            fit = estimate_its(
+                series, time="year", outcome="region", start=design.start_year, control="control"
+            )
+        except DesignError as exc:
+            results.append(OutcomeResult(outcome, None, str(exc)))
+            continue
+        results.append(OutcomeResult(outcome, fit))
+    return results
+
+
+def _no_pre_period(design: RegionDesign, outcome: str) -> str:
+    years = design.years(outcome)
+    first = years[0] if years else "none"
+    return f"no pre-period: {outcome} starts in {first}, the region starts in {design.start_year}"
+
+
+def did_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
+    """One row per outcome and inference method (and one per unestimable outcome)."""
+    rows = []
+    for item in results:
+        base = {"region": design.region, "design": "did", "outcome": item.outcome}
+        if item.result is None:
+            rows.append({**base, "method": None, "note": item.reason})
+            continue
+        fit = item.result
+        pretrend = (fit.pretrend or {}).get("p_value")
+        for row in fit.tidy().to_dict("records"):
+            rows.append(
+                {
+                    **base,
+                    **row,
+                    "n_units": fit.n_units,
+                    "n_treated_units": fit.n_treated_units,
+                    "n_periods": fit.n_periods,
+                    "pretrend_p": pretrend,
+                }
+            )
+    return pd.DataFrame(rows).reindex(columns=DID_COLUMNS)
+
+
+def its_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
+    """One row per outcome and effect (level change, slope change)."""
+    rows = []
+    for item in results:
+        base = {"region": design.region, "design": "its", "outcome": item.outcome}
+        if item.result is None:
+            rows.append({**base, "effect": None, "note": item.reason})
+            continue
+        fit = item.result
+        for effect in ("level_change", "slope_change"):
+            value = getattr(fit, effect)
+            rows.append(
+                {
+                    **base,
+                    "effect": effect,
+                    "estimate": value.estimate,
+                    "se": value.se,
+                    "ci_low": value.ci_low,
+                    "ci_high": value.ci_high,
+                    "p_value": value.p_value,
+                    "n_pre": fit.diagnostics.get("n_pre"),
+                    "n_post": fit.diagnostics.get("n_post"),
+                }
+            )
+    return pd.DataFrame(rows).reindex(columns=ITS_COLUMNS)
+
+
+def display_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table for reading: rounded numbers, empty cells blank."""
+    return table.round(digits).fillna("")
+
+
+def write_results(
+    results_dir: str | Path, name: str, table: pd.DataFrame, results: list[OutcomeResult]
+) -> list[Path]:
+    """Write ``<name>_estimates.csv`` and ``<name>.json`` (full results) atomically."""
+    folder = Path(results_dir)
+    csv = atomic_write_text(folder / f"{name}_estimates.csv", table.to_csv(index=False))
+    payload = {
+        item.outcome: item.result.to_dict() if item.result is not None else {"reason": item.reason}
+        for item in results
+    }
+    full = atomic_write_json(folder / f"{name}.json", payload)
+    return [csv, full]

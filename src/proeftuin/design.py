@@ -1,0 +1,125 @@
+"""A region's evaluation design: its municipalities, its comparison group, its periods.
+
+:func:`region_design` combines the registry (which municipalities form the Pioneer site,
+when it started), the control pool (which municipalities are comparable) and the panel
+into a :class:`RegionDesign`, the one value that DiD and ITS analyses of a region start
+from. It frames the panel for an estimator (long frame with treatment timing) or as two
+series (region vs. comparison group, weighted by insured-years).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class RegionDesign:
+    """Treated and control municipalities of one Pioneer region, with the panel rows."""
+
+    region: str
+    name: str
+    treated: tuple[str, ...]
+    controls: tuple[str, ...]
+    start_year: int
+    first_year: int
+    last_year: int
+    control_pool: str
+    buffer: bool
+    panel: pd.DataFrame
+
+    def outcome_frame(self, outcome: str) -> pd.DataFrame:
+        """Long frame for one outcome: one row per municipality and year with timing columns.
+
+        ``first_treated`` is the start year for the region's municipalities and 0 for the
+        controls; ``treated_post`` is 1 for the region's municipalities from the start year.
+        """
+        rows = self.panel[self.panel["outcome"] == outcome]
+        frame = rows[["municipality", "year", "value", "weight"]].dropna(subset=["value"])
+        in_region = frame["municipality"].isin(self.treated)
+        return frame.assign(
+            treated=in_region.astype(int),
+            first_treated=in_region.astype(int) * self.start_year,
+            treated_post=(in_region & (frame["year"] >= self.start_year)).astype(int),
+        ).reset_index(drop=True)
+
+    def series(self, outcome: str) -> pd.DataFrame:
+        """Yearly weighted means of the region and of its comparison group (wide)."""
+        frame = self.outcome_frame(outcome)
+        frame = frame.assign(
+            group=frame["treated"].map({1: "region", 0: "control"}),
+            weighted=frame["value"] * frame["weight"],
+        )
+        sums = frame.groupby(["year", "group"])[["weighted", "weight"]].sum()
+        means = (sums["weighted"] / sums["weight"]).unstack("group")
+        return means.reindex(columns=["region", "control"]).reset_index().rename_axis(None, axis=1)
+
+    def years(self, outcome: str) -> list[int]:
+        return sorted(self.outcome_frame(outcome)["year"].unique().tolist())
+
+    def reference_event_time(self, outcome: str) -> int | None:
+        """Event time of the last observed pre-period year (None when there is none)."""
+        pre = [y for y in self.years(outcome) if y < self.start_year]
+        return (max(pre) - self.start_year) if pre else None
+
+    def facts(self) -> pd.DataFrame:
+        """The design in a small table, for the notebook and the report."""
+        names = self.panel.drop_duplicates("municipality").set_index("municipality")["name"]
+        region_names = ", ".join(sorted(names.reindex(list(self.treated)).fillna("?")))
+        pool = self.control_pool + (" (neighbours excluded)" if self.buffer else "")
+        return pd.DataFrame(
+            {
+                "": [
+                    "Pioneer site",
+                    "Municipalities",
+                    "Start year",
+                    "Comparison group",
+                    "Control municipalities",
+                    "Analysis years",
+                ],
+                "value": [
+                    self.name,
+                    f"{len(self.treated)}: {region_names}",
+                    str(self.start_year),
+                    f"control pool '{pool}'",
+                    str(len(self.controls)),
+                    f"{self.first_year}-{self.last_year}",
+                ],
+            }
+        ).set_index("")
+
+
+def region_design(
+    region: str,
+    *,
+    control_pool: str = "all",
+    buffer: bool = False,
+    start_year: int | None = None,
+    first_year: int = 2011,
+    last_year: int = 2023,
+    panel: pd.DataFrame | None = None,
+) -> RegionDesign:
+    """Build the design of one region from the registry, its control pool and the panel."""
+    from proeftuin.panel import load_covariates, load_panel
+    from proeftuin.regions import control_pool as pool_of
+    from proeftuin.regions import load_registry
+
+    registry = load_registry()
+    site = registry.sites[region]
+    controls = pool_of(registry, region, load_covariates(), pool=control_pool, buffer=buffer)
+    panel = load_panel() if panel is None else panel
+    members = set(site.municipalities) | set(controls)
+    in_design = panel["municipality"].isin(members) & panel["year"].between(first_year, last_year)
+    return RegionDesign(
+        region=region,
+        name=site.name,
+        treated=tuple(site.municipalities),
+        controls=tuple(controls),
+        start_year=start_year or site.start_year,
+        first_year=first_year,
+        last_year=last_year,
+        control_pool=control_pool,
+        buffer=buffer,
+        panel=panel.loc[in_design].reset_index(drop=True),
+    )

@@ -1,0 +1,155 @@
+"""Figures shared by the notebooks and the report: trends, event studies, ITS, forest plots.
+
+One small multiple per outcome, labelled with the outcome's label and unit from the data
+dictionary. Colours are the Okabe–Ito palette (safe for colour-blind readers and in grey
+print); uncertainty is always drawn (95% bands or intervals).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from proeftuin.design import RegionDesign
+
+REGION_COLOUR = "#D55E00"  # vermillion
+CONTROL_COLOUR = "#0072B2"  # blue
+NEUTRAL_COLOUR = "#555555"
+POOLED_COLOUR = "#000000"
+
+
+def outcome_title(outcome: str) -> str:
+    """'Label (unit)' from the data dictionary."""
+    from proeftuin.outcomes import get_outcome
+
+    info = get_outcome(outcome)
+    return f"{info.label} ({info.unit})"
+
+
+def small_multiples(
+    items: Sequence[str], draw: Callable[[Axes, str], None], *, ncols: int = 2
+) -> Figure:
+    """A grid of one panel per item; unused panels are hidden."""
+    nrows = max(1, math.ceil(len(items) / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False, layout="constrained"
+    )
+    flat = axes.ravel()
+    for ax, item in zip(flat, items, strict=False):
+        draw(ax, item)
+        ax.set_title(outcome_title(item), fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in flat[len(items) :]:
+        ax.set_visible(False)
+    return fig
+
+
+def _mark_start(ax: Axes, start: float, label: str = "start") -> None:
+    ax.axvline(start, color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
+    ax.annotate(label, (start, 1), xycoords=("data", "axes fraction"), fontsize=8,
+                ha="left", va="top", color=NEUTRAL_COLOUR)  # fmt: skip
+
+
+def trends(design: RegionDesign, outcomes: Sequence[str]) -> Figure:
+    """Weighted yearly means: the region against its comparison group."""
+
+    def draw(ax: Axes, outcome: str) -> None:
+        series = design.series(outcome)
+        ax.plot(series["year"], series["region"], "o-", color=REGION_COLOUR, label=design.name)
+        ax.plot(series["year"], series["control"], "s--", color=CONTROL_COLOUR,
+                label=f"comparison ({len(design.controls)} municipalities)")  # fmt: skip
+        _mark_start(ax, design.start_year - 0.5)
+        ax.set_xlabel("year")
+
+    fig = small_multiples(outcomes, draw)
+    fig.axes[0].legend(fontsize=8, loc="best")
+    return fig
+
+
+def event_studies(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeResult items
+    """Event-study coefficients with 95% intervals, per outcome (relative to the reference)."""
+    by_outcome = {r.outcome: r for r in results}
+
+    def draw(ax: Axes, outcome: str) -> None:
+        fit = by_outcome[outcome].result
+        study = None if fit is None else fit.event_study
+        if study is None or study.empty:
+            _say(ax, by_outcome[outcome].reason or "no event study")
+            return
+        ax.fill_between(study["event_time"], study["ci_low"], study["ci_high"],
+                        color=REGION_COLOUR, alpha=0.2, linewidth=0)  # fmt: skip
+        ax.plot(study["event_time"], study["estimate"], "o-", color=REGION_COLOUR)
+        ax.axhline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        _mark_start(ax, -0.5)
+        ax.set_xlabel(f"years since start ({design.start_year})")
+
+    return small_multiples([r.outcome for r in results], draw)
+
+
+def its_panels(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeResult items
+    """Observed series, fitted segments and the counterfactual with its 95% band."""
+    by_outcome = {r.outcome: r for r in results}
+
+    def draw(ax: Axes, outcome: str) -> None:
+        fit = by_outcome[outcome].result
+        if fit is None:
+            _say(ax, by_outcome[outcome].reason or "not estimable")
+            return
+        cf = fit.counterfactual
+        post = cf[cf["time"] >= design.start_year]
+        ax.fill_between(post["time"], post["cf_low"], post["cf_high"], color=NEUTRAL_COLOUR,
+                        alpha=0.2, linewidth=0, label="counterfactual 95% band")  # fmt: skip
+        ax.plot(cf["time"], cf["observed"], "o", color=REGION_COLOUR, label="observed")
+        ax.plot(cf["time"], cf["fitted"], "-", color=REGION_COLOUR, label="fitted")
+        ax.plot(post["time"], post["counterfactual"], "--", color=NEUTRAL_COLOUR,
+                label="counterfactual")  # fmt: skip
+        _mark_start(ax, design.start_year - 0.5)
+        ax.set_xlabel("year")
+
+    fig = small_multiples([r.outcome for r in results], draw)
+    fig.axes[0].legend(fontsize=8, loc="best")
+    return fig
+
+
+def forest(table: pd.DataFrame, pooled: pd.DataFrame, outcomes: Sequence[str]) -> Figure:
+    """Per-region estimates with 95% intervals and the pooled estimate, per outcome."""
+
+    def draw(ax: Axes, outcome: str) -> None:
+        rows = table[table["outcome"] == outcome].dropna(subset=["estimate"])
+        if rows.empty:
+            _say(ax, "no estimates")
+            return
+        labels = list(rows["region"])
+        y = list(range(len(rows), 0, -1))
+        ax.errorbar(rows["estimate"], y, xerr=_half_widths(rows), fmt="o", color=REGION_COLOUR,
+                    capsize=3)  # fmt: skip
+        pool = pooled[pooled["outcome"] == outcome]
+        if not pool.empty:
+            row = pool.iloc[0]
+            ax.errorbar([row["estimate"]], [0], xerr=_half_widths(pool), fmt="D",
+                        color=POOLED_COLOUR, capsize=3)  # fmt: skip
+            labels.append("pooled (random effects)")
+            y.append(0)
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        ax.set_xlabel("effect (difference-in-differences)")
+
+    return small_multiples(outcomes, draw)
+
+
+def _half_widths(rows: pd.DataFrame) -> list[list[float]]:
+    low = (rows["estimate"] - rows["ci_low"]).clip(lower=0).fillna(0)
+    high = (rows["ci_high"] - rows["estimate"]).clip(lower=0).fillna(0)
+    return [low.tolist(), high.tolist()]
+
+
+def _say(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=8,
+            transform=ax.transAxes, color=NEUTRAL_COLOUR)  # fmt: skip
+    ax.set_xticks([])
+    ax.set_yticks([])

@@ -1,0 +1,134 @@
+"""Cross-region synthesis: gather region results, pool them, and score the Triple Aim.
+
+Pooling is a random-effects meta-analysis (DerSimonian–Laird, from statsmodels) of the
+regions' DiD estimates per outcome, with heterogeneity (tau², I², Cochran's Q). Each
+region's interval comes from the most robust inference method it has (wild cluster
+bootstrap, else CRV1); the scorecard grades evidence by the randomization-inference
+p-value where present, since it stays exact with few treated municipalities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from proeftuin import settings
+
+INTERVAL_PREFERENCE = ("wild", "crv1")
+EVIDENCE_PREFERENCE = ("ri", "wild", "crv1")
+Z95 = stats.norm.ppf(0.975)
+EVIDENCE_LEVELS = ((0.01, "strong"), (0.05, "moderate"), (0.10, "weak"))
+
+
+def collect(regions: Sequence[str], design: str = "did", root: Path | None = None) -> pd.DataFrame:
+    """Every region's ``<design>_estimates.csv`` stacked; regions without one are skipped."""
+    root = root or settings.results_dir()
+    frames = [
+        pd.read_csv(path)
+        for region in regions
+        if (path := root / region / f"{design}_estimates.csv").is_file()
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def headline(table: pd.DataFrame, preference: Sequence[str] = INTERVAL_PREFERENCE) -> pd.DataFrame:
+    """One row per region and outcome: the first inference method of ``preference`` present."""
+    rank = {m: i for i, m in enumerate(preference)}
+    rows = table[table["method"].isin(rank)].assign(_rank=lambda t: t["method"].map(rank))
+    best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
+    return best.sort_values(["outcome", "region"]).reset_index(drop=True)
+
+
+def pool(table: pd.DataFrame) -> pd.DataFrame:
+    """Random-effects pooled estimate per outcome across regions (needs two or more)."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    rows = []
+    for outcome, group in headline(table).groupby("outcome", sort=True):
+        group = group.dropna(subset=["estimate", "ci_low", "ci_high"])
+        if len(group) < 2:
+            continue
+        se = (group["ci_high"] - group["ci_low"]) / (2 * Z95)
+        res = combine_effects(group["estimate"].to_numpy(), (se**2).to_numpy(), method_re="dl")
+        ci_low, ci_high = res.conf_int(use_t=False)[1]  # (fixed, random, ...): random
+        estimate, pooled_se = float(res.mean_effect_re), float(res.sd_eff_w_re)
+        rows.append(
+            {
+                "outcome": outcome,
+                "design": "did",
+                "estimate": estimate,
+                "se": pooled_se,
+                "ci_low": float(ci_low),
+                "ci_high": float(ci_high),
+                "p_value": float(2 * stats.norm.sf(abs(estimate / pooled_se))),
+                "tau2": float(res.tau2),
+                "i2": float(res.i2),
+                "q_p": float(stats.chi2.sf(res.q, res.df_resid)),
+                "k": int(len(group)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def evidence(p_value: float | None) -> str:
+    """Plain-words strength of evidence against 'no effect'."""
+    if p_value is None or not np.isfinite(p_value):
+        return "none"
+    return next((label for cut, label in EVIDENCE_LEVELS if p_value < cut), "none")
+
+
+def scorecard(table: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+    """Per region and Triple Aim dimension: the headline outcome, its effect and evidence."""
+    from proeftuin.outcomes import get_outcome
+
+    firsts: dict[str, str] = {}
+    for name in outcomes:
+        firsts.setdefault(get_outcome(name).dimension, name)
+    intervals = headline(table)
+    tests = headline(table, EVIDENCE_PREFERENCE)
+    rows = []
+    for dimension, outcome in firsts.items():
+        info = get_outcome(outcome)
+        for region in sorted(table["region"].unique()):
+            row = _scorecard_row(intervals, tests, region, outcome, info.higher_is_better)
+            rows.append({"region": region, "dimension": dimension, "outcome": outcome, **row})
+    return pd.DataFrame(rows)
+
+
+def _scorecard_row(
+    intervals: pd.DataFrame, tests: pd.DataFrame, region: str, outcome: str, higher_is_better: bool
+) -> dict[str, object]:
+    def pick(frame: pd.DataFrame) -> pd.Series | None:
+        hit = frame[(frame["region"] == region) & (frame["outcome"] == outcome)]
+        return None if hit.empty else hit.iloc[0]
+
+    interval, test = pick(intervals), pick(tests)
+    if interval is None or test is None or pd.isna(interval["estimate"]):
+        return {"estimate": None, "ci_low": None, "ci_high": None, "p_value": None,
+                "method": None, "evidence": "none", "direction": "not estimable"}  # fmt: skip
+    grade = evidence(test["p_value"])
+    improving = (interval["estimate"] > 0) == higher_is_better
+    direction = "no change" if grade == "none" else ("better" if improving else "worse")
+    return {
+        "estimate": interval["estimate"],
+        "ci_low": interval["ci_low"],
+        "ci_high": interval["ci_high"],
+        "p_value": test["p_value"],
+        "method": test["method"],
+        "evidence": grade,
+        "direction": direction,
+    }
+
+
+def write(folder: Path, **tables: pd.DataFrame) -> list[str]:
+    """Write each named table as ``<name>.csv`` in ``folder`` (atomically); return the names."""
+    from proeftuin.fileio import atomic_write_text
+
+    return [
+        atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False)).name
+        for name, table in tables.items()
+    ]
