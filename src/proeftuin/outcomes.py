@@ -1,0 +1,207 @@
+"""The outcome catalogue: name, label, unit, description and Triple Aim dimension of
+every outcome in the panel, plus the Vektis cost categories each cost outcome sums."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import pandas as pd
+
+VEKTIS = "Vektis Open Databestand Zvw per gemeente (Bron: Vektis)"
+CBS_ADM = "CBS StatLine 84521NED (admissions) / Vektis insured-years"
+CBS_GM = "GGD/RIVM/CBS Gezondheidsmonitor Volwassenen (82166NED, 83674NED, 85012NED, 85563NED)"
+
+GP = ["huisarts_inschrijftarief", "huisarts_consult", "huisarts_overig"]
+GROUPS: dict[str, list[str]] = {
+    "hospital": ["medisch_specialistische_zorg"],
+    "gp": GP,
+    "pharmacy": ["farmacie"],
+    "mental_health": [
+        "tweedelijns_ggz",
+        "eerstelijns_psychologische_zorg",
+        "specialistische_ggz",
+        "generalistische_basis_ggz",
+        "langdurige_ggz",
+        "consulten_ggz",
+        "intramuraal_verblijf_ggz",
+        "overige_prestaties_ggz",
+        "innovatiegelden_ggz",
+    ],
+    "paramedical": ["paramedische_zorg_fysiotherapie", "paramedische_zorg_overig"],
+}
+#: Categories present with a stable definition in every year 2011-2023.
+BASKET = [
+    *GROUPS["hospital"],
+    *GP,
+    "farmacie",
+    *GROUPS["paramedical"],
+    "hulpmiddelen",
+    "mondzorg",
+    "ziekenvervoer_zittend",
+    "ziekenvervoer_liggend",
+    "kraamzorg",
+    "verloskundige_zorg",
+    "grensoverschrijdende_zorg",
+    "eerstelijns_ondersteuning",
+]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Metadata of one outcome (one row of the data dictionary)."""
+
+    name: str
+    label: str
+    unit: str
+    description: str
+    dimension: Literal["costs", "quality", "health"]
+    source: str
+    kind: Literal["annual", "wave"] = "annual"
+    first_year: int = 2011
+    last_year: int = 2023
+    comparable_over_time: bool = True
+    higher_is_better: bool = False
+
+
+def _cost(name: str, label: str, what: str, comparable: bool = True) -> Outcome:
+    return Outcome(
+        name,
+        label,
+        "EUR per insured-year",
+        f"Zvw cost per insured-year: {what}; crude, nominal euros",
+        "costs",
+        VEKTIS,
+        comparable_over_time=comparable,
+    )
+
+
+def _std(base: Outcome) -> Outcome:
+    return Outcome(
+        base.name + "_std",
+        base.label + " (age-sex std.)",
+        base.unit,
+        base.description.replace(
+            "crude",
+            "directly age-sex standardised to the national insured population of 2015 (38 cells)",
+        ),
+        "costs",
+        VEKTIS,
+        comparable_over_time=base.comparable_over_time,
+    )
+
+
+_BASE = [
+    _cost(
+        "cost_basket",
+        "Cost, fixed basket",
+        "fixed basket of categories present in every year 2011-2023 (" + ", ".join(BASKET) + ")",
+    ),
+    _cost(
+        "cost_all",
+        "Cost, all categories",
+        "all categories; NOT comparable across the 2015 "
+        "scope change (district nursing, long-term mental health) and later additions",
+        comparable=False,
+    ),
+    _cost("cost_hospital", "Hospital cost", "medical specialist care"),
+    _cost(
+        "cost_gp",
+        "GP cost",
+        "general practice (capitation, consultations, other; "
+        "multidisciplinary chronic care 'huisarts_mdz', separate from 2015, excluded)",
+    ),
+    _cost("cost_pharmacy", "Pharmacy cost", "pharmacy"),
+    _cost(
+        "cost_mental_health",
+        "Mental health cost",
+        "mental health care (all GGZ "
+        "categories; renamed 2014, long-term GGZ added 2015, split 2022)",
+        comparable=False,
+    ),
+    _cost("cost_paramedical", "Paramedical cost", "physiotherapy and other paramedical care"),
+]
+_EXTRA = [
+    Outcome(
+        "hospital_gp_ratio",
+        "Hospital/GP cost ratio",
+        "ratio",
+        "Hospital cost divided by "
+        "GP cost (substitution indicator; lower means relatively more primary care)",
+        "quality",
+        VEKTIS,
+    ),
+    Outcome(
+        "insured_years",
+        "Insured-years",
+        "insured-years",
+        "Vektis insured-years (sum of the harmonised cells; the per-capita denominator)",
+        "costs",
+        VEKTIS,
+        higher_is_better=False,
+    ),
+    Outcome(
+        "total_cost_all",
+        "Total cost, all categories",
+        "EUR",
+        "Total Zvw cost, all categories, nominal euros (a sum; used for conservation checks)",
+        "costs",
+        VEKTIS,
+        comparable_over_time=False,
+    ),
+    Outcome(
+        "admissions_per_1000",
+        "Hospital admissions per 1,000",
+        "per 1,000 insured-years",
+        "Hospital admissions (all diagnoses, day admissions included) per 1,000 Vektis "
+        "insured-years, recomputed from counts; 2013->2014 national drop looks like a series "
+        "break",
+        "quality",
+        CBS_ADM,
+        first_year=2013,
+        last_year=2022,
+    ),
+    Outcome(
+        "health_good_pct",
+        "Good/very good health (%)",
+        "% of adults",
+        "Share of adults "
+        "rating their health good or very good; survey waves with 95% bounds; method "
+        "changes between waves",
+        "health",
+        CBS_GM,
+        kind="wave",
+        first_year=2012,
+        last_year=2022,
+        comparable_over_time=False,
+        higher_is_better=True,
+    ),
+]
+STANDARDISED = [
+    "cost_basket",
+    "cost_all",
+    "cost_hospital",
+    "cost_gp",
+    "cost_pharmacy",
+    "cost_mental_health",
+    "cost_paramedical",
+]
+OUTCOMES: dict[str, Outcome] = {o.name: o for o in _BASE + _EXTRA}
+OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
+
+
+class UnknownOutcome(KeyError):
+    """An outcome name that is not in the catalogue."""
+
+
+def get_outcome(name: str) -> Outcome:
+    """The outcome called ``name``; KeyError listing the valid names otherwise."""
+    try:
+        return OUTCOMES[name]
+    except KeyError:
+        raise UnknownOutcome(f"unknown outcome {name!r}; valid: {sorted(OUTCOMES)}") from None
+
+
+def dictionary() -> pd.DataFrame:
+    """The data dictionary as a frame (one row per outcome)."""
+    return pd.DataFrame([asdict(o) for o in OUTCOMES.values()])
