@@ -15,8 +15,25 @@ MirrorOption = Annotated[
         help="Local mirror folder holding the source files (else download them).",
     ),
 ]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Rebuild even if sources and code are unchanged.")
+]
 
 
-def data(mirror: MirrorOption = None) -> None:
+def data(mirror: MirrorOption = None, force: ForceOption = False) -> None:
     """Acquire every source, verify checksums, and build the harmonised panel."""
-    raise NotImplementedError
+    from rich.console import Console
+
+    from proeftuin.panel import build_panel
+    from proeftuin.sources import DataError
+
+    console = Console()
+    try:
+        build = build_panel(mirror, force=force, progress=True)
+    except DataError as exc:
+        console.print(f"[bold red]data error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(code=2) from exc
+    if not build.rebuilt:
+        console.print("[green]panel up to date[/] (sources and code unchanged; --force rebuilds)")
+    console.print(build.summary())
+    console.print(f"panel: {build.panel_path}")

@@ -1,0 +1,140 @@
+"""The Pioneer-site registry (``data/regions/pioneer_sites.yml``), validated against the 2023
+municipality codes, and the control pools drawn from the other municipalities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from proeftuin import settings
+from proeftuin.sources.errors import DataError
+
+REGISTRY_FILE = "pioneer_sites.yml"
+CONTROL_POOLS = ("all", "province", "care_office", "size", "age")
+#: Half-width of the percentile band for the "size" and "age" pools.
+SIMILARITY_BAND = 0.25
+
+
+class Site(BaseModel):
+    """One Pioneer site with the source of each fact."""
+
+    id: str
+    name: str
+    municipalities: list[str] = Field(min_length=1)
+    municipality_names: list[str] = []
+    start_year: int = Field(ge=2000, le=2030)
+    lead_insurer: str
+    status: Literal["confirmed", "unverified"]
+    sources: dict[str, str]
+    fact_status: dict[str, Literal["confirmed", "unverified"]] = {}
+
+    @field_validator("municipalities")
+    @classmethod
+    def _codes(cls, codes: list[str]) -> list[str]:
+        bad = [c for c in codes if not (len(c) == 6 and c.startswith("GM") and c[2:].isdigit())]
+        if bad:
+            raise ValueError(f"not GM codes: {bad}")
+        return codes
+
+
+class Registry(BaseModel):
+    """All sites, keyed by site id."""
+
+    sites: dict[str, Site]
+
+    def pioneer_municipalities(self) -> set[str]:
+        return {m for s in self.sites.values() for m in s.municipalities}
+
+
+def _known_codes() -> set[str] | None:
+    from proeftuin.panel import load_covariates
+
+    try:
+        return set(load_covariates()["municipality"])
+    except DataError:
+        return None
+
+
+def validate_registry(registry: Registry, known: set[str] | None, where: str) -> None:
+    """Reject unknown codes and municipalities that belong to two sites."""
+    seen: dict[str, str] = {}
+    for site in registry.sites.values():
+        for code in site.municipalities:
+            if known is not None and code not in known:
+                raise DataError(
+                    f"{where}: site {site.id}: unknown municipality code {code} "
+                    "(expected a 2023 CBS GM code)"
+                )
+            if code in seen:
+                raise DataError(
+                    f"{where}: municipality {code} is in two sites: {seen[code]} and {site.id}"
+                )
+            seen[code] = site.id
+        missing = {"site", "municipalities", "start_year", "lead_insurer"} - set(site.sources)
+        if missing:
+            raise DataError(f"{where}: site {site.id}: no source for {sorted(missing)}")
+
+
+def load_registry(path: Path | None = None, known_codes: set[str] | None = None) -> Registry:
+    """Read and validate the registry; codes are checked against the built covariates
+    (2023 municipalities) or ``known_codes`` when given."""
+    path = path or settings.regions_dir() / REGISTRY_FILE
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    sites = raw.get("sites") if isinstance(raw, dict) else None
+    if not isinstance(sites, dict):
+        raise DataError(f"{path}: key 'sites': expected a mapping of site id to site")
+    try:
+        registry = Registry(sites={k: Site(id=k, **v) for k, v in sites.items()})
+    except (ValidationError, TypeError) as exc:
+        raise DataError(f"{path}: invalid site entry: {exc}") from exc
+    validate_registry(
+        registry, known_codes if known_codes is not None else _known_codes(), str(path)
+    )
+    return registry
+
+
+def _majority(values: pd.Series) -> str:
+    return str(values.mode().iloc[0])
+
+
+def _band(covariates: pd.DataFrame, column: str, site_codes: list[str]) -> pd.Series:
+    pct = covariates[column].rank(pct=True)
+    centre = pct[covariates["municipality"].isin(site_codes)].median()
+    return (pct - centre).abs() <= SIMILARITY_BAND
+
+
+def control_pool(
+    registry: Registry,
+    site_id: str,
+    covariates: pd.DataFrame,
+    pool: str = "all",
+    buffer: bool = False,
+) -> list[str]:
+    """Control municipalities for a site: never a Pioneer municipality.
+
+    ``pool``: all | province (site's majority province) | care_office (its care-office
+    region) | size / age (within +-25 percentile points of the site's median 2009
+    population / 65+ share). ``buffer`` also drops municipalities in the same COROP
+    region as any Pioneer municipality (a proxy for neighbours: no contiguity data)."""
+    if pool not in CONTROL_POOLS:
+        raise ValueError(f"unknown control pool {pool!r}; allowed: {', '.join(CONTROL_POOLS)}")
+    if site_id not in registry.sites:
+        raise KeyError(f"unknown site {site_id!r}; valid: {sorted(registry.sites)}")
+    codes = registry.sites[site_id].municipalities
+    site = covariates[covariates["municipality"].isin(codes)]
+    keep = ~covariates["municipality"].isin(registry.pioneer_municipalities())
+    if pool == "province":
+        keep &= covariates["province"] == _majority(site["province"])
+    elif pool == "care_office":
+        keep &= covariates["care_office_region"] == _majority(site["care_office_region"])
+    elif pool in ("size", "age"):
+        column = "population_2009" if pool == "size" else "share_65plus_2009"
+        keep &= _band(covariates, column, codes)
+    if buffer:
+        pioneer = covariates["municipality"].isin(registry.pioneer_municipalities())
+        keep &= ~covariates["corop_region"].isin(covariates.loc[pioneer, "corop_region"])
+    return sorted(covariates.loc[keep, "municipality"])

@@ -1,0 +1,78 @@
+"""Registry validation and control pools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from proeftuin.regions import CONTROL_POOLS, control_pool, load_registry
+from proeftuin.sources import DataError
+
+REGISTRY = Path(__file__).parents[1] / "data" / "regions" / "pioneer_sites.yml"
+SITE = """sites:
+  {sid}:
+    name: X
+    municipalities: [{codes}]
+    start_year: 2013
+    lead_insurer: CZ
+    status: confirmed
+    sources: {{site: s, municipalities: s, start_year: s, lead_insurer: s}}
+"""
+COV = pd.DataFrame(
+    {
+        "municipality": ["GM0001", "GM0002", "GM0003", "GM0004", "GM0005"],
+        "province": ["A", "A", "B", "A", "B"],
+        "care_office_region": ["Z1", "Z1", "Z2", "Z2", "Z2"],
+        "corop_region": ["C1", "C1", "C2", "C3", "C2"],
+        "population_2009": [10.0, 11.0, 500.0, 12.0, 9.0],
+        "share_65plus_2009": [0.2, 0.21, 0.1, 0.12, 0.19],
+    }
+)
+
+
+def registry(tmp_path: Path, text: str):
+    path = tmp_path / "r.yml"
+    path.write_text(text)
+    return load_registry(path, known_codes=set(COV["municipality"]))
+
+
+def test_real_registry_has_the_four_confirmed_sites(mirror_dir: Path) -> None:
+    cov = pd.read_csv(mirror_dir / "cbs" / "gemeenten-alfabetisch-2023.csv", dtype=str).rename(
+        columns={"GemeentecodeGM": "municipality", "Gemeentenaam": "name"}
+    )
+    reg = load_registry(REGISTRY, known_codes=set(cov["municipality"]))
+    assert {
+        "maastricht-heuvelland",
+        "oostelijk-zuid-limburg",
+        "vechtdal",
+        "zeeuws-vlaanderen",
+    } <= set(reg.sites)
+    assert all(s.status in ("confirmed", "unverified") for s in reg.sites.values())
+    names = cov.set_index("municipality")["name"]
+    for site in reg.sites.values():
+        assert [names[c] for c in site.municipalities] == site.municipality_names
+
+
+def test_unknown_code_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="site a: unknown municipality code GM9999"):
+        registry(tmp_path, SITE.format(sid="a", codes="GM0001, GM9999"))
+
+
+def test_municipality_in_two_sites_is_rejected(tmp_path: Path) -> None:
+    text = SITE.format(sid="a", codes="GM0001") + SITE.format(sid="b", codes="GM0001")[7:]
+    with pytest.raises(DataError, match="GM0001 is in two sites: a and b"):
+        registry(tmp_path, text)
+
+
+def test_control_pools(tmp_path: Path) -> None:
+    reg = registry(tmp_path, SITE.format(sid="a", codes="GM0001"))
+    assert control_pool(reg, "a", COV) == ["GM0002", "GM0003", "GM0004", "GM0005"]
+    assert control_pool(reg, "a", COV, "province") == ["GM0002", "GM0004"]
+    assert control_pool(reg, "a", COV, "care_office") == ["GM0002"]
+    assert "GM0003" not in control_pool(reg, "a", COV, "size")
+    assert control_pool(reg, "a", COV, buffer=True) == ["GM0003", "GM0004", "GM0005"]
+    assert set(CONTROL_POOLS) == {"all", "province", "care_office", "size", "age"}
+    with pytest.raises(ValueError, match="allowed: all, province"):
+        control_pool(reg, "a", COV, "nearby")
