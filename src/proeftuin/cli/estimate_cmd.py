@@ -1,7 +1,151 @@
-"""``proeftuin estimate``: run one estimator on any long-format CSV panel, print JSON."""
+"""``proeftuin estimate``: run one estimator on any long-format CSV panel, print JSON.
+
+Thin: reads the CSV, calls :mod:`proeftuin.estimators`, prints the result's dictionary.
+A bad input ends with one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
 import typer
 
 app = typer.Typer(help="Estimate DiD or ITS on a CSV panel and print JSON.", no_args_is_help=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Long-format CSV file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (default).")]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        _fail(f"data file not found: {path}")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}")
+    raise AssertionError  # unreachable
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    typer.echo(json.dumps(payload, indent=2, allow_nan=False))
+
+
+def _parse_start(value: str) -> Any:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
+
+
+@app.command("did")
+def did(
+    data: DataOpt,
+    unit: Annotated[str, typer.Option("--unit", help="Unit (municipality) column.")],
+    time: Annotated[str, typer.Option("--time", help="Period column.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="Outcome column.")],
+    treated: Annotated[
+        str | None, typer.Option("--treated", help="0/1 treated-and-post column.")
+    ] = None,
+    first_treated: Annotated[
+        str | None,
+        typer.Option("--first-treated", help="First treated period column (0 or empty = never)."),
+    ] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Cluster column.")] = None,
+    weights: Annotated[str | None, typer.Option("--weights", help="Weights column.")] = None,
+    covariates: Annotated[
+        str | None, typer.Option("--covariates", help="Comma-separated covariate columns.")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="twfe, cs, imputation or 2x2.")] = "twfe",
+    control_group: Annotated[
+        str, typer.Option("--control-group", help="never or notyet.")
+    ] = "never",
+    inference: Annotated[
+        str, typer.Option("--inference", help="Comma list: crv1,wild,ri.")
+    ] = "crv1",
+    draws: Annotated[int, typer.Option("--draws", help="Bootstrap / placebo draws.")] = 999,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    as_json: JsonOpt = True,
+) -> None:
+    """Difference-in-differences on a unit x period panel."""
+    from proeftuin.estimators import DesignError, estimate_did
+
+    frame = _read(data)
+    try:
+        result = estimate_did(
+            frame,
+            unit=unit,
+            time=time,
+            outcome=outcome,
+            treated=treated,
+            first_treated=first_treated,
+            cluster=cluster,
+            weights=weights,
+            covariates=[c.strip() for c in covariates.split(",")] if covariates else (),
+            method=method,
+            control_group=control_group,
+            inference=inference.split(","),
+            draws=draws,
+            seed=seed,
+        )
+    except DesignError as exc:
+        _fail(str(exc))
+        return
+    _emit(result.to_dict())
+
+
+@app.command("its")
+def its(
+    data: DataOpt,
+    time: Annotated[str, typer.Option("--time", help="Period column.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="Outcome column.")],
+    start: Annotated[str, typer.Option("--start", help="First period under intervention.")],
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", help="Population at risk; its log is the offset.")
+    ] = None,
+    family: Annotated[
+        str, typer.Option("--family", help="gaussian, poisson or quasipoisson.")
+    ] = "gaussian",
+    period: Annotated[int | None, typer.Option("--period", help="Season length.")] = None,
+    harmonics: Annotated[int, typer.Option("--harmonics", help="Fourier pairs.")] = 0,
+    control: Annotated[str | None, typer.Option("--control", help="Control series column.")] = None,
+    impact: Annotated[
+        str, typer.Option("--impact", help="level+slope (default) or level (level change only).")
+    ] = "level+slope",
+    ar_errors: Annotated[
+        bool, typer.Option("--ar-errors", help="AR(1) errors (gaussian).")
+    ] = False,
+    maxlags: Annotated[int | None, typer.Option("--maxlags", help="Newey-West lags.")] = None,
+    as_json: JsonOpt = True,
+) -> None:
+    """Interrupted time series (segmented regression) on one series."""
+    from proeftuin.estimators import DesignError, estimate_its
+
+    frame = _read(data)
+    try:
+        result = estimate_its(
+            frame,
+            time=time,
+            outcome=outcome,
+            start=_parse_start(start),
+            exposure=exposure,
+            family=family,
+            period=period,
+            harmonics=harmonics,
+            control=control,
+            ar_errors=ar_errors,
+            maxlags=maxlags,
+            slope=impact != "level",
+        )
+    except DesignError as exc:
+        _fail(str(exc))
+        return
+    _emit(result.to_dict())

@@ -1,0 +1,806 @@
+"""Difference-in-differences on a long unit x period panel: one entry point, four estimators.
+
+``estimate_did`` validates the panel, runs the chosen estimator and attaches inference
+by every requested method. Two-way fixed effects, the event study and the 2x2 use
+pyfixest; the imputation estimator follows Gardner's two stages with pyfixest fits and
+pyfixest's GMM variance. Callaway & Sant'Anna's group-time ATTs are written here, from
+their closed form without covariates and the influence functions of the R package ``did``,
+because none of the locked libraries has them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+from scipy import stats
+
+from proeftuin.estimators import inference as inf
+from proeftuin.estimators.results import DidResult, InferenceResult
+from proeftuin.estimators.validation import (
+    DesignError,
+    InsufficientPrePeriod,
+    require_columns,
+    require_numeric,
+    require_unique_rows,
+)
+
+METHODS = ("twfe", "cs", "imputation", "2x2")
+INFERENCE = ("crv1", "wild", "wild_restricted", "wild_unrestricted", "ri")
+
+
+@dataclass
+class Panel:
+    """A validated panel with standard column names: unit, time, y, g, d, cl, w, x0..xk."""
+
+    df: pd.DataFrame
+    covariates: list[str]
+    has_weights: bool
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.sort(self.df["time"].unique())
+
+    def unit_table(self) -> pd.DataFrame:
+        return self.df.groupby("unit", sort=True).agg(g=("g", "first"), cl=("cl", "first"))
+
+
+# --- preparation ---------------------------------------------------------------------------
+
+
+def _first_treated_from_indicator(df: pd.DataFrame, col: str) -> pd.Series:
+    d = df["_d_in"]
+    bad = ~d.isin([0.0, 1.0])
+    if bad.any():
+        raise DesignError(f"treatment column '{col}' must be 0/1 (found {d[bad].iloc[0]!r})")
+    if d.nunique() == 1:
+        raise DesignError(
+            f"treatment never changes: column '{col}' is {int(d.iloc[0])} in every row"
+        )
+    start = df.loc[d == 1].groupby("unit")["time"].min()
+    g = df["unit"].map(start).fillna(0.0)
+    if not np.array_equal((df["time"] >= g) & (g > 0), d == 1):
+        raise DesignError(
+            f"treatment column '{col}' switches off again; only absorbing "
+            "(staggered) treatment is supported"
+        )
+    return g
+
+
+def _first_treated_from_column(df: pd.DataFrame, col: str) -> pd.Series:
+    g = require_numeric(df, col, "first-treated").fillna(0.0)
+    if (g.groupby(df["unit"]).nunique() > 1).any():
+        raise DesignError(f"first-treated column '{col}' varies within a unit")
+    if not (g > 0).any():
+        raise DesignError(f"no treated units: column '{col}' is 0 or missing for every unit")
+    return g
+
+
+def _check_timing(df: pd.DataFrame, col: str, diagnostics: dict) -> pd.DataFrame:
+    tmin, tmax = df["time"].min(), df["time"].max()
+    late = df["g"] > tmax
+    if late.any():
+        diagnostics["treated_after_panel"] = int(df.loc[late, "unit"].nunique())
+        df.loc[late, "g"] = 0.0
+    if not (df["g"] > 0).any():
+        raise DesignError(f"no treated units: nobody in '{col}' is treated within the panel")
+    always = (df["g"] > 0) & (df["g"] <= tmin)
+    if always.all() or (always | (df["g"] == 0)).all() and always.any():
+        raise InsufficientPrePeriod(
+            f"no pre-period: every treated unit is treated from the first period ({tmin:g})"
+        )
+    if always.any():
+        diagnostics["dropped_always_treated"] = int(df.loc[always, "unit"].nunique())
+        df = df.loc[~always].copy()
+    if not (df["g"] == 0).any() and df.loc[df["g"] > 0, "g"].nunique() == 1:
+        raise DesignError("no comparison units: every unit is treated at the same time")
+    return df
+
+
+def prepare_panel(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    outcome: str,
+    treated: str | None,
+    first_treated: str | None,
+    cluster: str | None,
+    weights: str | None,
+    covariates: Sequence[str],
+) -> Panel:
+    """Validate the input and return the panel in standard columns (see :class:`Panel`)."""
+    if (treated is None) == (first_treated is None):
+        raise DesignError("give exactly one of treated (0/1 indicator) or first_treated")
+    require_columns(
+        data, [unit, time, outcome, treated, first_treated, cluster, weights, *covariates]
+    )
+    require_unique_rows(data, [unit, time])
+    df = pd.DataFrame(
+        {"unit": data[unit].to_numpy(), "time": require_numeric(data, time, "time").to_numpy()}
+    )
+    df["y"] = require_numeric(data, outcome, "outcome").to_numpy()
+    df["cl"] = data[cluster if cluster else unit].to_numpy()
+    df["w"] = require_numeric(data, weights, "weights").to_numpy() if weights else 1.0
+    for i, c in enumerate(covariates):
+        df[f"x{i}"] = require_numeric(data, c, "covariate").to_numpy()
+    if treated:
+        df["_d_in"] = require_numeric(data, treated, "treatment").to_numpy()
+    else:
+        df["g"] = _first_treated_from_column(
+            data.assign(unit=df["unit"].to_numpy()), first_treated
+        ).to_numpy()
+    n0 = len(df)
+    df = df.dropna().reset_index(drop=True)
+    diagnostics: dict = {"dropped_missing_rows": n0 - len(df)}
+    if df.empty:
+        raise DesignError(f"no complete rows: outcome '{outcome}' or another column is all missing")
+    if (df["w"] < 0).any():
+        raise DesignError(f"weights column '{weights}' has negative values")
+    if treated:
+        df["g"] = _first_treated_from_indicator(df, treated).to_numpy()
+        df = df.drop(columns="_d_in")
+    df = _check_timing(df, treated or first_treated or "", diagnostics)
+    df["d"] = ((df["g"] > 0) & (df["time"] >= df["g"])).astype(float)
+    xs = [f"x{i}" for i in range(len(covariates))]
+    return Panel(
+        df.sort_values(["unit", "time"]).reset_index(drop=True),
+        xs,
+        weights is not None,
+        diagnostics,
+    )
+
+
+# --- two-way fixed effects, event study, 2x2 ------------------------------------------------
+
+
+def _fe_codes(df: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
+    return np.column_stack([pd.factorize(df[c])[0] for c in fe]).astype(np.uint64)
+
+
+def _feols(panel: Panel, rhs: str, fe: str = "unit + time"):
+    covs = "".join(f" + {x}" for x in panel.covariates)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pf.feols(
+            f"y ~ {rhs}{covs} | {fe}",
+            data=panel.df,
+            weights="w" if panel.has_weights else None,
+            vcov={"CRV1": "cl"},
+            fixef_rm="none",
+        )
+
+
+def _event_study(panel: Panel, ref_period: int, alpha: float) -> tuple[pd.DataFrame, dict | None]:
+    df = panel.df
+    rel = np.where(df["g"] > 0, df["time"] - df["g"], ref_period).astype(int)
+    es_panel = replace(panel, df=df.assign(rel=rel))
+    fit = _feols(es_panel, f"i(rel, ref={ref_period})")
+    coefs = fit.coef()
+    names = [n for n in coefs.index if n.startswith("rel::")]
+    times = np.array([int(float(n.split("::")[1])) for n in names])
+    se = fit.se()[names].to_numpy()
+    crit = stats.t.ppf(1 - alpha / 2, max(int(np.min(fit._G)) - 1, 1))
+    est = coefs[names].to_numpy()
+    es = pd.DataFrame(
+        {
+            "event_time": times,
+            "estimate": est,
+            "se": se,
+            "ci_low": est - crit * se,
+            "ci_high": est + crit * se,
+        }
+    )
+    ref = pd.DataFrame(
+        {
+            "event_time": [ref_period],
+            "estimate": [0.0],
+            "se": [0.0],
+            "ci_low": [0.0],
+            "ci_high": [0.0],
+        }
+    )
+    es = pd.concat([es, ref]).sort_values("event_time").reset_index(drop=True)
+    leads = [i for i, n in enumerate(fit._coefnames) if n in names and times[names.index(n)] < 0]
+    return es, _wald(fit._beta_hat, fit._vcov, leads, int(np.min(fit._G)))
+
+
+def _wald(beta: np.ndarray, vcov: np.ndarray, idx: list[int], n_clusters: int) -> dict | None:
+    """Joint F test that the lead coefficients are zero, F(q, G-1) reference."""
+    if not idx:
+        return None
+    b = beta[idx]
+    w = float(b @ np.linalg.pinv(vcov[np.ix_(idx, idx)]) @ b)
+    q = len(idx)
+    return {
+        "statistic": w / q,
+        "df": q,
+        "df_denominator": n_clusters - 1,
+        "p_value": float(stats.f.sf(w / q, q, max(n_clusters - 1, 1))),
+    }
+
+
+def _collapse_2x2(panel: Panel) -> Panel:
+    """Each unit's pre- and post-period means: the canonical two-group, two-period panel."""
+    starts = panel.df.loc[panel.df["g"] > 0, "g"].unique()
+    if len(starts) != 1:
+        raise DesignError(f"method '2x2' needs one common start; found {sorted(starts)}")
+    df = panel.df.assign(post=(panel.df["time"] >= starts[0]).astype(float))
+    cols = ["y", "w", *panel.covariates]
+    out = df.groupby(["unit", "post"], as_index=False).agg(
+        {**{c: "mean" for c in cols}, "g": "first", "cl": "first"}
+    )
+    out["time"] = out["post"]
+    out["d"] = ((out["g"] > 0) & (out["post"] == 1)).astype(float)
+    return replace(panel, df=out.drop(columns="post"))
+
+
+# --- imputation (Gardner's two-stage, equal to Borusyak-Jaravel-Spiess's point estimate) ---
+
+
+def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.ndarray, Callable]:
+    """Two stages: FE (+covariates) on untreated rows, then residualised y on rhs_cols."""
+    df = panel.df
+    untreated = df.loc[df["d"] == 0]
+    fml = "y ~ " + (" + ".join(panel.covariates) if panel.covariates else "1") + " | unit + time"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = pf.feols(
+            fml, data=untreated, weights="w" if panel.has_weights else None, fixef_rm="none"
+        )
+        y0 = first.predict(newdata=df)
+    ytil = df["y"].to_numpy() - np.asarray(y0, dtype=float)
+    x2 = df[rhs_cols].to_numpy(dtype=float)
+    w = df["w"].to_numpy()
+    beta = np.linalg.lstsq(x2 * np.sqrt(w)[:, None], ytil * np.sqrt(w), rcond=None)[0]
+
+    def vcov() -> np.ndarray:
+        from pyfixest.did.did2s import _did2s_vcov
+
+        data = df.assign(y_hat=ytil, treat_flag=df["d"].astype(bool))
+        second = "~ 0 + " + " + ".join(rhs_cols)
+        first_rhs = "~ " + (" + ".join(panel.covariates) if panel.covariates else "0")
+        v, _ = _did2s_vcov(
+            data=data,
+            yname="y",
+            first_stage=f"{first_rhs} | unit + time",
+            second_stage=second,
+            treatment="treat_flag",
+            first_u=np.where(df["d"] == 0, ytil, 0.0).astype(float),
+            second_u=(ytil - x2 @ beta).astype(float),
+            cluster="cl",
+            weights="w" if panel.has_weights else None,
+        )
+        return np.asarray(v)
+
+    return beta, ytil, vcov
+
+
+def _imputation_point(panel: Panel) -> float:
+    return float(_imputation_fit(panel, ["d"])[0][0])
+
+
+def _imputation_event_study(panel: Panel, alpha: float) -> pd.DataFrame:
+    df = panel.df
+    rel = np.where(df["g"] > 0, df["time"] - df["g"], np.nan)
+    post_rel = sorted({int(r) for r in rel[~np.isnan(rel)] if r >= 0})
+    cols = {f"e{r}": (rel == r).astype(float) for r in post_rel}
+    p2 = replace(panel, df=df.assign(**cols))
+    beta, _, vcov = _imputation_fit(p2, list(cols))
+    se = np.sqrt(np.diag(vcov()))
+    crit = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame(
+        {
+            "event_time": post_rel,
+            "estimate": beta,
+            "se": se,
+            "ci_low": beta - crit * se,
+            "ci_high": beta + crit * se,
+        }
+    )
+
+
+# --- Callaway & Sant'Anna ------------------------------------------------------------------
+
+
+@dataclass
+class CsFit:
+    """Group-time ATTs with their influence functions (units x cells), as in R's ``did``."""
+
+    cells: pd.DataFrame  # group, time, estimate
+    psi: np.ndarray
+    groups: np.ndarray  # first-treated value per unit
+    weights: np.ndarray  # per unit, mean one
+
+
+def _wide(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    df = panel.df
+    y = df.pivot(index="unit", columns="time", values="y")
+    if y.isna().any().any():
+        raise DesignError("method 'cs' needs a balanced panel: some unit-period rows are missing")
+    units = panel.unit_table()
+    w = df.groupby("unit", sort=True)["w"].mean().to_numpy()
+    return y.to_numpy(), units["g"].to_numpy(), w / w.mean(), y.columns.to_numpy()
+
+
+def cs_attgt(panel: Panel, control_group: str = "never") -> CsFit:
+    """ATT(g,t) without covariates: treated minus control mean change from base period.
+
+    Base period: g-1 (the last period before g) for t >= g; t-1 for t < g ("varying").
+    """
+    y, g, w, times = _wide(panel)
+    n = len(g)
+    rows, psis = [], []
+    for gv in np.unique(g[g > 0]):
+        pre_idx = np.flatnonzero(times < gv)
+        if not len(pre_idx):
+            continue
+        for j in range(1, len(times)):
+            b = j - 1 if times[j] < gv else pre_idx[-1]
+            treat = g == gv
+            if control_group == "never":
+                ctrl = g == 0
+            else:
+                ctrl = (g == 0) | ((g > times[max(j, b)]) & (g != gv))
+            if not ctrl.any():
+                continue
+            dy = y[:, j] - y[:, b]
+            wt, wc = w * treat, w * ctrl
+            mu1, mu0 = wt @ dy / wt.sum(), wc @ dy / wc.sum()
+            psis.append(n * (wt * (dy - mu1) / wt.sum() - wc * (dy - mu0) / wc.sum()))
+            rows.append({"group": gv, "time": times[j], "estimate": mu1 - mu0})
+    if not rows:
+        raise DesignError("no group-time cell has a comparison group")
+    return CsFit(pd.DataFrame(rows), np.column_stack(psis), g, w)
+
+
+def _wif(fit: CsFit, keep: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    """Influence of estimating the aggregation weights (did's ``wif``)."""
+    ind = np.column_stack(
+        [fit.weights * (fit.groups == gk) for gk in fit.cells["group"].to_numpy()[keep]]
+    )
+    dev = ind - pg[keep]
+    s = pg[keep].sum()
+    return dev / s - np.outer(dev.sum(axis=1), pg[keep] / s**2)
+
+
+def _agg(
+    fit: CsFit, keep: np.ndarray, pg: np.ndarray, equal: bool = False
+) -> tuple[float, np.ndarray]:
+    att = fit.cells["estimate"].to_numpy()
+    wts = np.full(len(keep), 1 / len(keep)) if equal else pg[keep] / pg[keep].sum()
+    psi = fit.psi[:, keep] @ wts
+    if not equal:
+        psi = psi + _wif(fit, keep, pg) @ att[keep]
+    return float(att[keep] @ wts), psi
+
+
+def cs_aggregate(fit: CsFit) -> dict[str, tuple[float, np.ndarray] | dict]:
+    """Simple, dynamic (by event time) and group aggregations with influence functions."""
+    cells = fit.cells
+    grp, tt = cells["group"].to_numpy(), cells["time"].to_numpy()
+    pg = np.array([np.mean(fit.weights * (fit.groups == gk)) for gk in grp])
+    post = np.flatnonzero(grp <= tt)
+    out: dict = {"simple": _agg(fit, post, pg)}
+    e = tt - grp
+    by_e = {float(ev): _agg(fit, np.flatnonzero(e == ev), pg) for ev in np.unique(e)}
+    pos = [v for k, v in by_e.items() if k >= 0]
+    out["dynamic"] = (float(np.mean([v[0] for v in pos])), np.mean([v[1] for v in pos], axis=0))
+    out["dynamic_by_e"] = by_e
+    glist = np.unique(grp)
+    by_g = {
+        float(gk): _agg(fit, np.flatnonzero((grp == gk) & (grp <= tt)), pg, equal=True)
+        for gk in glist
+    }
+    pgg = np.array([np.mean(fit.weights * (fit.groups == gk)) for gk in glist])
+    att_g = np.array([v[0] for v in by_g.values()])
+    psi_g = np.column_stack([v[1] for v in by_g.values()])
+    wg = pgg / pgg.sum()
+    ind = np.column_stack([fit.weights * (fit.groups == gk) for gk in glist]) - pgg
+    wif = ind / pgg.sum() - np.outer(ind.sum(axis=1), pgg / pgg.sum() ** 2)
+    out["group"] = (float(att_g @ wg), psi_g @ wg + wif @ att_g)
+    out["group_by_g"] = by_g
+    return out
+
+
+def _if_se(psi: np.ndarray, clusters: np.ndarray) -> float:
+    """Analytic SE from an influence function, summed within clusters."""
+    n = psi.shape[0]
+    codes = pd.factorize(clusters)[0]
+    sums = np.zeros((codes.max() + 1,) + psi.shape[1:])
+    np.add.at(sums, codes, psi)
+    return float(np.sqrt(np.sum(sums**2, axis=0)) / n)
+
+
+def _cs_pretrend(fit: CsFit) -> dict | None:
+    """did's Wald pre-test: all pre-treatment ATT(g,t) zero, chi-squared reference."""
+    pre = np.flatnonzero(fit.cells["group"].to_numpy() > fit.cells["time"].to_numpy())
+    if not len(pre):
+        return None
+    n = fit.psi.shape[0]
+    v = fit.psi[:, pre].T @ fit.psi[:, pre] / n
+    att = fit.cells["estimate"].to_numpy()[pre]
+    w = float(n * att @ np.linalg.pinv(v) @ att)
+    return {"statistic": w, "df": len(pre), "p_value": float(stats.chi2.sf(w, len(pre)))}
+
+
+def _cs_point(panel: Panel, control_group: str) -> float:
+    return float(cs_aggregate(cs_attgt(panel, control_group))["simple"][0])
+
+
+# --- inference dispatch --------------------------------------------------------------------
+
+
+def _normalise_inference(methods: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for m in methods:
+        m = m.strip().lower()
+        if m not in INFERENCE:
+            raise DesignError(f"unknown inference method '{m}'; choose from {', '.join(INFERENCE)}")
+        for x in ("wild_restricted", "wild_unrestricted") if m == "wild" else (m,):
+            if x not in out:
+                out.append(x)
+    return out or ["crv1"]
+
+
+def _assignment_labels(panel: Panel) -> tuple[np.ndarray, np.ndarray, str]:
+    """Start labels per assignment cluster (cluster if treatment is constant within it)."""
+    units = panel.unit_table()
+    if (units.groupby("cl")["g"].nunique() == 1).all():
+        labels = units.groupby("cl", sort=True)["g"].first()
+        return (
+            labels.to_numpy(),
+            units["cl"].map(pd.Series(np.arange(len(labels)), index=labels.index)).to_numpy(),
+            "cluster",
+        )
+    return units["g"].to_numpy(), np.arange(len(units)), "unit"
+
+
+def _placebo_panels(panel: Panel, draws: int, rng: np.random.Generator):
+    labels, unit_to_slot, level = _assignment_labels(panel)
+    assign, exact = inf.placebo_assignments(labels, draws, rng)
+    units = panel.unit_table().index.to_numpy()
+    unit_pos = pd.Series(np.arange(len(units)), index=units)
+    row_slot = unit_to_slot[unit_pos[panel.df["unit"]].to_numpy()]
+    return assign[:, row_slot], exact, level  # draws x rows matrix of placebo g
+
+
+def _ri_twfe(
+    panel: Panel, estimate: float, draws: int, rng: np.random.Generator, alpha: float
+) -> InferenceResult:
+    g_rows, exact, level = _placebo_panels(panel, draws, rng)
+    t = panel.df["time"].to_numpy()
+    dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float).T
+    resid = _residualizer(panel)
+    y, d = panel.df["y"].to_numpy(), panel.df["d"].to_numpy()
+    b0, dens = inf.ri_coefficients(resid, y, dmat)
+    cross = (resid.w * resid(d)) @ dmat / dens  # coefficient of D_obs on each D_b
+
+    def pval(tau: float) -> float:
+        return inf.ri_pvalue(estimate - tau, b0 - tau * cross, exact)
+
+    sd = float(np.std(b0)) or 1.0
+    ci = inf._invert(pval, estimate, sd, alpha)
+    res = inf.ri_result(estimate, b0, exact, ci)
+    res.note = f"{res.note}; placebo {level}s"
+    return res
+
+
+def _ri_loop(
+    panel: Panel,
+    estimate: float,
+    point: Callable[[Panel], float],
+    draws: int,
+    rng: np.random.Generator,
+) -> InferenceResult:
+    g_rows, exact, level = _placebo_panels(panel, draws, rng)
+    t = panel.df["time"].to_numpy()
+    placebo = []
+    for row in g_rows:
+        df = panel.df.assign(g=row, d=((row > 0) & (t >= row)).astype(float))
+        placebo.append(point(replace(panel, df=df)))
+    res = inf.ri_result(estimate, np.array(placebo), exact)
+    res.note = f"{res.note}; placebo {level}s"
+    return res
+
+
+def _residualizer(panel: Panel) -> inf.Residualizer:
+    xs = panel.df[panel.covariates].to_numpy(dtype=float) if panel.covariates else None
+    return inf.Residualizer(_fe_codes(panel.df, ["unit", "time"]), panel.df["w"].to_numpy(), xs)
+
+
+def _treated_clusters(panel: Panel) -> int:
+    return int(panel.df.loc[panel.df["g"] > 0, "cl"].nunique())
+
+
+def _unavailable(name: str, method: str) -> InferenceResult:
+    return InferenceResult(name, float("nan"), note=f"not available for method '{method}'")
+
+
+def _multiplier(
+    psi: np.ndarray,
+    clusters: np.ndarray,
+    est: float,
+    draws: int,
+    rng: np.random.Generator,
+    alpha: float,
+) -> InferenceResult:
+    """Cluster multiplier bootstrap of an influence function, Webb weights (unrestricted)."""
+    n = psi.shape[0]
+    codes = pd.factorize(clusters)[0]
+    sums = np.zeros(codes.max() + 1)
+    np.add.at(sums, codes, psi)
+    dev = inf.webb_weights(rng, draws, len(sums)) @ sums / n
+    q = float(np.quantile(np.abs(dev), 1 - alpha))
+    p = float(np.mean(np.abs(dev) >= abs(est)))
+    return InferenceResult(
+        "wild_unrestricted",
+        p,
+        float(np.std(dev)),
+        est - q,
+        est + q,
+        draws,
+        "multiplier bootstrap of the influence function, Webb weights",
+    )
+
+
+# --- placebo in time -----------------------------------------------------------------------
+
+
+def placebo_in_time(panel: Panel, alpha: float = 0.05) -> dict | None:
+    """Pretend treatment began half-way through the pre-period; TWFE on pre-period rows only."""
+    times = panel.times
+    first = panel.df.loc[panel.df["g"] > 0, "g"].min()
+    pre = times[times < first]
+    if len(pre) < 3:
+        return None
+    fake = pre[len(pre) // 2]
+    df = panel.df.loc[panel.df["time"] < first].copy()
+    df["g"] = np.where(df["g"] > 0, fake, 0.0)
+    df["d"] = ((df["g"] > 0) & (df["time"] >= fake)).astype(float)
+    fit = _feols(replace(panel, df=df), "d")
+    est, se = float(fit.coef()["d"]), float(fit.se()["d"])
+    return {
+        "fake_start": float(fake),
+        "estimate": est,
+        "se": se,
+        "p_value": inf.t_pvalue(est, se, max(int(np.min(fit._G)) - 1, 1)),
+    }
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def _check_options(method: str, control_group: str, panel: Panel) -> None:
+    if method not in METHODS:
+        raise DesignError(f"unknown method '{method}'; choose from {', '.join(METHODS)}")
+    if control_group not in ("never", "notyet"):
+        raise DesignError(f"unknown control group '{control_group}'; choose never or notyet")
+    if method == "cs" and panel.covariates:
+        raise DesignError("method 'cs' is implemented without covariates; use twfe or imputation")
+    if (
+        method in ("twfe", "2x2", "imputation")
+        and control_group == "notyet"
+        and not (panel.df["g"] == 0).any()
+    ):
+        return
+    if control_group == "never" and not (panel.df["g"] == 0).any() and method != "twfe":
+        raise DesignError("no never-treated units: use --control-group notyet")
+
+
+def _panel_counts(panel: Panel) -> dict:
+    df = panel.df
+    return {
+        "n_units": int(df["unit"].nunique()),
+        "n_treated_units": int(df.loc[df["g"] > 0, "unit"].nunique()),
+        "n_periods": int(df["time"].nunique()),
+    }
+
+
+def estimate_did(
+    data: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    outcome: str,
+    treated: str | None = None,
+    first_treated: str | None = None,
+    cluster: str | None = None,
+    weights: str | None = None,
+    covariates: Sequence[str] = (),
+    method: str = "twfe",
+    control_group: str = "never",
+    inference: Sequence[str] = ("crv1",),
+    draws: int = 999,
+    seed: int = 0,
+    event_study: bool = True,
+    ref_period: int = -1,
+    alpha: float = 0.05,
+) -> DidResult:
+    """Estimate a DiD design and attach inference by each requested method (see module doc)."""
+    panel = prepare_panel(
+        data,
+        unit=unit,
+        time=time,
+        outcome=outcome,
+        treated=treated,
+        first_treated=first_treated,
+        cluster=cluster,
+        weights=weights,
+        covariates=list(covariates),
+    )
+    _check_options(method, control_group, panel)
+    methods = _normalise_inference(inference)
+    rng = np.random.default_rng(seed)
+    runner = {"twfe": _run_twfe, "2x2": _run_twfe, "cs": _run_cs, "imputation": _run_imputation}
+    result = runner[method](
+        panel, method, control_group, methods, draws, rng, event_study, ref_period, alpha
+    )
+    result.diagnostics.update(panel.diagnostics)
+    result.diagnostics["cohorts"] = {
+        str(int(k) if float(k).is_integer() else k): int(v)
+        for k, v in panel.unit_table().query("g > 0")["g"].value_counts().sort_index().items()
+    }
+    result.diagnostics["n_clusters"] = int(panel.df["cl"].nunique())
+    result.diagnostics["n_treated_clusters"] = _treated_clusters(panel)
+    result.diagnostics["periods"] = [float(t) for t in panel.times]
+    if method != "2x2":
+        result.diagnostics["placebo_in_time"] = placebo_in_time(panel, alpha)
+    return result
+
+
+def _headline(
+    est: float, results: dict[str, InferenceResult], method: str, counts: dict, **extra
+) -> DidResult:
+    first = next(iter(results.values()))
+    return DidResult(
+        est, first.se, first.ci_low, first.ci_high, results, method=method, **counts, **extra
+    )
+
+
+def _run_twfe(
+    panel: Panel,
+    method: str,
+    control_group: str,
+    methods: list[str],
+    draws: int,
+    rng: np.random.Generator,
+    want_es: bool,
+    ref_period: int,
+    alpha: float,
+) -> DidResult:
+    counts = _panel_counts(panel)
+    work = _collapse_2x2(panel) if method == "2x2" else panel
+    fit = _feols(work, "d")
+    est, se = float(fit.coef()["d"]), float(fit.se()["d"])
+    g_cl, g_tr = int(work.df["cl"].nunique()), _treated_clusters(work)
+    results: dict[str, InferenceResult] = {}
+    ws = None
+    for m in methods:
+        if m == "crv1":
+            results[m] = inf.crv1_result(est, se, g_cl, g_tr, alpha)
+        elif m.startswith("wild"):
+            if ws is None:
+                ws = inf.wild_setup(
+                    work.df["y"].to_numpy(),
+                    work.df["d"].to_numpy(),
+                    _residualizer(work),
+                    work.df["cl"].to_numpy(),
+                    se,
+                )
+                v = inf.webb_weights(rng, draws, len(ws.a0))
+            results[m] = inf.wild_result(ws, v, m == "wild_restricted", se, alpha)
+        else:
+            results[m] = _ri_twfe(work, est, draws, rng, alpha)
+    es, pre = (None, None)
+    if want_es and method == "twfe":
+        es, pre = _event_study(panel, ref_period, alpha)
+    return _headline(
+        est,
+        results,
+        method,
+        counts,
+        event_study=es,
+        pretrend=pre,
+        diagnostics={"estimator": "pyfixest feols, unit and period fixed effects"},
+    )
+
+
+def _run_cs(
+    panel: Panel,
+    method: str,
+    control_group: str,
+    methods: list[str],
+    draws: int,
+    rng: np.random.Generator,
+    want_es: bool,
+    ref_period: int,
+    alpha: float,
+) -> DidResult:
+    fit = cs_attgt(panel, control_group)
+    agg = cs_aggregate(fit)
+    clusters = panel.df.groupby("unit", sort=True)["cl"].first().to_numpy()
+    crit = stats.norm.ppf(1 - alpha / 2)
+
+    def row(est: float, psi: np.ndarray) -> dict:
+        se = _if_se(psi, clusters)
+        return {"estimate": est, "se": se, "ci_low": est - crit * se, "ci_high": est + crit * se}
+
+    cells = fit.cells.assign(se=[_if_se(fit.psi[:, j], clusters) for j in range(fit.psi.shape[1])])
+    by_e = pd.DataFrame([{"event_time": int(k), **row(*v)} for k, v in agg["dynamic_by_e"].items()])
+    aggregations = {
+        "simple": row(*agg["simple"]),
+        "dynamic": {**row(*agg["dynamic"]), "by_event_time": by_e},
+        "group": {
+            **row(*agg["group"]),
+            "by_group": [{"group": k, **row(*v)} for k, v in agg["group_by_g"].items()],
+        },
+    }
+    est, psi = agg["simple"]
+    se = _if_se(psi, clusters)
+    results: dict[str, InferenceResult] = {}
+    for m in methods:
+        if m == "crv1":
+            r = inf.crv1_result(est, se, len(np.unique(clusters)), _treated_clusters(panel), alpha)
+            r.p_value = float(2 * stats.norm.sf(abs(est / se)))
+            r.ci_low, r.ci_high = est - crit * se, est + crit * se
+            results[m] = r
+        elif m == "wild_unrestricted":
+            results[m] = _multiplier(psi, clusters, est, draws, rng, alpha)
+        elif m == "wild_restricted":
+            results[m] = _unavailable(m, method)
+        else:
+            results[m] = _ri_loop(panel, est, lambda p: _cs_point(p, control_group), draws, rng)
+    return _headline(
+        est,
+        results,
+        method,
+        _panel_counts(panel),
+        event_study=by_e if want_es else None,
+        pretrend=_cs_pretrend(fit),
+        diagnostics={
+            "estimator": "Callaway-Sant'Anna, varying base period",
+            "control_group": control_group,
+        },
+        att_gt=cells,
+        aggregations=aggregations,
+    )
+
+
+def _run_imputation(
+    panel: Panel,
+    method: str,
+    control_group: str,
+    methods: list[str],
+    draws: int,
+    rng: np.random.Generator,
+    want_es: bool,
+    ref_period: int,
+    alpha: float,
+) -> DidResult:
+    beta, _, vcov = _imputation_fit(panel, ["d"])
+    est, se = float(beta[0]), float(np.sqrt(vcov()[0, 0]))
+    results: dict[str, InferenceResult] = {}
+    for m in methods:
+        if m == "crv1":
+            results[m] = inf.crv1_result(
+                est, se, int(panel.df["cl"].nunique()), _treated_clusters(panel), alpha
+            )
+        elif m == "ri":
+            results[m] = _ri_loop(panel, est, _imputation_point, draws, rng)
+        else:
+            results[m] = _unavailable(m, method)
+    es = _imputation_event_study(panel, alpha) if want_es else None
+    return _headline(
+        est,
+        results,
+        method,
+        _panel_counts(panel),
+        event_study=es,
+        diagnostics={"estimator": "imputation (Gardner two-stage), GMM variance"},
+    )
