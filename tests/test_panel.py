@@ -118,3 +118,17 @@ def test_checksum_mismatch_names_file_and_sums(tmp_path: Path, mirror_dir: Path)
     message = str(err.value)
     assert bad.name in message and "aa1c36a07e87" in message and "re-published" in message
     assert isinstance(err.value, DataError)
+
+
+def test_cli_data_error_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import typer
+
+    from proeftuin.cli.data_cmd import data
+
+    monkeypatch.setenv("PROEFTUIN_ROOT", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "reference").symlink_to(Path(__file__).parents[1] / "data" / "reference")
+    with pytest.raises(typer.Exit) as err:
+        data(mirror=tmp_path / "empty-mirror")
+    assert err.value.exit_code == 2
+    assert "not found in mirror" in capsys.readouterr().out
