@@ -276,3 +276,11 @@ def test_find_quarto_on_path_or_in_the_quarto_cli_package(
     (package / "bin" / "quarto").write_text("#!/bin/sh\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     assert report.find_quarto() == package / "bin" / "quarto"
+
+
+def test_reproducibility_reads_the_provenance_records(project: Path) -> None:
+    report.generate_pages(FakePlan(SITES))
+    text = (project / "reports" / "_generated" / "reproducibility.md").read_text()
+    assert "`v0.1.0-3-gabc1234` (uncommitted changes)" in text
+    assert "vektis_2015_gemeente.csv" in text and "`9f8e7d6c5b4a3210`" in text
+    assert "Wall time of the last `proeftuin run`: 90.50 s." in text

@@ -386,14 +386,15 @@ def _executed(task: Any, region: str, notebook: str) -> Path:
 
 
 def _task_errors(region: str) -> dict[str, str]:
-    """Errors per notebook for a region, from ``run_summary.json``."""
+    """Errors of the failed tasks of a region, from ``run_summary.json``."""
     summary = read_json(settings.results_dir() / "run_summary.json")
     tasks = summary.get("tasks", []) if isinstance(summary, dict) else summary or []
     errors = {}
     for entry in tasks:
-        name = str(entry.get("name") or f"{entry.get('region')}/{entry.get('notebook')}")
-        if name.startswith(f"{region}/") and entry.get("status") not in ("ok", "success", "cached"):
-            errors[name.split("/", 1)[1]] = str(entry.get("error") or entry.get("status"))
+        name = str(entry.get("task") or entry.get("name") or "")
+        name = name or f"{entry.get('region')}/{entry.get('notebook')}"
+        if name.startswith(f"{region}/") and entry.get("status") == "failed":
+            errors[name.split("/", 1)[1]] = str(entry.get("error") or "failed")
     return errors
 
 
@@ -496,10 +497,25 @@ def _provenance_table(region: str, label: str) -> str:
 
 
 def _code_version(value: Any) -> str:
+    """``git describe`` output, with uncommitted changes said in words."""
     if isinstance(value, dict):
-        text = str(value.get("describe") or value.get("version") or value)
-        return text + (" (uncommitted changes)" if value.get("dirty") else "")
-    return str(value) if value else "–"
+        text = str(value.get("describe") or value.get("version") or "–")
+        dirty = bool(value.get("dirty"))
+    else:
+        text, dirty = (str(value) if value else "–"), str(value).endswith("-dirty")
+    text = text.removesuffix("-dirty")
+    return f"`{text}`" + (" (uncommitted changes)" if dirty else "")
+
+
+def _lock_hash(prov: dict[str, Any]) -> str:
+    value = prov.get("lock_hash") or (prov.get("key_parts") or {}).get("lock") or "–"
+    return f"`{str(value)[:16]}`"
+
+
+def _data_checksums(prov: dict[str, Any]) -> dict[str, str]:
+    """Input data checksums recorded for a task."""
+    found = prov.get("data_checksums") or (prov.get("key_parts") or {}).get("data") or {}
+    return dict(found)
 
 
 def _caveats(
@@ -807,7 +823,7 @@ def _reproducibility(plan: Any) -> str:
             name,
             p.get("status", "–"),
             _code_version(p.get("code_version")),
-            str(p.get("lock_hash", "–"))[:16],
+            _lock_hash(p),
             fmt_num(p.get("duration_s")),
         ]
         for name, p in records
@@ -822,8 +838,10 @@ def _reproducibility(plan: Any) -> str:
         or "_No provenance records yet: run `proeftuin run`._\n"
     ]
     checksums: dict[str, set[str]] = {}
-    for _, prov in records:
-        for name, digest in (prov.get("data_checksums") or {}).items():
+    for task, prov in records:
+        if task.startswith(f"{SYNTHESIS}/"):
+            continue  # the synthesis depends on the region tasks' keys, not on data files
+        for name, digest in _data_checksums(prov).items():
             checksums.setdefault(name, set()).add(str(digest))
     rows = [
         [name, ", ".join(sorted(d)), "yes" if len(d) == 1 else "NO: inputs differ"]
@@ -837,6 +855,11 @@ def _reproducibility(plan: Any) -> str:
             "tbl-checksums",
         )
     )
+    summary = read_json(settings.results_dir() / "run_summary.json")
+    if isinstance(summary, dict) and summary.get("wall_time_s") is not None:
+        parts.append(
+            f"Wall time of the last `proeftuin run`: {fmt_num(summary['wall_time_s'])} s.\n"
+        )
     parts.append(_rerun_commands(plan))
     return "\n".join(p for p in parts if p)
 
