@@ -1069,7 +1069,8 @@ def _html_table(rows: list[dict[str, str]], caption: str) -> str:
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
         for row in rows
     )
-    return f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>"
+    table = f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>"
+    return f"<div style='overflow-x:auto'>{table}</div>"
 
 
 def _executed_notebooks() -> list[Path]:
@@ -1098,7 +1099,7 @@ def write_previews(message: str = "") -> Path:
 def _preview_index(sections: dict[str, list[str]], message: str) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>proeftuin: notebook previews</title>",
+        "<title>proeftuin: notebook previews</title><link rel='icon' href='data:,'>",
         f"<style>{PREVIEW_CSS}</style></head><body>",
         "<h1>Pioneer sites evaluation: notebook previews</h1>",
         f"<p class='notice'>{html.escape(message)}</p>" if message else "",
