@@ -230,6 +230,7 @@ def test_cli_exits_zero_and_says_how_to_get_quarto(project: Path) -> None:
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 0, result.output
     assert "NOT rendered" in result.output and "quarto.org" in result.output
+    assert "proeftuin[quarto]" in result.output
 
 
 def fake_quarto(folder: Path, log: Path) -> Path:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 RequireOption = Annotated[
     bool | None,
@@ -26,12 +27,10 @@ def report(require_quarto: RequireOption = None) -> None:
     try:
         outcome = build_report(require_quarto=require_quarto)
     except QuartoRequiredError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
         raise typer.Exit(code=1) from None
     for problem in outcome.problems:
-        console.print(f"[yellow]problem:[/] {problem}", highlight=False)
-    if outcome.rendered:
-        console.print(f"[green]report:[/] {outcome.message}", highlight=False)
-    else:
-        console.print(f"[bold yellow]report:[/] {outcome.message}", highlight=False)
-    console.print(f"{len(outcome.pages)} pages generated.", highlight=False)
+        console.print(Text("problem: ", style="yellow") + Text(problem), highlight=False)
+    style = "green" if outcome.rendered else "bold yellow"
+    console.print(Text("report: ", style=style) + Text(outcome.message), highlight=False)
+    console.print(Text(f"{len(outcome.pages)} pages generated."), highlight=False)
