@@ -135,7 +135,8 @@ def _site_info(site_id: str) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - the page states what is missing
         info["missing"] = True
         return info
-    for key in ("name", "municipalities", "start_year", "lead_insurer", "status", "sources"):
+    keys = ("name", "municipalities", "municipality_names", "start_year", "lead_insurer")
+    for key in (*keys, "status", "sources"):
         info[key] = getattr(site, key, info.get(key))
     return info
 
@@ -414,22 +415,28 @@ def _site_facts(site: dict[str, Any]) -> str:
     ]
     sources = site.get("sources") or []
     if sources:
-        facts.append("- **Sources for membership:** " + "; ".join(str(s) for s in sources))
+        items = sources.items() if isinstance(sources, dict) else enumerate(sources, 1)
+        facts.append("- **Sources:** " + "; ".join(f"{k}: {v}" for k, v in items))
     return "\n".join(facts)
 
 
 def _municipality_table(site_id: str, site: dict[str, Any]) -> str:
     codes = [str(c) for c in site.get("municipalities") or []]
-    rows = [[code] for code in codes]
+    names = [str(n) for n in site.get("municipality_names") or []]
+    rows = [[code, names[i] if i < len(names) else "–"] for i, code in enumerate(codes)]
     caption = f"Municipalities of the site ({len(codes)}; CBS codes)"
-    return md_table(["Municipality code"], rows, caption, f"tbl-{site_id}-municipalities")
+    return md_table(["Code", "Municipality"], rows, caption, f"tbl-{site_id}-municipalities")
 
 
 def _comparison_text(did_rows: list[dict[str, str]], params: dict[str, Any]) -> str:
     pool = params.get("control_pool", "–")
     text = (
         f"Control municipalities come from the **{pool}** pool"
-        + (" with neighbouring municipalities left out (buffer)" if params.get("buffer") else "")
+        + (
+            " without municipalities in a COROP region of any Pioneer site (buffer)"
+            if params.get("buffer")
+            else ""
+        )
         + "; the other Pioneer sites' municipalities are never controls."
     )
     if did_rows:
