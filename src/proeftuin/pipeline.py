@@ -129,6 +129,7 @@ def execute_notebook(spec: dict[str, Any]) -> dict[str, Any]:
             spec["output"],
             parameters=spec["parameters"],
             kernel_name=spec["kernel"],
+            language="python",
             cwd=spec["cwd"],
             execution_timeout=spec["timeout"],
             progress_bar=False,
@@ -266,13 +267,19 @@ def _result(
 
 
 class _ProcessBackend:
-    """Local worker processes (spawned, so no thread state is forked)."""
+    """Local worker processes, forked from a server that imported papermill once.
+
+    A fork server (rather than forking this process) keeps the display's threads out of
+    the workers; preloading papermill saves each worker its multi-second import.
+    """
 
     def __init__(self, jobs: int) -> None:
         import multiprocessing
 
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["proeftuin.pipeline", "papermill"])
         self.jobs = jobs
-        self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(jobs, mp_context=context)
 
     def submit(self, fn: Callable[[dict[str, Any]], dict[str, Any]], spec: dict[str, Any]) -> Any:
         return self._pool.submit(fn, spec)
