@@ -88,9 +88,12 @@ def run_its(design: RegionDesign, outcomes: Sequence[str]) -> list[OutcomeResult
 
 
 def _no_pre_period(design: RegionDesign, outcome: str) -> str:
-    years = design.years(outcome)
-    first = years[0] if years else "none"
-    return f"no pre-period: {outcome} starts in {first}, the region starts in {design.start_year}"
+    years = design.years(outcome, treated_only=True)
+    observed = ", ".join(map(str, years)) if years else "no year"
+    return (
+        f"no pre-period: the region's municipalities have {outcome} for {observed}; "
+        f"the programme starts in {design.start_year}"
+    )
 
 
 def did_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:

@@ -55,12 +55,20 @@ class RegionDesign:
         means = (sums["weighted"] / sums["weight"]).unstack("group")
         return means.reindex(columns=["region", "control"]).reset_index().rename_axis(None, axis=1)
 
-    def years(self, outcome: str) -> list[int]:
-        return sorted(self.outcome_frame(outcome)["year"].unique().tolist())
+    def years(self, outcome: str, *, treated_only: bool = False) -> list[int]:
+        """Years with a value for the outcome (for the region's municipalities if asked)."""
+        frame = self.outcome_frame(outcome)
+        if treated_only:
+            frame = frame[frame["treated"] == 1]
+        return sorted(frame["year"].unique().tolist())
 
     def reference_event_time(self, outcome: str) -> int | None:
-        """Event time of the last observed pre-period year (None when there is none)."""
-        pre = [y for y in self.years(outcome) if y < self.start_year]
+        """Event time of the region's last observed pre-period year (None when there is none).
+
+        Judged on the region's own municipalities: a survey wave suppressed for them (small
+        samples) gives no pre-period even where the controls have one.
+        """
+        pre = [y for y in self.years(outcome, treated_only=True) if y < self.start_year]
         return (max(pre) - self.start_year) if pre else None
 
     def facts(self) -> pd.DataFrame:

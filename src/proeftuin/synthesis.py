@@ -2,9 +2,9 @@
 
 Pooling is a random-effects meta-analysis (DerSimonian–Laird, from statsmodels) of the
 regions' DiD estimates per outcome, with heterogeneity (tau², I², Cochran's Q). Each
-region's interval comes from the most robust inference method it has (wild cluster
-bootstrap, else CRV1); the scorecard grades evidence by the randomization-inference
-p-value where present, since it stays exact with few treated municipalities.
+region's interval, and the evidence grade of the scorecard, come from the most robust
+inference method it has: randomization inference over placebo regions (exact under the
+sharp null with few treated municipalities), else the wild cluster bootstrap, else CRV1.
 """
 
 from __future__ import annotations
@@ -18,10 +18,17 @@ from scipy import stats
 
 from proeftuin import settings
 
-INTERVAL_PREFERENCE = ("wild", "crv1")
-EVIDENCE_PREFERENCE = ("ri", "wild", "crv1")
+INTERVAL_PREFERENCE = ("ri", "wild_unrestricted", "crv1")
+EVIDENCE_PREFERENCE = ("ri", "wild_restricted", "wild_unrestricted", "crv1")
 Z95 = stats.norm.ppf(0.975)
 EVIDENCE_LEVELS = ((0.01, "strong"), (0.05, "moderate"), (0.10, "weak"))
+POOLED_COLUMNS = [
+    "outcome", "design", "estimate", "se", "ci_low", "ci_high", "p_value", "tau2", "i2", "q_p", "k",
+]  # fmt: skip
+SCORECARD_COLUMNS = [
+    "region", "dimension", "outcome", "estimate", "ci_low", "ci_high", "p_value", "method",
+    "evidence", "direction",
+]  # fmt: skip
 
 
 def collect(regions: Sequence[str], design: str = "did", root: Path | None = None) -> pd.DataFrame:
@@ -35,8 +42,18 @@ def collect(regions: Sequence[str], design: str = "did", root: Path | None = Non
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def coverage_note(regions: Sequence[str], table: pd.DataFrame) -> str:
+    """Which regions have results, in one sentence (missing ones named)."""
+    present = set(table["region"]) if "region" in table else set()
+    missing = [r for r in regions if r not in present]
+    note = f"regions with results: {len(present)} of {len(regions)}"
+    return note + (f"; missing: {', '.join(missing)}" if missing else "")
+
+
 def headline(table: pd.DataFrame, preference: Sequence[str] = INTERVAL_PREFERENCE) -> pd.DataFrame:
     """One row per region and outcome: the first inference method of ``preference`` present."""
+    if table.empty:
+        return table.copy()
     rank = {m: i for i, m in enumerate(preference)}
     rows = table[table["method"].isin(rank)].assign(_rank=lambda t: t["method"].map(rank))
     best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
@@ -47,7 +64,9 @@ def pool(table: pd.DataFrame) -> pd.DataFrame:
     """Random-effects pooled estimate per outcome across regions (needs two or more)."""
     from statsmodels.stats.meta_analysis import combine_effects
 
-    rows = []
+    rows: list[dict[str, object]] = []
+    if table.empty:
+        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
     for outcome, group in headline(table).groupby("outcome", sort=True):
         group = group.dropna(subset=["estimate", "ci_low", "ci_high"])
         if len(group) < 2:
@@ -71,7 +90,7 @@ def pool(table: pd.DataFrame) -> pd.DataFrame:
                 "k": int(len(group)),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
 
 
 def evidence(p_value: float | None) -> str:
@@ -90,13 +109,14 @@ def scorecard(table: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
         firsts.setdefault(get_outcome(name).dimension, name)
     intervals = headline(table)
     tests = headline(table, EVIDENCE_PREFERENCE)
-    rows = []
+    rows: list[dict[str, object]] = []
+    regions = sorted(table["region"].unique()) if not table.empty else []
     for dimension, outcome in firsts.items():
         info = get_outcome(outcome)
-        for region in sorted(table["region"].unique()):
+        for region in regions:
             row = _scorecard_row(intervals, tests, region, outcome, info.higher_is_better)
             rows.append({"region": region, "dimension": dimension, "outcome": outcome, **row})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
 
 def _scorecard_row(
