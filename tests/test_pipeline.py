@@ -51,7 +51,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "data" / "processed").mkdir(parents=True)
     (tmp_path / "data" / "processed" / "panel.parquet").write_bytes(b"stand-in")
     (tmp_path / "requirements.lock").write_text("pandas==0\n")
-    monkeypatch.setattr("proeftuin.panel.source_checksums", lambda: {"vektis": "abc"})
+    monkeypatch.setattr("proeftuin.provenance.source_checksums", lambda: {"vektis": "abc"})
     return tmp_path
 
 
@@ -99,7 +99,7 @@ def test_cold_warm_one_region_changed_and_new_data(
         "synthesis/synthesis": "executed",
     }
 
-    monkeypatch.setattr("proeftuin.panel.source_checksums", lambda: {"vektis": "republished"})
+    monkeypatch.setattr("proeftuin.provenance.source_checksums", lambda: {"vektis": "republished"})
     new_data = pipeline.run_plan(_plan(project, south={"draws": 199}), jobs=2)
     assert set(_statuses(new_data).values()) == {"executed"}
 

@@ -4,9 +4,10 @@ every outcome in the panel, plus the Vektis cost categories each cost outcome su
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
+    import pandas as pd
 
 VEKTIS = "Vektis Open Databestand Zvw per gemeente (Bron: Vektis)"
 CBS_ADM = "CBS StatLine 84521NED (admissions) / Vektis insured-years"
@@ -204,4 +205,6 @@ def get_outcome(name: str) -> Outcome:
 
 def dictionary() -> pd.DataFrame:
     """The data dictionary as a frame (one row per outcome)."""
+    import pandas as pd
+
     return pd.DataFrame([asdict(o) for o in OUTCOMES.values()])

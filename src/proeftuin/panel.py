@@ -19,6 +19,7 @@ from rich.table import Table
 
 from proeftuin import outcomes, settings
 from proeftuin.geography import Geography, allocate_int, build_geography
+from proeftuin.provenance import source_checksums  # noqa: F401 - part of the panel API
 from proeftuin.sources import cbs, vektis
 from proeftuin.sources.errors import DataError
 from proeftuin.sources.fetch import acquire, checksum_table
@@ -456,14 +457,6 @@ def load_covariates(path: Path | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: covariates not built yet (run `proeftuin data`)")
     return pd.read_parquet(path)
-
-
-def source_checksums(path: Path | None = None) -> dict[str, str]:
-    """SHA-256 of every source file used by the last build (from manifest.json)."""
-    path = path or settings.processed_dir() / "manifest.json"
-    if not path.is_file():
-        raise DataError(f"{path}: manifest not found (run `proeftuin data`)")
-    return dict(json.loads(path.read_text(encoding="utf-8"))["sources"])
 
 
 def render_summary(manifest: dict) -> Group:

@@ -80,9 +80,7 @@ def task_key_parts(task: Task) -> dict[str, Any]:
 def _input_checksums(task: Task) -> dict[str, str]:
     if task.depends_on:  # the synthesis depends on the finished region results
         return {name: _finished_key(name) for name in task.depends_on}
-    from proeftuin.panel import source_checksums
-
-    return {**source_checksums(), **provenance.curated_data_hashes()}
+    return {**provenance.source_checksums(), **provenance.curated_data_hashes()}
 
 
 def _finished_key(task_name: str) -> str:

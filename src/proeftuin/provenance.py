@@ -74,6 +74,19 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+def source_checksums(manifest: Path | None = None) -> dict[str, str]:
+    """SHA-256 of every source file used by the last panel build (from its manifest.json).
+
+    Lives here rather than in ``panel`` so that cache checks stay free of heavy imports.
+    """
+    from proeftuin.sources.errors import DataError
+
+    manifest = manifest or settings.processed_dir() / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(f"{manifest}: manifest not found (run `proeftuin data`)")
+    return dict(json.loads(manifest.read_text(encoding="utf-8"))["sources"])
+
+
 def lock_hash() -> str:
     lock = settings.project_root() / "requirements.lock"
     return sha256_file(lock) if lock.is_file() else "no-lock-file"

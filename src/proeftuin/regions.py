@@ -4,14 +4,16 @@ municipality codes, and the control pools drawn from the other municipalities.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from proeftuin import settings
 from proeftuin.sources.errors import DataError
+
+if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
+    import pandas as pd
 
 REGISTRY_FILE = "pioneer_sites.yml"
 CONTROL_POOLS = ("all", "province", "care_office", "size", "age")

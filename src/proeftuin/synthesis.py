@@ -50,47 +50,63 @@ def coverage_note(regions: Sequence[str], table: pd.DataFrame) -> str:
     return note + (f"; missing: {', '.join(missing)}" if missing else "")
 
 
-def headline(table: pd.DataFrame, preference: Sequence[str] = INTERVAL_PREFERENCE) -> pd.DataFrame:
-    """One row per region and outcome: the first inference method of ``preference`` present."""
+def headline(
+    table: pd.DataFrame,
+    preference: Sequence[str] = INTERVAL_PREFERENCE,
+    *,
+    needs: Sequence[str] = ("estimate", "ci_low", "ci_high"),
+) -> pd.DataFrame:
+    """One row per region and outcome: the first method of ``preference`` with ``needs`` set."""
     if table.empty:
         return table.copy()
     rank = {m: i for i, m in enumerate(preference)}
-    rows = table[table["method"].isin(rank)].assign(_rank=lambda t: t["method"].map(rank))
+    rows = table[table["method"].isin(rank)].dropna(subset=list(needs))
+    rows = rows.assign(_rank=rows["method"].map(rank))
     best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
     return best.sort_values(["outcome", "region"]).reset_index(drop=True)
 
 
 def pool(table: pd.DataFrame) -> pd.DataFrame:
     """Random-effects pooled estimate per outcome across regions (needs two or more)."""
+    rows = [
+        {"outcome": outcome, "design": "did", **pool_effects(group["estimate"], _se(group))}
+        for outcome, group in headline(table).groupby("outcome", sort=True)
+        if len(group) >= 2
+    ] if not table.empty else []  # fmt: skip
+    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+
+def _se(rows: pd.DataFrame) -> pd.Series:
+    """Standard error implied by a 95% interval (robust methods report intervals)."""
+    return (rows["ci_high"] - rows["ci_low"]) / (2 * Z95)
+
+
+def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
+    """DerSimonian–Laird random effects, with tau² truncated at zero.
+
+    statsmodels' ``combine_effects`` returns the untruncated moment estimate of tau²; when it
+    is negative (less spread than chance alone gives) the DerSimonian–Laird estimate is the
+    fixed-effect one with tau² = 0 and I² = 0, which is what this returns then.
+    """
     from statsmodels.stats.meta_analysis import combine_effects
 
-    rows: list[dict[str, object]] = []
-    if table.empty:
-        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
-    for outcome, group in headline(table).groupby("outcome", sort=True):
-        group = group.dropna(subset=["estimate", "ci_low", "ci_high"])
-        if len(group) < 2:
-            continue
-        se = (group["ci_high"] - group["ci_low"]) / (2 * Z95)
-        res = combine_effects(group["estimate"].to_numpy(), (se**2).to_numpy(), method_re="dl")
-        ci_low, ci_high = res.conf_int(use_t=False)[1]  # (fixed, random, ...): random
-        estimate, pooled_se = float(res.mean_effect_re), float(res.sd_eff_w_re)
-        rows.append(
-            {
-                "outcome": outcome,
-                "design": "did",
-                "estimate": estimate,
-                "se": pooled_se,
-                "ci_low": float(ci_low),
-                "ci_high": float(ci_high),
-                "p_value": float(2 * stats.norm.sf(abs(estimate / pooled_se))),
-                "tau2": float(res.tau2),
-                "i2": float(res.i2),
-                "q_p": float(stats.chi2.sf(res.q, res.df_resid)),
-                "k": int(len(group)),
-            }
-        )
-    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+    res = combine_effects(estimates.to_numpy(float), (se**2).to_numpy(float), method_re="dl")
+    heterogeneous = res.tau2 > 0
+    which = 1 if heterogeneous else 0  # conf_int order: fixed, random, ...
+    estimate = float(res.mean_effect_re if heterogeneous else res.mean_effect_fe)
+    pooled_se = float(res.sd_eff_w_re if heterogeneous else res.sd_eff_w_fe)
+    ci_low, ci_high = res.conf_int(use_t=False)[which]
+    return {
+        "estimate": estimate,
+        "se": pooled_se,
+        "ci_low": float(ci_low),
+        "ci_high": float(ci_high),
+        "p_value": float(2 * stats.norm.sf(abs(estimate / pooled_se))),
+        "tau2": float(max(res.tau2, 0.0)),
+        "i2": float(max(res.i2, 0.0)),
+        "q_p": float(stats.chi2.sf(res.q, res.df_resid)),
+        "k": int(len(estimates)),
+    }
 
 
 def evidence(p_value: float | None) -> str:
@@ -108,7 +124,7 @@ def scorecard(table: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
     for name in outcomes:
         firsts.setdefault(get_outcome(name).dimension, name)
     intervals = headline(table)
-    tests = headline(table, EVIDENCE_PREFERENCE)
+    tests = headline(table, EVIDENCE_PREFERENCE, needs=("p_value",))
     rows: list[dict[str, object]] = []
     regions = sorted(table["region"].unique()) if not table.empty else []
     for dimension, outcome in firsts.items():
