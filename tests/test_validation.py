@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from proeftuin.cli.estimate_cmd import app
+from proeftuin.cli import app
 
 # Callaway & Sant'Anna (2021), R package `did` README / vignette, mpdta, never-treated controls.
 PUBLISHED_ATT_GT = {
@@ -39,7 +39,7 @@ TOL = 1e-4 / 2 + 1e-9
 
 
 def _run(args: list[str]) -> dict:
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, ["estimate", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 

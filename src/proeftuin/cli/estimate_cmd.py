@@ -129,6 +129,8 @@ def its(
     """Interrupted time series (segmented regression) on one series."""
     from proeftuin.estimators import DesignError, estimate_its
 
+    if impact not in ("level+slope", "level"):
+        _fail(f"unknown impact model '{impact}'; choose level+slope or level")
     frame = _read(data)
     try:
         result = estimate_its(
