@@ -9,6 +9,8 @@ import pytest
 
 from proeftuin import settings
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:
@@ -31,3 +33,33 @@ def mirror_dir() -> Path:
 def reference_dir(mirror_dir: Path) -> Path:
     """Reference data sets with published results (mpdta, sicily)."""
     return mirror_dir / "reference"
+
+
+@pytest.fixture(scope="session")
+def built_panel(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real panel, built once per session from the mirror into a temporary root.
+
+    Yields ``(root, build)``. ``PROEFTUIN_ROOT`` points at the root only while building, so
+    that no other test sees it; read the outputs through ``root``.
+    """
+    from proeftuin import panel
+
+    root = tmp_path_factory.mktemp("panel-root")
+    (root / "data").mkdir()
+    (root / "data" / "reference").symlink_to(REPO / "data" / "reference")
+    (root / "data" / "regions").symlink_to(REPO / "data" / "regions")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(settings.ROOT_ENV, str(root))
+        build = panel.build_panel(mirror_dir, progress=False)
+    return root, build
+
+
+def link_project(root: Path, panel_root: Path) -> Path:
+    """Make ``root`` a project root that shares this checkout's code and a built panel."""
+    for name in ("notebooks", "requirements.lock", "_quarto.yml"):
+        (root / name).symlink_to(REPO / name)
+    (root / "data").mkdir()
+    for name in ("reference", "regions"):
+        (root / "data" / name).symlink_to(REPO / "data" / name)
+    (root / "data" / "processed").symlink_to(panel_root / "data" / "processed")
+    return root

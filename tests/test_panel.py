@@ -15,15 +15,14 @@ YEARS = range(2011, 2024)
 
 
 @pytest.fixture(scope="session")
-def built(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("root")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PROEFTUIN_ROOT", str(root))
-    (root / "data").mkdir()
-    (root / "data" / "reference").symlink_to(Path(__file__).parents[1] / "data" / "reference")
-    build = panel.build_panel(mirror_dir, progress=False)
-    yield build, panel.load_panel(), panel.load_covariates()
-    mp.undo()
+def built(built_panel):
+    root, build = built_panel
+    processed = root / "data" / "processed"
+    return (
+        build,
+        panel.load_panel(processed / "panel.parquet"),
+        panel.load_covariates(processed / "covariates.parquet"),
+    )
 
 
 def raw_totals(path: Path) -> tuple[Decimal, Decimal]:
@@ -78,7 +77,9 @@ def test_outcomes_match_dictionary_and_interface(built) -> None:
     assert list(p.columns[:6]) == ["municipality", "name", "year", "outcome", "value", "weight"]
     dictionary = pd.read_csv(build.panel_path.with_name("dictionary.csv"))
     assert set(dictionary["dimension"]) == {"costs", "quality", "health"}
-    assert panel.source_checksums() == build.source_checksums
+    assert panel.source_checksums(build.panel_path.with_name("manifest.json")) == (
+        build.source_checksums
+    )
     assert {"province", "ggd_region", "care_office_region", "share_65plus_2009"} <= set(cov)
     assert cov["share_65plus_2009"].between(0.05, 0.35).all()
 
@@ -100,8 +101,11 @@ def test_health_waves_keep_bounds(built) -> None:
     assert h["value"].between(40, 100).all()
 
 
-def test_rebuild_is_skipped_and_deterministic(built, mirror_dir: Path) -> None:
-    build, p, _ = built
+def test_rebuild_is_skipped_and_deterministic(
+    built_panel, mirror_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, build = built_panel
+    monkeypatch.setenv("PROEFTUIN_ROOT", str(root))
     again = panel.build_panel(mirror_dir, progress=False)
     assert not again.rebuilt
     assert again.source_checksums == build.source_checksums

@@ -214,8 +214,12 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
     """Check names and periods against the registry, the data dictionary and the templates."""
     from proeftuin.outcomes import OUTCOMES
     from proeftuin.regions import load_registry
+    from proeftuin.sources.errors import DataError
 
-    sites = load_registry().sites
+    try:
+        sites = load_registry().sites
+    except (OSError, DataError) as exc:
+        return [f"regions: the Pioneer-site registry cannot be read: {exc}"], {}
     problems: list[str] = []
     data_first = min(o.first_year for o in OUTCOMES.values())
     data_last = max(o.last_year for o in OUTCOMES.values())

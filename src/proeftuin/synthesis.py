@@ -9,6 +9,7 @@ sharp null with few treated municipalities), else the wild cluster bootstrap, el
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
     """
     from statsmodels.stats.meta_analysis import combine_effects
 
-    res = combine_effects(estimates.to_numpy(float), (se**2).to_numpy(float), method_re="dl")
+    with warnings.catch_warnings():  # a negative tau² makes statsmodels warn on its sqrt
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = combine_effects(estimates.to_numpy(float), (se**2).to_numpy(float), method_re="dl")
     heterogeneous = res.tau2 > 0
     which = 1 if heterogeneous else 0  # conf_int order: fixed, random, ...
     estimate = float(res.mean_effect_re if heterogeneous else res.mean_effect_fe)

@@ -1,0 +1,102 @@
+"""Notebook templates: committed without outputs, a typed `parameters` cell, labelled figures,
+no business logic; and one template executed end to end on the real panel."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, link_project
+from proeftuin import pipeline, settings
+from proeftuin.plan import load_plan
+
+TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
+LABELS = {
+    "did_region": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
+    "its_region": {"fig-its", "tbl-its-estimates"},
+    "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard"},
+}
+
+
+def _code_cells(path: Path) -> list[nbformat.NotebookNode]:
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_committed_without_outputs(path: Path) -> None:
+    for cell in _code_cells(path):
+        assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs"
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_typed_parameters_cell_first(path: Path) -> None:
+    cells = _code_cells(path)
+    assert "parameters" in cells[0].metadata.get("tags", [])
+    tree = ast.parse(cells[0].source)
+    assert tree.body and all(isinstance(node, ast.AnnAssign) for node in tree.body)
+    assert "results_dir" in {node.target.id for node in tree.body}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_labelled_outputs_and_no_business_logic(path: Path) -> None:
+    cells = _code_cells(path)
+    labels = {
+        line.split(":", 1)[1].strip()
+        for cell in cells
+        for line in cell.source.splitlines()
+        if line.startswith("#| label:")
+    }
+    assert labels == LABELS[path.stem]
+    for cell in cells:
+        tree = ast.parse(cell.source)
+        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+        loops = [n for n in ast.walk(tree) if isinstance(n, ast.For | ast.While)]
+        assert not defs and not loops, f"{path.name}: logic belongs in src/proeftuin"
+
+
+def test_plan_parameters_match_the_templates() -> None:
+    plan = load_plan()
+    for task in plan.tasks():
+        tree = ast.parse(_code_cells(task.template)[0].source)
+        declared = {node.target.id for node in tree.body}
+        assert set(task.parameters) | {"results_dir"} == declared, task.name
+
+
+@pytest.mark.slow
+def test_region_notebooks_run_end_to_end_on_the_mirror(
+    built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One region, both designs and the synthesis, through the real runner and kernel."""
+    panel_root, _ = built_panel
+    root = link_project(tmp_path, panel_root)
+    monkeypatch.setenv(settings.ROOT_ENV, str(root))
+    plan_file = yaml.safe_load((REPO / "analysis.yml").read_text())
+    plan_file["regions"] = {"vechtdal": {}}
+    plan_file["outcomes"] = ["cost_basket_std", "admissions_per_1000"]
+    plan_file["defaults"]["draws"] = 199
+    (root / "analysis.yml").write_text(yaml.safe_dump(plan_file))
+
+    summary = pipeline.run_plan(load_plan(), jobs=2)
+    assert [r.status for r in summary.results] == ["executed"] * 3, summary.to_dict()
+
+    results = root / "reports" / "results" / "vechtdal"
+    did = pd.read_csv(results / "did_estimates.csv")
+    basket = did[did["outcome"] == "cost_basket_std"].set_index("method")
+    assert {"crv1", "ri"} <= set(basket.index)
+    assert basket["estimate"].nunique() == 1 and basket.loc["ri", "p_value"] > 0
+    admissions = did[did["outcome"] == "admissions_per_1000"].iloc[0]
+    assert admissions["note"].startswith("no pre-period")  # series starts with the site
+    its = pd.read_csv(results / "its_estimates.csv")
+    assert its["note"].str.contains("pre-period").all()  # 2 annual points before 2013
+    executed = nbformat.read(root / "reports" / "executed" / "vechtdal" / "did_region.ipynb", 4)
+    figures = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {})]  # fmt: skip
+    assert len(figures) == 2  # trends and event study
+    record = json.loads((results / "did_region.provenance.json").read_text())
+    assert record["parameters"]["draws"] == 199 and record["status"] == "ok"

@@ -1,0 +1,101 @@
+"""The analysis plan: the committed plan is valid, and invalid plans are refused by key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from proeftuin import settings
+from proeftuin.plan import PlanError, load_plan
+
+PLAN = yaml.safe_load(settings.plan_path().read_text(encoding="utf-8"))
+
+
+def _write(tmp_path: Path, plan: dict) -> Path:
+    path = tmp_path / "analysis.yml"
+    path.write_text(yaml.safe_dump(plan), encoding="utf-8")
+    return path
+
+
+def _problems(tmp_path: Path, **changes: object) -> str:
+    plan = {**PLAN, **changes}
+    with pytest.raises(PlanError) as caught:
+        load_plan(_write(tmp_path, plan))
+    return str(caught.value)
+
+
+def test_committed_plan_is_valid_and_expands_into_tasks() -> None:
+    plan = load_plan()
+    tasks = plan.tasks()
+    assert len(tasks) == len(plan.regions) * len(plan.designs) + 1
+    assert tasks[-1].name == "synthesis/synthesis"
+    assert set(tasks[-1].depends_on) == {t.name for t in tasks[:-1]}
+    first = tasks[0].parameters
+    assert first["outcomes"] == plan.outcomes and first["seed"] == PLAN["defaults"]["seed"]
+    assert first["start_year"] > first["first_year"]
+
+
+def test_region_overrides_and_outcome_selection(tmp_path: Path) -> None:
+    regions = {"vechtdal": {"draws": 199, "control_pool": "province"}, "zeeuws-vlaanderen": {}}
+    plan = load_plan(_write(tmp_path, {**PLAN, "regions": regions}))
+    [did] = [t for t in plan.tasks(["vechtdal"], ["cost_basket_std"]) if t.notebook == "did_region"]
+    assert did.parameters["draws"] == 199 and did.parameters["control_pool"] == "province"
+    assert did.parameters["outcomes"] == ["cost_basket_std"]
+    assert did.executed_path == settings.executed_dir() / "vechtdal" / "did_region.ipynb"
+
+
+def test_unknown_region_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    message = _problems(tmp_path, regions={"vechtdaal": {}})
+    assert "regions: unknown name 'vechtdaal'; did you mean 'vechtdal'?" in message
+
+
+def test_unknown_outcome_lists_the_allowed_names(tmp_path: Path) -> None:
+    message = _problems(tmp_path, outcomes=["cost_basket_std", "cost_hosptal"])
+    assert "outcomes: unknown name 'cost_hosptal'; did you mean 'cost_hospital'?" in message
+    assert "allowed:" in message and "health_good_pct" in message
+
+
+def test_period_outside_the_data(tmp_path: Path) -> None:
+    message = _problems(tmp_path, periods={"first_year": 2005, "last_year": 2023})
+    assert "periods.first_year: 2005 is outside the data (2011-2023)" in message
+
+
+def test_start_year_outside_the_period(tmp_path: Path) -> None:
+    message = _problems(tmp_path, regions={"vechtdal": {"start_year": 2011}})
+    assert "regions.vechtdal.start_year: 2011 must fall after periods.first_year" in message
+
+
+def test_wrong_types_and_values_name_their_key(tmp_path: Path) -> None:
+    defaults = {**PLAN["defaults"], "draws": "many", "control_pool": "nearby"}
+    message = _problems(tmp_path, defaults=defaults, extra_key=1)
+    assert "defaults.draws: Input should be a valid integer" in message
+    assert "defaults.control_pool: Input should be 'all', 'province'" in message
+    assert "extra_key: unknown key" in message
+
+
+def test_unknown_design_and_missing_file(tmp_path: Path) -> None:
+    assert "designs.0: Input should be 'did_region' or 'its_region'" in _problems(
+        tmp_path, designs=["synthetic_control"]
+    )
+    with pytest.raises(PlanError, match="file not found"):
+        load_plan(tmp_path / "nope.yml")
+
+
+def test_cli_refuses_an_invalid_plan_before_any_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from proeftuin.cli import app
+
+    monkeypatch.setenv(settings.ROOT_ENV, str(tmp_path))
+    (tmp_path / "notebooks").symlink_to(Path(__file__).parents[1] / "notebooks")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "regions").symlink_to(Path(__file__).parents[1] / "data" / "regions")
+    _write(tmp_path, {**PLAN, "outcomes": ["cost_basket_std", "costs"]})
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "outcomes: unknown name 'costs'" in result.output
+    assert not (tmp_path / "reports").exists()

@@ -1,0 +1,98 @@
+"""Cross-region synthesis: pooling checked against a published meta-analysis, scorecard logic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from proeftuin import synthesis
+
+# BCG vaccine trials (Colditz et al. 1994), as in R's metafor `dat.bcg`:
+# tpos, tneg, cpos, cneg per trial.
+BCG = np.array(
+    [
+        [4, 119, 11, 128], [6, 300, 29, 274], [3, 228, 11, 209], [62, 13536, 248, 12619],
+        [33, 5036, 47, 5761], [180, 1361, 372, 1079], [8, 2537, 10, 619],
+        [505, 87886, 499, 87892], [29, 7470, 45, 7232], [17, 1699, 65, 1600],
+        [186, 50448, 141, 27197], [5, 2493, 3, 2338], [27, 16886, 29, 17825],
+    ],
+    dtype=float,
+)  # fmt: skip
+
+
+def _bcg_log_risk_ratios() -> tuple[pd.Series, pd.Series]:
+    tpos, tneg, cpos, cneg = BCG.T
+    yi = np.log(tpos / (tpos + tneg)) - np.log(cpos / (cpos + cneg))
+    vi = 1 / tpos - 1 / (tpos + tneg) + 1 / cpos - 1 / (cpos + cneg)
+    return pd.Series(yi), pd.Series(np.sqrt(vi))
+
+
+def test_random_effects_matches_published_dersimonian_laird() -> None:
+    """metafor: rma(yi, vi, data=dat.bcg, method="DL"): -0.7141 (SE 0.1787), tau2 0.3088,
+    I2 92.12%, 95% CI -1.0644 to -0.3638 (Viechtbauer 2010, J Stat Softw 36(3))."""
+    result = synthesis.pool_effects(*_bcg_log_risk_ratios())
+    assert result["estimate"] == pytest.approx(-0.7141, abs=1e-4)
+    assert result["se"] == pytest.approx(0.1787, abs=1e-4)
+    assert result["tau2"] == pytest.approx(0.3088, abs=1e-4)
+    assert result["i2"] == pytest.approx(0.9212, abs=1e-4)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((-1.0644, -0.3638), abs=1e-4)
+    assert result["k"] == 13
+
+
+def test_no_excess_heterogeneity_gives_the_fixed_effect_with_tau2_zero() -> None:
+    estimates, se = pd.Series([0.2, 0.3]), pd.Series([1.0, 1.1])
+    result = synthesis.pool_effects(estimates, se)
+    weights = 1 / se**2
+    assert result["tau2"] == 0.0 and result["i2"] == 0.0
+    assert result["estimate"] == pytest.approx((weights * estimates).sum() / weights.sum())
+    assert result["se"] == pytest.approx(np.sqrt(1 / weights.sum()))
+
+
+def _table() -> pd.DataFrame:
+    rows = []
+    for region, est, ri_p in (("a", -50.0, 0.004), ("b", -10.0, 0.6), ("c", 20.0, 0.03)):
+        for method, p, half in (("crv1", 0.0001, 5.0), ("ri", ri_p, 40.0)):
+            rows.append({"region": region, "outcome": "cost_basket_std", "method": method,
+                         "estimate": est, "ci_low": est - half, "ci_high": est + half,
+                         "p_value": p})  # fmt: skip
+    rows.append({"region": "c", "outcome": "health_good_pct", "method": "ri",
+                 "estimate": 1.0, "ci_low": None, "ci_high": None, "p_value": 0.5})  # fmt: skip
+    rows.append({"region": "c", "outcome": "health_good_pct", "method": "crv1",
+                 "estimate": 1.0, "ci_low": -1.0, "ci_high": 3.0, "p_value": 0.3})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_headline_prefers_randomization_inference_with_an_interval() -> None:
+    best = synthesis.headline(_table())
+    costs = best[best["outcome"] == "cost_basket_std"]
+    assert set(costs["method"]) == {"ri"}
+    health = best[best["outcome"] == "health_good_pct"].iloc[0]
+    assert health["method"] == "crv1"  # the RI row has no interval
+
+
+def test_pool_uses_the_headline_intervals() -> None:
+    pooled = synthesis.pool(_table()).set_index("outcome")
+    assert list(pooled.index) == ["cost_basket_std"]  # one region only for health
+    se = 40.0 / synthesis.Z95
+    expected = synthesis.pool_effects(pd.Series([-50.0, -10.0, 20.0]), pd.Series([se] * 3))
+    assert pooled.loc["cost_basket_std", "estimate"] == pytest.approx(expected["estimate"])
+
+
+def test_scorecard_grades_evidence_and_direction() -> None:
+    card = synthesis.scorecard(_table(), ["cost_basket_std", "health_good_pct"])
+    costs = card[card["dimension"] == "costs"].set_index("region")
+    assert costs.loc["a", ["evidence", "direction"]].tolist() == ["strong", "better"]
+    assert costs.loc["b", ["evidence", "direction"]].tolist() == ["none", "no change"]
+    assert costs.loc["c", ["evidence", "direction"]].tolist() == ["moderate", "worse"]
+    health = card[card["dimension"] == "health"].set_index("region")
+    assert health.loc["a", "direction"] == "not estimable"
+
+
+def test_empty_results_give_empty_tables() -> None:
+    empty = pd.DataFrame()
+    assert synthesis.pool(empty).empty and list(synthesis.pool(empty).columns)
+    assert synthesis.scorecard(empty, ["cost_basket_std"]).empty
+    assert (
+        synthesis.coverage_note(["a", "b"], empty) == "regions with results: 0 of 2; missing: a, b"
+    )
