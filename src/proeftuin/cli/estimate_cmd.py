@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
+
+if TYPE_CHECKING:  # pandas loads only when a command needs it: `proeftuin run` stays fast
+    import pandas as pd
 
 app = typer.Typer(help="Estimate DiD or ITS on a CSV panel and print JSON.", no_args_is_help=True)
 
@@ -20,6 +22,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 
 
 def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.is_file():
         _fail(f"data file not found: {path}")
     try:
