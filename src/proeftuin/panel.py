@@ -408,6 +408,7 @@ def _manifest(
         "sources": sums,
         "rows": {"panel": len(panel), "covariates": len(cov)},
         "municipalities": int(panel["municipality"].nunique()),
+        "municipality_codes": sorted(cov["municipality"].astype(str)),
         "years": sorted(int(y) for y in panel["year"].unique()),
         "standard_population": f"national Vektis insured-years by sex x age, {STANDARD_YEAR}",
         "coverage": _coverage(panel),

@@ -3,6 +3,7 @@ municipality codes, and the control pools drawn from the other municipalities.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -53,6 +54,12 @@ class Registry(BaseModel):
 
 
 def _known_codes() -> set[str] | None:
+    """The 2023 codes of the last panel build: from its manifest (no pandas), else covariates."""
+    manifest = settings.processed_dir() / "manifest.json"
+    try:
+        return set(json.loads(manifest.read_text(encoding="utf-8"))["municipality_codes"])
+    except (OSError, ValueError, KeyError):
+        pass
     from proeftuin.panel import load_covariates
 
     try:
