@@ -76,9 +76,8 @@ def test_wrong_types_and_values_name_their_key(tmp_path: Path) -> None:
 
 
 def test_unknown_design_and_missing_file(tmp_path: Path) -> None:
-    assert "designs.0: Input should be 'did_region' or 'its_region'" in _problems(
-        tmp_path, designs=["synthetic_control"]
-    )
+    message = _problems(tmp_path, designs=["did_regoin"])
+    assert "designs: unknown name 'did_regoin'; did you mean 'did_region'?" in message
     with pytest.raises(PlanError, match="file not found"):
         load_plan(tmp_path / "nope.yml")
 

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from proeftuin import settings
 
-DESIGNS = ("did_region", "its_region")
 SYNTHESIS = "synthesis"
 INFERENCE_METHODS = ("crv1", "wild", "ri")
 ControlPool = Literal["all", "province", "care_office", "size", "age"]
@@ -83,7 +82,7 @@ class PlanFile(_Strict):
     periods: Periods = Field(default_factory=Periods)
     defaults: Defaults = Field(default_factory=Defaults)
     outcomes: list[str] = Field(min_length=1)
-    designs: list[Literal["did_region", "its_region"]] = Field(min_length=1)
+    designs: list[str] = Field(min_length=1)  # notebook templates in notebooks/
     regions: dict[str, RegionSettings] = Field(min_length=1)
     execution: Execution = Field(default_factory=Execution)
 
@@ -245,9 +244,9 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
                 f"({spec.periods.first_year}) and by periods.last_year ({spec.periods.last_year})"
             )
         problems += _unknown_names(f"regions.{region}.outcomes", overrides.outcomes or [], OUTCOMES)
-    for design in spec.designs:
-        if not (settings.notebooks_dir() / f"{design}.ipynb").is_file():
-            problems.append(f"designs: no notebook template notebooks/{design}.ipynb")
+    templates = {p.stem: p for p in settings.notebooks_dir().glob("*.ipynb")}
+    templates.pop(SYNTHESIS, None)
+    problems += _unknown_names("designs", spec.designs, templates)
     return problems, start_years
 
 
