@@ -34,8 +34,10 @@ if region == "broken":
 Path(results_dir, "did_estimates.csv").write_text(f"region,estimate\\n{region},{scale}\\n")
 """
 SYNTHESIS_BODY = """
+import os
 from pathlib import Path
-Path(results_dir, "pooled.csv").write_text("regions\\n" + ";".join(regions) + "\\n")
+root = os.environ["PROEFTUIN_ROOT"]
+Path(results_dir, "pooled.csv").write_text("regions\\n" + ";".join(regions) + "\\n" + root)
 """
 
 
@@ -110,6 +112,8 @@ def test_a_failing_region_does_not_stop_the_others(project: Path) -> None:
     assert statuses["north/did_region"] == "executed"
     assert statuses["south/did_region"] == "executed"
     assert statuses["synthesis/synthesis"] == "executed"
+    pooled = project / "reports" / "results" / "synthesis" / "pooled.csv"
+    assert pooled.read_text().endswith(str(project))  # the kernel saw this run's project
     [failure] = summary.failed
     assert failure.region == "broken" and failure.notebook == "did_region"
     assert "ValueError: planted failure in broken" in failure.error

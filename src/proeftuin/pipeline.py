@@ -121,6 +121,8 @@ def execute_notebook(spec: dict[str, Any]) -> dict[str, Any]:
     from papermill.exceptions import PapermillExecutionError
 
     started = time.perf_counter()
+    # Workers are long-lived (fork server, Dask): the kernel must see this run's project.
+    os.environ[settings.ROOT_ENV] = spec["root"]
     try:
         pm.execute_notebook(
             spec["template"],
@@ -176,6 +178,7 @@ class _Attempt:
             "parameters": {**self.task.parameters, "results_dir": str(self.staging_dir)},
             "kernel": settings.KERNEL_NAME,
             "cwd": str(settings.project_root()),
+            "root": str(settings.project_root()),
             "timeout": timeout,
         }
 

@@ -8,6 +8,7 @@ print); uncertainty is always drawn (95% bands or intervals).
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -120,7 +121,8 @@ def forest(table: pd.DataFrame, pooled: pd.DataFrame, outcomes: Sequence[str]) -
     """Per-region estimates with 95% intervals and the pooled estimate, per outcome."""
 
     def draw(ax: Axes, outcome: str) -> None:
-        rows = table[table["outcome"] == outcome].dropna(subset=["estimate"])
+        rows = table[table["outcome"] == outcome] if "outcome" in table else table
+        rows = rows.dropna(subset=["estimate"]) if "estimate" in rows else rows.iloc[0:0]
         if rows.empty:
             _say(ax, "no estimates")
             return
@@ -149,7 +151,8 @@ def _half_widths(rows: pd.DataFrame) -> list[list[float]]:
 
 
 def _say(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=8,
+    """Write a reason where a panel has no figure (wrapped to the panel's width)."""
+    ax.text(0.5, 0.5, textwrap.fill(text, 48), ha="center", va="center", fontsize=8,
             transform=ax.transAxes, color=NEUTRAL_COLOUR)  # fmt: skip
     ax.set_xticks([])
     ax.set_yticks([])
