@@ -87,7 +87,8 @@ def test_add_a_region_and_a_design(scratch: Path) -> None:
 
     _edit_yaml(scratch / "analysis.yml", plan_change)
     plan = load_plan()
-    assert [t.name for t in plan.tasks()] == ["testregio/count_region", "synthesis/synthesis"]
+    names = [t.name for t in plan.tasks()]
+    assert names == ["testregio/count_region", "validation/validation", "synthesis/synthesis"]
 
     # Step 3: run it; the region's page is generated from the plan.
     summary = pipeline.run_plan(plan, regions=["testregio"], jobs=1)

@@ -21,6 +21,8 @@ LABELS = {
     "did_region": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
     "its_region": {"fig-its", "tbl-its-estimates"},
     "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard"},
+    "robustness_region": {"fig-robustness", "fig-placebo", "tbl-robustness"},
+    "validation": {"fig-validation", "tbl-validation"},
 }
 
 
@@ -83,7 +85,8 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     (root / "analysis.yml").write_text(yaml.safe_dump(plan_file))
 
     summary = pipeline.run_plan(load_plan(), jobs=2)
-    assert [r.status for r in summary.results] == ["executed"] * 3, summary.to_dict()
+    assert {r.status for r in summary.results} == {"executed"}, summary.to_dict()
+    assert len(summary.results) == 5  # did, its, robustness, validation, synthesis
 
     results = root / "reports" / "results" / "vechtdal"
     did = pd.read_csv(results / "did_estimates.csv")
@@ -98,5 +101,10 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     figures = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if "image/png" in o.get("data", {})]  # fmt: skip
     assert len(figures) == 2  # trends and event study
+    checks = pd.read_csv(results / "robustness.csv")
+    assert set(checks["check"]) == {"control_pool", "placebo_year"}  # 2 municipalities: no LOO
+    assert set(checks.loc[checks["check"] == "control_pool", "variant"]) >= {"all", "province"}
+    validation = pd.read_csv(root / "reports" / "results" / "validation" / "validation.csv")
+    assert validation["passed"].all() and len(validation) >= 28
     record = json.loads((results / "did_region.provenance.json").read_text())
     assert record["parameters"]["draws"] == 199 and record["status"] == "ok"

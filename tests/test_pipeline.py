@@ -50,6 +50,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     synthesis = _template(SYNTHESIS_BODY)
     synthesis.cells[0].source = 'regions = []\nresults_dir = "."'
     nbformat.write(synthesis, tmp_path / "notebooks" / "synthesis.ipynb")
+    validation = _template('from pathlib import Path\nPath(results_dir, "validation.csv").touch()')
+    validation.cells[0].source = 'results_dir = "."'
+    nbformat.write(validation, tmp_path / "notebooks" / "validation.ipynb")
     (tmp_path / "data" / "processed").mkdir(parents=True)
     (tmp_path / "data" / "processed" / "panel.parquet").write_bytes(b"stand-in")
     (tmp_path / "requirements.lock").write_text("pandas==0\n")
@@ -80,6 +83,7 @@ def test_cold_warm_one_region_changed_and_new_data(
     assert _statuses(cold) == {
         "north/did_region": "executed",
         "south/did_region": "executed",
+        "validation/validation": "executed",
         "synthesis/synthesis": "executed",
     }
     results = project / "reports" / "results"
@@ -98,6 +102,7 @@ def test_cold_warm_one_region_changed_and_new_data(
     assert _statuses(changed) == {
         "north/did_region": "cached",
         "south/did_region": "executed",
+        "validation/validation": "cached",
         "synthesis/synthesis": "executed",
     }
 

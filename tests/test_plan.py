@@ -29,9 +29,9 @@ def _problems(tmp_path: Path, **changes: object) -> str:
 def test_committed_plan_is_valid_and_expands_into_tasks() -> None:
     plan = load_plan()
     tasks = plan.tasks()
-    assert len(tasks) == len(plan.regions) * len(plan.designs) + 1
-    assert tasks[-1].name == "synthesis/synthesis"
-    assert set(tasks[-1].depends_on) == {t.name for t in tasks[:-1]}
+    assert len(tasks) == len(plan.regions) * len(plan.designs) + 2
+    assert [t.name for t in tasks[-2:]] == ["validation/validation", "synthesis/synthesis"]
+    assert set(tasks[-1].depends_on) == {t.name for t in tasks[:-2]}
     first = tasks[0].parameters
     assert first["outcomes"] == plan.outcomes and first["seed"] == PLAN["defaults"]["seed"]
     assert first["start_year"] > first["first_year"]

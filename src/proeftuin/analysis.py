@@ -164,3 +164,11 @@ def write_results(
     }
     full = atomic_write_json(folder / f"{name}.json", payload)
     return [csv, full]
+
+
+def write_tables(folder: str | Path, **tables: pd.DataFrame) -> list[str]:
+    """Write each named table as ``<name>.csv`` in ``folder`` (atomically); return the names."""
+    return [
+        atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False)).name
+        for name, table in tables.items()
+    ]

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from proeftuin import settings
 
 SYNTHESIS = "synthesis"
+VALIDATION = "validation"
+GLOBAL_NOTEBOOKS = (SYNTHESIS, VALIDATION)
 INFERENCE_METHODS = ("crv1", "wild", "ri")
 ControlPool = Literal["all", "province", "care_office", "size", "age"]
 InferenceMethod = Literal["crv1", "wild", "ri"]
@@ -148,7 +150,8 @@ class Plan:
     def tasks(
         self, regions: list[str] | None = None, outcomes: list[str] | None = None
     ) -> list[Task]:
-        """Expand into tasks: every (region, design), then the synthesis over all regions."""
+        """Expand into tasks: every (region, design), the validation against published
+        results, then the synthesis over all regions."""
         chosen = regions or self.regions
         region_tasks = [
             Task(region, design, self._parameters(region, design, outcomes))
@@ -156,13 +159,14 @@ class Plan:
             for design in self.designs
         ]
         all_region_names = tuple(f"{r}/{d}" for r in self.regions for d in self.designs)
+        validation = Task(VALIDATION, VALIDATION, {})
         synthesis = Task(
             SYNTHESIS,
             SYNTHESIS,
             {"regions": self.regions, "designs": self.designs, "outcomes": self.outcomes},
             depends_on=all_region_names,
         )
-        return [*region_tasks, synthesis]
+        return [*region_tasks, validation, synthesis]
 
     def _parameters(self, region: str, design: str, outcomes: list[str] | None) -> dict[str, Any]:
         params = self.region_settings(region)
@@ -245,7 +249,8 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
             )
         problems += _unknown_names(f"regions.{region}.outcomes", overrides.outcomes or [], OUTCOMES)
     templates = {p.stem: p for p in settings.notebooks_dir().glob("*.ipynb")}
-    templates.pop(SYNTHESIS, None)
+    for name in GLOBAL_NOTEBOOKS:
+        templates.pop(name, None)
     problems += _unknown_names("designs", spec.designs, templates)
     return problems, start_years
 

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -156,3 +157,51 @@ def _say(ax: Axes, text: str) -> None:
             transform=ax.transAxes, color=NEUTRAL_COLOUR)  # fmt: skip
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def robustness(
+    table: pd.DataFrame, checks: Sequence[str], *, main_pool: str | None = None
+) -> Figure:
+    """Estimates with 95% intervals for each variant of the given checks, per outcome.
+
+    The plan's own comparison group (``main_pool``) is drawn in black for reference.
+    """
+    rows = table[table["check"].isin(checks)].dropna(subset=["estimate"])
+    outcomes = list(dict.fromkeys(table["outcome"])) or ["(none)"]
+
+    def draw(ax: Axes, outcome: str) -> None:
+        sub = rows[rows["outcome"] == outcome]
+        if sub.empty:
+            _say(ax, "no estimates for these checks")
+            return
+        labels = [
+            f"{c.replace('_', ' ')}: {v}" for c, v in zip(sub["check"], sub["variant"], strict=True)
+        ]
+        y = list(range(len(sub), 0, -1))
+        ax.errorbar(sub["estimate"], y, xerr=_half_widths(sub), fmt="o", color=REGION_COLOUR,
+                    capsize=3)  # fmt: skip
+        main = ((sub["check"] == "control_pool") & (sub["variant"] == main_pool)).to_numpy()
+        if main.any():
+            ax.errorbar(sub["estimate"][main], [v for v, m in zip(y, main, strict=True) if m],
+                        xerr=_half_widths(sub[main]), fmt="D", color=POOLED_COLOUR,
+                        capsize=3)  # fmt: skip
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        ax.set_xlabel("effect (difference-in-differences)")
+
+    return small_multiples(outcomes, draw, ncols=min(2, len(outcomes)))
+
+
+def validation(table: pd.DataFrame) -> Figure:
+    """Each validated quantity's distance from its published value, as a share of the
+    tolerance (half a unit of the published last digit): bars left of 1 pass."""
+    fig, ax = plt.subplots(figsize=(8, 0.22 * len(table) + 1.2), layout="constrained")
+    share = (table["abs_diff"] / table["tolerance"]).to_numpy()
+    labels = [f"{c}: {q}" for c, q in zip(table["case"], table["quantity"], strict=True)]
+    colours = [CONTROL_COLOUR if ok else REGION_COLOUR for ok in table["passed"]]
+    ax.barh(range(len(table))[::-1], share, color=colours)
+    ax.set_yticks(range(len(table))[::-1], labels, fontsize=7)
+    ax.axvline(1.0, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
+    ax.set_xlabel("|estimate - published| / tolerance (1 = rounding limit)")
+    ax.set_xlim(0, max(1.2, float(np.nanmax(share)) * 1.1) if len(share) else 1.2)
+    return fig

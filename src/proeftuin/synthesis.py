@@ -162,12 +162,3 @@ def _scorecard_row(
         "direction": direction,
     }
 
-
-def write(folder: Path, **tables: pd.DataFrame) -> list[str]:
-    """Write each named table as ``<name>.csv`` in ``folder`` (atomically); return the names."""
-    from proeftuin.fileio import atomic_write_text
-
-    return [
-        atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False)).name
-        for name, table in tables.items()
-    ]
