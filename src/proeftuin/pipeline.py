@@ -134,6 +134,8 @@ def execute_notebook(spec: dict[str, Any]) -> dict[str, Any]:
             execution_timeout=spec["timeout"],
             progress_bar=False,
             log_output=False,
+            # the kernel's own start-up warnings (e.g. its transport) are noise to a reader
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         first_line = (exc.source or "").strip().splitlines()[:1]
