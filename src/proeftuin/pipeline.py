@@ -173,11 +173,16 @@ class _Attempt:
         path = self.task.executed_path
         return path.with_name(f".{path.stem}.{self.token}.ipynb")
 
+    @staticmethod
+    def _relative(path: Path) -> str:
+        """A path relative to the project root (the kernel's working directory)."""
+        return str(path.relative_to(settings.project_root()))
+
     def spec(self, timeout: int) -> dict[str, Any]:
         return {
             "template": str(self.task.template),
             "output": str(self.staging_notebook),
-            "parameters": {**self.task.parameters, "results_dir": str(self.staging_dir)},
+            "parameters": {**self.task.parameters, "results_dir": self._relative(self.staging_dir)},
             "kernel": settings.KERNEL_NAME,
             "cwd": str(settings.project_root()),
             "root": str(settings.project_root()),
