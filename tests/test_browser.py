@@ -27,6 +27,7 @@ import pytest
 import websocket
 
 from proeftuin import report, settings
+from proeftuin.report import facts
 from test_report import SITES, FakePlan, copy_report_sources, fake_outcome, fake_site
 
 pytestmark = pytest.mark.browser
@@ -196,9 +197,9 @@ def built_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     root.mkdir()
     copy_report_sources(root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
-    monkeypatch.setattr(report, "_load_plan", lambda: FakePlan(SITES))
-    monkeypatch.setattr(report, "_site_info", fake_site)
-    monkeypatch.setattr(report, "_outcome_info", fake_outcome)
+    monkeypatch.setattr(facts, "load_plan", lambda: FakePlan(SITES))
+    monkeypatch.setattr(facts, "site_info", fake_site)
+    monkeypatch.setattr(facts, "outcome_info", fake_outcome)
     outcome = report.build_report(require_quarto=False)
     if outcome.rendered:
         assert outcome.site_dir is not None

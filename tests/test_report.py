@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 from proeftuin import report, settings
 from proeftuin.cli import app
+from proeftuin.report import facts, render
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
@@ -80,10 +82,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy_report_sources(root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
     monkeypatch.delenv(report.REQUIRE_ENV, raising=False)
-    monkeypatch.setattr(report, "_load_plan", lambda: FakePlan(SITES))
-    monkeypatch.setattr(report, "_site_info", fake_site)
-    monkeypatch.setattr(report, "_outcome_info", fake_outcome)
-    monkeypatch.setattr(report, "find_quarto", lambda: None)
+    monkeypatch.setattr(facts, "load_plan", lambda: FakePlan(SITES))
+    monkeypatch.setattr(facts, "site_info", fake_site)
+    monkeypatch.setattr(facts, "outcome_info", fake_outcome)
+    monkeypatch.setattr(render, "find_quarto", lambda: None)
     return root
 
 
@@ -253,7 +255,7 @@ def test_with_quarto_renders_site_and_pdf(
 ) -> None:
     log = tmp_path / "calls.log"
     quarto = fake_quarto(tmp_path / "bin", log)
-    monkeypatch.setattr(report, "find_quarto", lambda: quarto)
+    monkeypatch.setattr(render, "find_quarto", lambda: quarto)
     outcome = report.build_report(require_quarto=True)
     assert outcome.rendered and outcome.pdf == project / "_site" / report.PDF_NAME
     assert outcome.pdf.read_text().startswith("%PDF")
@@ -270,7 +272,7 @@ def test_find_quarto_on_path_or_in_the_quarto_cli_package(
     monkeypatch.setenv("PATH", str(script.parent))
     assert report.find_quarto() == script
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    monkeypatch.setattr(report.sys, "executable", str(tmp_path / "empty" / "python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "empty" / "python"))
     package = tmp_path / "site" / "quarto_cli"
     (package / "bin").mkdir(parents=True)
     (package / "__init__.py").write_text("")
