@@ -109,6 +109,7 @@ def fake_outcome(name: str) -> dict[str, str]:
         "unit": unit,
         "description": "",
         "dimension": "costs" if name.startswith("cost") else "health",
+        "higher_is_better": not name.startswith("cost"),
     }
 
 
@@ -201,6 +202,59 @@ def test_tables_and_findings_come_from_the_results(project: Path) -> None:
     assert "papermill notebooks/did_region.ipynb" in (generated / "reproducibility.md").read_text()
 
 
+def test_region_tables_are_grouped_labelled_and_rounded(project: Path) -> None:
+    report.generate_pages(FakePlan(SITES))
+    text = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    assert "{#tbl-site-a-did-costs}" in text and "{#tbl-site-a-did-health}" in text
+    assert "Costs of care (lower is better)" in text
+    assert "| cost basket std (€ per insured-year) | −5.0 | −15.0 to 5.0 | 0.400 |" in text
+    assert "crv1" not in text and "−5.00000" not in text
+    assert "{#tbl-site-a-its-health}" in text and "Level change 95% CI" in text
+
+
+def test_robustness_page_shows_figures_and_tables_per_site(project: Path) -> None:
+    plan = FakePlan(SITES)
+    pages = report.generate_pages(plan)
+    text = (project / "reports" / "_generated" / "robustness.md").read_text()
+    site_a, site_b = text.split("{#sec-robustness-site-b}")
+    for label in ("fig-robustness", "fig-placebo"):
+        assert f"{{{{< embed executed/site-a/robustness_region.ipynb#{label} >}}}}" in site_a
+        assert f"Figure `{label}` from `robustness_region.ipynb` is not available" in site_b
+    for table in ("robust-pools", "robust-loo", "robust-placebo"):
+        assert f"{{#tbl-site-a-{table}}}" in site_a and f"{{#tbl-site-b-{table}}}" in site_b
+    assert "Same care office" in site_a and "Placebo start" in site_a
+    region_page = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    assert "](../robustness.qmd#sec-robustness-site-a)" in region_page
+    assert report.validate_pages(plan, pages) == []
+    pdf = (project / "reports" / "full-report.qmd").read_text()
+    assert "{#fig-site-a-robustness}" in pdf and "{#fig-site-a-placebo}" in pdf
+
+
+def test_robustness_not_available_yet_is_said(project: Path) -> None:
+    (project / "reports" / "results" / "site-b" / "robustness.csv").unlink()
+    plan = FakePlan(SITES)
+    pages = report.generate_pages(plan)
+    text = (project / "reports" / "_generated" / "robustness.md").read_text()
+    assert "Robustness results for this site are not available yet" in text
+    assert "not available yet" in (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert report.validate_pages(plan, pages) == []
+
+
+def test_methods_page_shows_the_validation(project: Path) -> None:
+    plan = FakePlan(SITES)
+    pages = report.generate_pages(plan)
+    text = (project / "reports" / "_generated" / "validation.md").read_text()
+    assert "{{< embed executed/validation/validation.ipynb#fig-validation >}}" in text
+    assert "{#tbl-validation}" in text and "Pooled log risk ratio" in text and "✓ yes" in text
+    assert "| −0.0305 | −0.03046 |" in text
+    assert report.validate_pages(plan, pages) == []
+    (project / "reports" / "executed" / "validation" / "validation.ipynb").unlink()
+    (project / "reports" / "results" / "validation" / "validation.csv").unlink()
+    report.generate_pages(plan)
+    text = (project / "reports" / "_generated" / "validation.md").read_text()
+    assert "Validation results are not available yet" in text
+
+
 # ----------------------------------------------------------------------------- build and CLI
 
 
@@ -215,6 +269,8 @@ def test_without_quarto_previews_and_a_plain_message(project: Path) -> None:
     for site in SITES:
         assert f'href="{site}/did_region.html"' in html
         assert (project / "reports" / "previews" / site / "its_region.html").is_file()
+    assert "Costs of care (lower is better)" in html and "ci_low" not in html
+    assert "Pooled log risk ratio" in html and 'href="site-a/robustness_region.html"' in html
     preview = (project / "reports/previews/site-a/did_region.html").read_text()
     assert "cdnjs" not in preview and "data:image/png;base64" in preview
 

@@ -56,14 +56,15 @@ def fmt_p(value: Any) -> str:
 
 
 def fmt_sig(value: Any, digits: int = 3) -> str:
-    """A number to ``digits`` significant digits (published values, tolerances)."""
+    """A number to at most ``digits`` significant digits (published values, tolerances)."""
     number = to_float(value)
     if number is None:
         return MISSING
     if number == 0:
         return "0"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(number))))
-    return _signed(f"{number:,.{min(decimals, 6)}f}")
+    text = f"{number:,.{min(decimals, 6)}f}"
+    return _signed(text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def decimals_for(spread: float | None, default: int = 2) -> int:
