@@ -161,4 +161,3 @@ def _scorecard_row(
         "evidence": grade,
         "direction": direction,
     }
-
