@@ -28,8 +28,8 @@ from proeftuin.report.tables import (
 METHODS = {
     "crv1": ("CRV1", "Cluster-robust SE (CRV1)"),
     "wild": ("Wild", "Wild cluster bootstrap (Webb weights)"),
-    "wild_restricted": ("Wild, restricted", "Wild cluster bootstrap, null imposed"),
-    "wild_unrestricted": ("Wild, unrestricted", "Wild cluster bootstrap, null not imposed"),
+    "wild_restricted": ("Wild R", "Wild cluster bootstrap, restricted (null imposed)"),
+    "wild_unrestricted": ("Wild U", "Wild cluster bootstrap, unrestricted"),
     "ri": ("RI", "Randomization inference over placebo assignments"),
 }
 EFFECTS = {"level_change": "Level change", "slope_change": "Slope change per year"}
@@ -108,18 +108,29 @@ def by_dimension(outcomes: Iterable[str]) -> dict[str, list[str]]:
     return {d: groups[d] for d in order if d in groups}
 
 
+def shared_unit(outcomes: list[str]) -> str:
+    """The unit of every outcome in the list, or ``""`` when they differ."""
+    units = {str(facts.outcome_info(o).get("unit") or "") for o in outcomes}
+    return units.pop() if len(units) == 1 else ""
+
+
 def group_caption(dimension: str, outcomes: list[str], what: str) -> str:
-    """``Costs of care (lower is better): <what>``."""
+    """``Costs of care, EUR per insured-year (lower is better): <what>``."""
     name = GROUPS.get(dimension, dimension.capitalize() or "Other outcomes")
+    unit = shared_unit(outcomes) if len(outcomes) > 1 else ""
     directions = {facts.better_direction(o) for o in outcomes} - {""}
     better = f" ({directions.pop()} is better)" if len(directions) == 1 else ""
-    return f"{name}{better}: {what}"
+    return f"{name}{', ' + unit if unit else ''}{better}: {what}"
 
 
-def outcome_cell(name: str, show_direction: bool = False) -> str:
-    label = facts.outcome_label(name)
+def outcome_cell(name: str, group: list[str] | None = None) -> str:
+    """The outcome's label; its unit unless the caption states the group's one unit,
+    and which way is better when the group is mixed."""
+    group = group or [name]
+    unit_in_caption = len(group) > 1 and shared_unit(group)
+    label = str(facts.outcome_info(name)["label"]) if unit_in_caption else facts.outcome_label(name)
     direction = facts.better_direction(name)
-    return f"{label}; {direction} is better" if show_direction and direction else label
+    return f"{label}; {direction} is better" if mixed_direction(group) and direction else label
 
 
 def grouped(
@@ -159,7 +170,7 @@ def did_tables(rows: Rows, label_prefix: str) -> Tables:
         for method in methods:
             short = METHODS.get(method, (method, method))[0]
             header += [f"{short} 95% CI", f"{short} p"]
-        body = [_did_row(name, per[name], methods, mixed_direction(names)) for name in names]
+        body = [_did_row(name, per[name], methods, names) for name in names]
         caption = group_caption(
             dimension,
             names,
@@ -175,16 +186,23 @@ def did_tables(rows: Rows, label_prefix: str) -> Tables:
             set(range(1, len(header))),
         )
 
-    return grouped(rows, build)
+    return last_table_notes(grouped(rows, build))
+
+
+def last_table_notes(found: Tables) -> Tables:
+    """The method legend once, under the last table of the section."""
+    for table in found.tables[:-1]:
+        table.notes = []
+    return found
 
 
 def _did_row(
-    name: str, rows: list[dict[str, str]], methods: list[str], show_direction: bool
+    name: str, rows: list[dict[str, str]], methods: list[str], group: list[str]
 ) -> list[str]:
     per_method = {r.get("method", ""): r for r in estimated(rows)}
     digits = shared_decimals(per_method.values())
     first = next(iter(per_method.values()))
-    cells = [outcome_cell(name, show_direction), fmt_est(first.get("estimate"), digits)]
+    cells = [outcome_cell(name, group), fmt_est(first.get("estimate"), digits)]
     for method in methods:
         row = per_method.get(method, {})
         ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
@@ -219,7 +237,7 @@ def its_tables(rows: Rows, label_prefix: str) -> Tables:
         for outcome in names:
             found = {r.get("effect", ""): r for r in estimated(per[outcome])}
             digits = shared_decimals(found.values())
-            cells = [outcome_cell(outcome, mixed_direction(names))]
+            cells = [outcome_cell(outcome, names)]
             for effect in effects:
                 r = found.get(effect, {})
                 cells += [
@@ -250,8 +268,7 @@ def scorecard_table(rows: Rows) -> Table:
                 facts.site_name(r.get("region", "")),
                 GROUPS.get(r.get("dimension", ""), r.get("dimension", "")),
                 facts.outcome_label(r.get("outcome", "")),
-                f"{fmt_est(r.get('estimate'), digits)} "
-                f"({fmt_ci(r.get('ci_low'), r.get('ci_high'), digits)})",
+                _est_ci(r, digits),
                 f"{EVIDENCE_MARK.get(r.get('evidence', ''), '')} {r.get('evidence', '')}".strip(),
                 DIRECTION_MARK.get(r.get("direction", ""), r.get("direction", "")),
             ]

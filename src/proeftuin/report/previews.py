@@ -39,7 +39,9 @@ caption{caption-side:top;text-align:left;font-size:.85rem;color:#333;padding:.2r
 font-style:italic}
 th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top}
 th{background:#eef2f7;font-weight:600}
-td.num,th.num{text-align:right;white-space:nowrap}
+td.num{text-align:right;white-space:nowrap}
+th.num{text-align:right}
+td:first-child{min-width:12rem}
 tbody tr:nth-child(even){background:#fafafa}
 .table-notes{font-size:.8rem;color:#444;margin:.2rem 0}
 .notice{border-left:.3rem solid #b35900;background:#fff4e5;padding:.5rem 1rem}
@@ -64,7 +66,9 @@ def notebook_to_html(notebook: Path, target: Path) -> None:
 
 
 def executed_notebooks() -> list[Path]:
-    return sorted(settings.executed_dir().glob("*/*.ipynb"))
+    """Executed notebooks, without the hidden files of a run still in progress."""
+    found = settings.executed_dir().glob("*/*.ipynb")
+    return sorted(p for p in found if not p.name.startswith((".", "_")))
 
 
 def write_previews(message: str = "") -> Path:
@@ -77,7 +81,10 @@ def write_previews(message: str = "") -> Path:
     for notebook in executed_notebooks():
         folder = notebook.parent.name
         rel = f"{folder}/{notebook.stem}.html"
-        notebook_to_html(notebook, out / rel)
+        try:
+            notebook_to_html(notebook, out / rel)
+        except FileNotFoundError:  # replaced by a run in progress: leave it out
+            continue
         links.setdefault(folder, []).append(notebook_link(rel, notebook))
     index = out / "index.html"
     index.write_text(preview_index(links, message), encoding="utf-8")
