@@ -108,3 +108,24 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     assert validation["passed"].all() and len(validation) >= 28
     record = json.loads((results / "did_region.provenance.json").read_text())
     assert record["parameters"]["draws"] == 199 and record["status"] == "ok"
+
+
+def _imported(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_notebooks_never_import_the_code_left_out_of_cache_keys() -> None:
+    """Cache keys skip `proeftuin.cli` and `proeftuin.report`: no notebook may use them."""
+    from proeftuin.provenance import NOT_IN_NOTEBOOKS
+
+    forbidden = tuple(f"proeftuin.{sub}" for sub in NOT_IN_NOTEBOOKS)
+    for path in TEMPLATES:
+        for cell in _code_cells(path):
+            for name in _imported(cell.source):
+                assert not name.startswith(forbidden), f"{path.name} imports {name}"

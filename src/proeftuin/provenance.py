@@ -63,12 +63,22 @@ def notebook_hash(path: Path) -> str:
     return sha256_json(cells)
 
 
+NOT_IN_NOTEBOOKS = ("cli", "report")  # sub-packages no notebook imports
+
+
 @cache
 def source_hash() -> str:
-    """Hash of every Python file of the ``proeftuin`` package (path and content)."""
+    """Hash of the ``proeftuin`` code the notebooks run (path and content of each file).
+
+    The command line and the report generator are left out: they never run inside a
+    notebook, so changing them must not invalidate executed results.
+    """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    files = (
+        p for p in package.rglob("*.py") if p.relative_to(package).parts[0] not in NOT_IN_NOTEBOOKS
+    )
+    for path in sorted(files):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
