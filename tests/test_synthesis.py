@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from proeftuin import synthesis
 
@@ -30,23 +31,35 @@ def _bcg_log_risk_ratios() -> tuple[pd.Series, pd.Series]:
 
 def test_random_effects_matches_published_dersimonian_laird() -> None:
     """metafor: rma(yi, vi, data=dat.bcg, method="DL"): -0.7141 (SE 0.1787), tau2 0.3088,
-    I2 92.12%, 95% CI -1.0644 to -0.3638 (Viechtbauer 2010, J Stat Softw 36(3))."""
-    result = synthesis.pool_effects(*_bcg_log_risk_ratios())
+    I2 92.12% (Viechtbauer 2010, J Stat Softw 36(3))."""
+    estimates, se = _bcg_log_risk_ratios()
+    result = synthesis.pool_effects(estimates, se)
     assert result["estimate"] == pytest.approx(-0.7141, abs=1e-4)
-    assert result["se"] == pytest.approx(0.1787, abs=1e-4)
+    assert result["se_dl"] == pytest.approx(0.1787, abs=1e-4)
     assert result["tau2"] == pytest.approx(0.3088, abs=1e-4)
     assert result["i2"] == pytest.approx(0.9212, abs=1e-4)
-    assert (result["ci_low"], result["ci_high"]) == pytest.approx((-1.0644, -0.3638), abs=1e-4)
     assert result["k"] == 13
+    # Hartung-Knapp: weighted residual variance over (k - 1), t on k - 1 df.
+    w = 1 / (se**2 + result["tau2"])
+    hk = np.sqrt((w * (estimates - result["estimate"]) ** 2).sum() / (12 * w.sum()))
+    assert result["se"] == pytest.approx(hk)
+    half = result["ci_high"] - result["estimate"]
+    assert half == pytest.approx(stats.t.ppf(0.975, 12) * hk)
 
 
-def test_no_excess_heterogeneity_gives_the_fixed_effect_with_tau2_zero() -> None:
-    estimates, se = pd.Series([0.2, 0.3]), pd.Series([1.0, 1.1])
-    result = synthesis.pool_effects(estimates, se)
-    weights = 1 / se**2
-    assert result["tau2"] == 0.0 and result["i2"] == 0.0
-    assert result["estimate"] == pytest.approx((weights * estimates).sum() / weights.sum())
-    assert result["se"] == pytest.approx(np.sqrt(1 / weights.sum()))
+def test_hartung_knapp_keeps_coverage_with_few_regions() -> None:
+    """Four regions, true effect zero, heterogeneous: HKSJ covers near 95%, z-based DL not."""
+    rng = np.random.default_rng(7)
+    covered_hk = covered_z = 0
+    reps = 2000
+    for _ in range(reps):
+        se = pd.Series(rng.uniform(10, 40, 4))
+        estimates = pd.Series(rng.normal(0, 30, 4) + rng.normal(0, se))
+        result = synthesis.pool_effects(estimates, se)
+        covered_hk += result["ci_low"] <= 0 <= result["ci_high"]
+        covered_z += abs(result["estimate"]) <= synthesis.Z95 * result["se_dl"]
+    assert 0.93 <= covered_hk / reps <= 0.99
+    assert covered_z / reps < 0.92
 
 
 def _table() -> pd.DataFrame:
@@ -83,7 +96,7 @@ def test_scorecard_grades_evidence_and_direction() -> None:
     card = synthesis.scorecard(_table(), ["cost_basket_std", "health_good_pct"])
     costs = card[card["dimension"] == "costs"].set_index("region")
     assert costs.loc["a", ["evidence", "direction"]].tolist() == ["strong", "better"]
-    assert costs.loc["b", ["evidence", "direction"]].tolist() == ["none", "no change"]
+    assert costs.loc["b", ["evidence", "direction"]].tolist() == ["none", "inconclusive"]
     assert costs.loc["c", ["evidence", "direction"]].tolist() == ["moderate", "worse"]
     health = card[card["dimension"] == "health"].set_index("region")
     assert health.loc["a", "direction"] == "not estimable"

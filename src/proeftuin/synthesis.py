@@ -1,10 +1,12 @@
 """Cross-region synthesis: gather region results, pool them, and score the Triple Aim.
 
-Pooling is a random-effects meta-analysis (DerSimonian–Laird, from statsmodels) of the
-regions' DiD estimates per outcome, with heterogeneity (tau², I², Cochran's Q). Each
-region's interval, and the evidence grade of the scorecard, come from the most robust
-inference method it has: randomization inference over placebo regions (exact under the
-sharp null with few treated municipalities), else the wild cluster bootstrap, else CRV1.
+Pooling is a random-effects meta-analysis (DerSimonian–Laird, with a Hartung–Knapp
+interval) of the regions' DiD estimates per outcome, with heterogeneity (tau², I²,
+Cochran's Q). Regions' estimates are pooled only with intervals from one inference method.
+The scorecard grades each region by the most robust method it has: randomization inference
+over placebo regions (exact under the sharp null with few treated municipalities), else the
+wild cluster bootstrap, else CRV1; interval, p-value and method come from that one row.
+Neighbouring regions (the two Limburg sites) may share shocks, which pooling ignores.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ EVIDENCE_PREFERENCE = ("ri", "wild_restricted", "wild_unrestricted", "crv1")
 Z95 = stats.norm.ppf(0.975)
 EVIDENCE_LEVELS = ((0.01, "strong"), (0.05, "moderate"), (0.10, "weak"))
 POOLED_COLUMNS = [
-    "outcome", "design", "estimate", "se", "ci_low", "ci_high", "p_value", "tau2", "i2", "q_p", "k",
+    "outcome", "design", "method", "estimate", "se", "ci_low", "ci_high", "p_value", "se_dl",
+    "tau2", "i2", "q_p", "k",
 ]  # fmt: skip
 SCORECARD_COLUMNS = [
     "region", "dimension", "outcome", "estimate", "ci_low", "ci_high", "p_value", "method",
@@ -68,13 +71,32 @@ def headline(
 
 
 def pool(table: pd.DataFrame) -> pd.DataFrame:
-    """Random-effects pooled estimate per outcome across regions (needs two or more)."""
-    rows = [
-        {"outcome": outcome, "design": "did", **pool_effects(group["estimate"], _se(group))}
-        for outcome, group in headline(table).groupby("outcome", sort=True)
-        if len(group) >= 2
-    ] if not table.empty else []  # fmt: skip
+    """Random-effects pooled estimate per outcome across regions (needs two or more).
+
+    Per outcome, every region's interval comes from one and the same inference method: the
+    first of ``INTERVAL_PREFERENCE`` that gives an interval for the most regions.
+    """
+    rows: list[dict[str, object]] = []
+    if table.empty:
+        return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+    for outcome, group in _comparable(table).groupby("outcome", sort=True):
+        if len(group) >= 2:
+            pooled = pool_effects(group["estimate"], _se(group))
+            rows.append({"outcome": outcome, "design": "did", "method": group["method"].iloc[0],
+                         **pooled})  # fmt: skip
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+
+def _comparable(table: pd.DataFrame) -> pd.DataFrame:
+    """Per outcome, the rows of the single method with an interval for the most regions."""
+    usable = table[table["method"].isin(INTERVAL_PREFERENCE)].dropna(
+        subset=["estimate", "ci_low", "ci_high"]
+    )
+    rank = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}
+    counts = usable.groupby(["outcome", "method"])["region"].nunique().reset_index(name="n")
+    counts = counts.assign(rank=counts["method"].map(rank))
+    best = counts.sort_values(["n", "rank"], ascending=[False, True]).drop_duplicates("outcome")
+    return usable.merge(best[["outcome", "method"]], on=["outcome", "method"])
 
 
 def _se(rows: pd.DataFrame) -> pd.Series:
@@ -83,32 +105,38 @@ def _se(rows: pd.DataFrame) -> pd.Series:
 
 
 def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
-    """DerSimonian–Laird random effects, with tau² truncated at zero.
+    """DerSimonian–Laird random effects with a Hartung–Knapp (HKSJ) interval.
 
-    statsmodels' ``combine_effects`` returns the untruncated moment estimate of tau²; when it
-    is negative (less spread than chance alone gives) the DerSimonian–Laird estimate is the
-    fixed-effect one with tau² = 0 and I² = 0, which is what this returns then.
+    The point estimate, tau² (truncated at zero) and I² are DerSimonian–Laird's, from
+    statsmodels' ``combine_effects``, which leaves a negative moment estimate of tau²
+    untruncated; with tau² = 0 the estimate is the fixed-effect one. With few regions a
+    normal-based interval is too narrow, so the interval and p-value use the Hartung–Knapp
+    variance with a t distribution on k - 1 degrees of freedom; the DerSimonian–Laird
+    standard error is kept as ``se_dl``.
     """
     from statsmodels.stats.meta_analysis import combine_effects
 
+    y, v = estimates.to_numpy(float), (se**2).to_numpy(float)
     with warnings.catch_warnings():  # a negative tau² makes statsmodels warn on its sqrt
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = combine_effects(estimates.to_numpy(float), (se**2).to_numpy(float), method_re="dl")
-    heterogeneous = res.tau2 > 0
-    which = 1 if heterogeneous else 0  # conf_int order: fixed, random, ...
-    estimate = float(res.mean_effect_re if heterogeneous else res.mean_effect_fe)
-    pooled_se = float(res.sd_eff_w_re if heterogeneous else res.sd_eff_w_fe)
-    ci_low, ci_high = res.conf_int(use_t=False)[which]
+        res = combine_effects(y, v, method_re="dl")
+    tau2 = float(max(res.tau2, 0.0))
+    weights = 1 / (v + tau2)
+    estimate = float(np.sum(weights * y) / np.sum(weights))
+    k = len(y)
+    hk_se = float(np.sqrt(np.sum(weights * (y - estimate) ** 2) / ((k - 1) * np.sum(weights))))
+    t_crit = stats.t.ppf(0.975, k - 1)
     return {
         "estimate": estimate,
-        "se": pooled_se,
-        "ci_low": float(ci_low),
-        "ci_high": float(ci_high),
-        "p_value": float(2 * stats.norm.sf(abs(estimate / pooled_se))),
-        "tau2": float(max(res.tau2, 0.0)),
+        "se": hk_se,
+        "ci_low": estimate - t_crit * hk_se,
+        "ci_high": estimate + t_crit * hk_se,
+        "p_value": float(2 * stats.t.sf(abs(estimate / hk_se), k - 1)) if hk_se > 0 else np.nan,
+        "se_dl": float(np.sqrt(1 / np.sum(weights))),
+        "tau2": tau2,
         "i2": float(max(res.i2, 0.0)),
         "q_p": float(stats.chi2.sf(res.q, res.df_resid)),
-        "k": int(len(estimates)),
+        "k": k,
     }
 
 
@@ -120,42 +148,39 @@ def evidence(p_value: float | None) -> str:
 
 
 def scorecard(table: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
-    """Per region and Triple Aim dimension: the headline outcome, its effect and evidence."""
+    """Per region and Triple Aim dimension: the headline outcome, its effect and evidence.
+
+    Estimate, interval, p-value and method all come from one row: the region's most robust
+    inference method with a p-value. Without evidence the direction is 'inconclusive'.
+    """
     from proeftuin.outcomes import get_outcome
 
     firsts: dict[str, str] = {}
     for name in outcomes:
         firsts.setdefault(get_outcome(name).dimension, name)
-    intervals = headline(table)
-    tests = headline(table, EVIDENCE_PREFERENCE, needs=("p_value",))
+    tests = headline(table, EVIDENCE_PREFERENCE, needs=("estimate", "p_value"))
     rows: list[dict[str, object]] = []
     regions = sorted(table["region"].unique()) if not table.empty else []
     for dimension, outcome in firsts.items():
-        info = get_outcome(outcome)
+        better_if_higher = get_outcome(outcome).higher_is_better
         for region in regions:
-            row = _scorecard_row(intervals, tests, region, outcome, info.higher_is_better)
+            hit = tests[(tests["region"] == region) & (tests["outcome"] == outcome)]
+            row = _scorecard_row(None if hit.empty else hit.iloc[0], better_if_higher)
             rows.append({"region": region, "dimension": dimension, "outcome": outcome, **row})
     return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
 
-def _scorecard_row(
-    intervals: pd.DataFrame, tests: pd.DataFrame, region: str, outcome: str, higher_is_better: bool
-) -> dict[str, object]:
-    def pick(frame: pd.DataFrame) -> pd.Series | None:
-        hit = frame[(frame["region"] == region) & (frame["outcome"] == outcome)]
-        return None if hit.empty else hit.iloc[0]
-
-    interval, test = pick(intervals), pick(tests)
-    if interval is None or test is None or pd.isna(interval["estimate"]):
+def _scorecard_row(test: pd.Series | None, higher_is_better: bool) -> dict[str, object]:
+    if test is None:
         return {"estimate": None, "ci_low": None, "ci_high": None, "p_value": None,
                 "method": None, "evidence": "none", "direction": "not estimable"}  # fmt: skip
     grade = evidence(test["p_value"])
-    improving = (interval["estimate"] > 0) == higher_is_better
-    direction = "no change" if grade == "none" else ("better" if improving else "worse")
+    improving = (test["estimate"] > 0) == higher_is_better
+    direction = "inconclusive" if grade == "none" else ("better" if improving else "worse")
     return {
-        "estimate": interval["estimate"],
-        "ci_low": interval["ci_low"],
-        "ci_high": interval["ci_high"],
+        "estimate": test["estimate"],
+        "ci_low": test["ci_low"],
+        "ci_high": test["ci_high"],
         "p_value": test["p_value"],
         "method": test["method"],
         "evidence": grade,

@@ -80,7 +80,7 @@ def bcg_estimates(mirror: Path | None = None) -> dict[str, float]:
     pooled = pool_effects(log_rr, np.sqrt(var))
     return {
         "pooled log risk ratio (DerSimonian-Laird)": pooled["estimate"],
-        "pooled SE": pooled["se"],
+        "pooled SE": pooled["se_dl"],
         "tau2": pooled["tau2"],
         "I2": pooled["i2"],
     }

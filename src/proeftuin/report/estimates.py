@@ -48,7 +48,7 @@ DESIGN_NAMES = {
     "its_region": "interrupted time series",
 }
 EVIDENCE_MARK = {"strong": "●●●", "moderate": "●●○", "weak": "●○○", "none": "○○○"}
-DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "no change": "◆ no change"}
+DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "inconclusive": "◆ inconclusive"}
 
 
 @dataclass
