@@ -98,6 +98,11 @@ def test_cold_warm_one_region_changed_and_new_data(
     assert set(_statuses(warm).values()) == {"cached"}
     assert warm.executed == []
 
+    (results / "north" / "did_estimates.csv").write_text("region,estimate\nnorth,999\n")
+    tampered = pipeline.run_plan(_plan(project), jobs=2)
+    assert _statuses(tampered)["north/did_region"] == "executed"  # an edited output is stale
+    assert _statuses(tampered)["south/did_region"] == "cached"
+
     changed = pipeline.run_plan(_plan(project, south={"draws": 199}), jobs=2)
     assert _statuses(changed) == {
         "north/did_region": "cached",

@@ -98,15 +98,24 @@ def _read_record(path: Path) -> dict[str, Any]:
         return {}
 
 
+EXECUTED = "<executed notebook>"
+
+
 def is_current(task: Task, key: str) -> bool:
-    """A task is current when its finished record has this key and its outputs exist."""
+    """A task is current when its finished record has this key and every output it lists
+    is on disk unchanged (same SHA-256 as when the task finished)."""
     record = _read_record(task.provenance_path)
-    return (
-        record.get("status") == "ok"
-        and record.get("key") == key
-        and task.executed_path.is_file()
-        and all((task.results_dir / name).is_file() for name in record.get("outputs", []))
+    if record.get("status") != "ok" or record.get("key") != key:
+        return False
+    recorded = record.get("output_sha256", {})
+    return bool(recorded) and all(
+        path.is_file() and provenance.sha256_file(path) == digest
+        for path, digest in ((_output_path(task, name), d) for name, d in recorded.items())
     )
+
+
+def _output_path(task: Task, name: str) -> Path:
+    return task.executed_path if name == EXECUTED else task.results_dir / name
 
 
 # ------------------------------------------------------------------------ one execution
@@ -240,6 +249,7 @@ def _write_record(
             "key_parts": attempt.parts,
             "parameters": attempt.task.parameters,
             "outputs": outputs,
+            "output_sha256": _output_hashes(attempt.task, outputs) if status == "ok" else {},
             "executed_notebook": str(
                 attempt.task.executed_path.relative_to(settings.project_root())
             ),
@@ -252,6 +262,11 @@ def _write_record(
             "cell": outcome.get("cell"),
         },
     )
+
+
+def _output_hashes(task: Task, outputs: list[str]) -> dict[str, str]:
+    names = [*outputs, EXECUTED]
+    return {name: provenance.sha256_file(_output_path(task, name)) for name in names}
 
 
 def _result(
