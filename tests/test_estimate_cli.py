@@ -194,3 +194,16 @@ def test_missing_file(tmp_path: Path) -> None:
         ["estimate", *BASE[:1], "--data", str(tmp_path / "nope.csv"), *BASE[1:], "--treated", "d"],
     )
     assert res.exit_code == 2 and "data file not found" in res.stderr
+
+
+def test_did_placebo_group_option(tmp_path: Path) -> None:
+    frame = panel().assign(area=lambda f: f["gemeente"] // 6)
+    args = [*BASE, "--first-treated", "start", "--inference", "ri", "--draws", "49"]
+    res = invoke(tmp_path, frame, [*args, "--placebo-group", "area"])
+    assert res.exit_code == 0, res.output
+    ri = json.loads(res.stdout)["inference"]["ri"]
+    assert "placebo regions within area" in ri["note"]
+    # the six treated fill area 0, so each placebo region is one of the areas 1-3 whole
+    assert ri["draws"] == 3 and ri["note"].startswith("exact enumeration")
+    bad = invoke(tmp_path, frame, [*args, "--placebo-group", "nope"])
+    assert bad.exit_code == 2 and "nope" in bad.stderr

@@ -77,6 +77,13 @@ def did(
     ] = "crv1",
     draws: Annotated[int, typer.Option("--draws", help="Bootstrap / placebo draws.")] = 999,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    placebo_group: Annotated[
+        str | None,
+        typer.Option(
+            "--placebo-group",
+            help="Area column (e.g. corop_region): RI placebo regions drawn within one area.",
+        ),
+    ] = None,
     as_json: JsonOpt = True,
 ) -> None:
     """Difference-in-differences on a unit x period panel."""
@@ -99,6 +106,7 @@ def did(
             inference=inference.split(","),
             draws=draws,
             seed=seed,
+            placebo_group=placebo_group,
         )
     except DesignError as exc:
         _fail(str(exc))

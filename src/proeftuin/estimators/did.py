@@ -41,6 +41,7 @@ class Panel:
     covariates: list[str]
     has_weights: bool
     diagnostics: dict = field(default_factory=dict)
+    placebo_group: str | None = None  # source column name; codes in df["pgrp"] (-1 = none)
 
     @property
     def times(self) -> np.ndarray:
@@ -113,12 +114,14 @@ def prepare_panel(
     cluster: str | None,
     weights: str | None,
     covariates: Sequence[str],
+    placebo_group: str | None = None,
 ) -> Panel:
     """Validate the input and return the panel in standard columns (see :class:`Panel`)."""
     if (treated is None) == (first_treated is None):
         raise DesignError("give exactly one of treated (0/1 indicator) or first_treated")
     require_columns(
-        data, [unit, time, outcome, treated, first_treated, cluster, weights, *covariates]
+        data,
+        [unit, time, outcome, treated, first_treated, cluster, weights, placebo_group, *covariates],
     )
     require_unique_rows(data, [unit, time])
     df = pd.DataFrame(
@@ -129,6 +132,10 @@ def prepare_panel(
     df["w"] = require_numeric(data, weights, "weights").to_numpy() if weights else 1.0
     for i, c in enumerate(covariates):
         df[f"x{i}"] = require_numeric(data, c, "covariate").to_numpy()
+    if placebo_group:
+        df["pgrp"] = pd.factorize(data[placebo_group])[0]
+        if (df.groupby("unit")["pgrp"].nunique() > 1).any():
+            raise DesignError(f"placebo group column '{placebo_group}' varies within a unit")
     if treated:
         df["_d_in"] = require_numeric(data, treated, "treatment").to_numpy()
     else:
@@ -153,6 +160,7 @@ def prepare_panel(
         xs,
         weights is not None,
         diagnostics,
+        placebo_group,
     )
 
 
@@ -233,7 +241,12 @@ def _collapse_2x2(panel: Panel) -> Panel:
     df = panel.df.assign(post=(panel.df["time"] >= starts[0]).astype(float))
     cols = ["y", "w", *panel.covariates]
     out = df.groupby(["unit", "post"], as_index=False).agg(
-        {**{c: "mean" for c in cols}, "g": "first", "cl": "first"}
+        {
+            **{c: "mean" for c in cols},
+            "g": "first",
+            "cl": "first",
+            **({"pgrp": "first"} if "pgrp" in df else {}),
+        }
     )
     out["time"] = out["post"]
     out["d"] = ((out["g"] > 0) & (out["post"] == 1)).astype(float)
@@ -461,19 +474,51 @@ def _assignment_labels(panel: Panel) -> tuple[np.ndarray, np.ndarray, str]:
     return units["g"].to_numpy(), np.arange(len(units)), "unit"
 
 
+@dataclass
+class PlaceboScheme:
+    """How the placebo assignments were drawn, for p-values and the note."""
+
+    level: str  # "unit" or "cluster"
+    exact: bool
+    weights: np.ndarray | None = None
+    observed_included: bool = True
+    group: str | None = None
+
+    def describe(self) -> str:
+        if self.group:
+            return f"placebo regions within {self.group}; placebo {self.level}s"
+        return f"placebo {self.level}s"
+
+
+def _slot_groups(panel: Panel, unit_to_slot: np.ndarray) -> np.ndarray:
+    """The placebo-group code of each assignment slot; a slot spanning areas gets -1."""
+    codes = panel.df.groupby("unit", sort=True)["pgrp"].first().to_numpy()
+    per_slot = (
+        pd.Series(codes).groupby(unit_to_slot).agg(lambda s: s.iloc[0] if s.nunique() == 1 else -1)
+    )
+    return per_slot.sort_index().to_numpy()
+
+
 def _placebo_panels(panel: Panel, draws: int, rng: np.random.Generator):
+    """Placebo first-treated values (draws x rows), exactness, and the scheme used."""
     labels, unit_to_slot, level = _assignment_labels(panel)
-    assign, exact = inf.placebo_assignments(labels, draws, rng)
+    if panel.placebo_group:
+        groups = _slot_groups(panel, unit_to_slot)
+        assign, exact, weights = inf.grouped_placebo_assignments(labels, groups, draws, rng)
+        scheme = PlaceboScheme(level, exact, weights, False, panel.placebo_group)
+    else:
+        assign, exact = inf.placebo_assignments(labels, draws, rng)
+        scheme = PlaceboScheme(level, exact)
     units = panel.unit_table().index.to_numpy()
     unit_pos = pd.Series(np.arange(len(units)), index=units)
     row_slot = unit_to_slot[unit_pos[panel.df["unit"]].to_numpy()]
-    return assign[:, row_slot], exact, level  # draws x rows matrix of placebo g
+    return assign[:, row_slot], exact, scheme
 
 
 def _ri_twfe(
     panel: Panel, estimate: float, draws: int, rng: np.random.Generator, alpha: float
 ) -> InferenceResult:
-    g_rows, exact, level = _placebo_panels(panel, draws, rng)
+    g_rows, exact, scheme = _placebo_panels(panel, draws, rng)
     t = panel.df["time"].to_numpy()
     dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float).T
     resid = _residualizer(panel)
@@ -482,12 +527,14 @@ def _ri_twfe(
     cross = (resid.w * resid(d)) @ dmat / dens  # coefficient of D_obs on each D_b
 
     def pval(tau: float) -> float:
-        return inf.ri_pvalue(estimate - tau, b0 - tau * cross, exact)
+        return inf.ri_pvalue(
+            estimate - tau, b0 - tau * cross, exact, scheme.weights, scheme.observed_included
+        )
 
     sd = float(np.std(b0)) or 1.0
     ci = inf._invert(pval, estimate, sd, alpha)
-    res = inf.ri_result(estimate, b0, exact, ci)
-    res.note = f"{res.note}; placebo {level}s"
+    res = inf.ri_result(estimate, b0, exact, ci, scheme.weights, scheme.observed_included)
+    res.note = f"{res.note}; {scheme.describe()}"
     return res
 
 
@@ -498,14 +545,16 @@ def _ri_loop(
     draws: int,
     rng: np.random.Generator,
 ) -> InferenceResult:
-    g_rows, exact, level = _placebo_panels(panel, draws, rng)
+    g_rows, exact, scheme = _placebo_panels(panel, draws, rng)
     t = panel.df["time"].to_numpy()
     placebo = []
     for row in g_rows:
         df = panel.df.assign(g=row, d=((row > 0) & (t >= row)).astype(float))
         placebo.append(point(replace(panel, df=df)))
-    res = inf.ri_result(estimate, np.array(placebo), exact)
-    res.note = f"{res.note}; placebo {level}s"
+    res = inf.ri_result(
+        estimate, np.array(placebo), exact, None, scheme.weights, scheme.observed_included
+    )
+    res.note = f"{res.note}; {scheme.describe()}"
     return res
 
 
@@ -621,8 +670,17 @@ def estimate_did(
     event_study: bool = True,
     ref_period: int = -1,
     alpha: float = 0.05,
+    placebo_group: str | None = None,
 ) -> DidResult:
-    """Estimate a DiD design and attach inference by each requested method (see module doc)."""
+    """Estimate a DiD design and attach inference by each requested method (see module doc).
+
+    ``placebo_group`` names a column of ``data`` giving the larger area (e.g. the COROP
+    region) each unit belongs to. With it, each randomization-inference draw is a placebo
+    region: one area at random among those with at least k untreated units (k = number of
+    treated clusters), then k untreated units inside it, so that placebo regions share
+    regional shocks as the real one does. All such sets are enumerated when they number at
+    most ``draws``. Without it, placebo units are drawn from the whole panel.
+    """
     panel = prepare_panel(
         data,
         unit=unit,
@@ -633,6 +691,7 @@ def estimate_did(
         cluster=cluster,
         weights=weights,
         covariates=list(covariates),
+        placebo_group=placebo_group,
     )
     _check_options(method, control_group, panel)
     methods = _normalise_inference(inference)

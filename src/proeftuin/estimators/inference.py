@@ -23,6 +23,7 @@ from pyfixest.core.demean import demean
 from scipy import stats
 
 from proeftuin.estimators.results import InferenceResult
+from proeftuin.estimators.validation import DesignError
 
 FEW_TREATED_CLUSTERS = 10
 WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
@@ -225,12 +226,84 @@ def placebo_assignments(
     return np.array([rng.permutation(labels) for _ in range(draws)]), False
 
 
-def ri_pvalue(observed: float, placebo: np.ndarray, exact: bool) -> float:
-    """Two-sided RI p-value; the observed assignment counts once when sampling."""
-    hits = np.sum(np.abs(placebo) >= abs(observed) - 1e-12)
-    if exact:
-        return float(hits / len(placebo))
-    return float((1 + hits) / (1 + len(placebo)))
+def grouped_placebo_assignments(
+    labels: np.ndarray, groups: np.ndarray, draws: int, rng: np.random.Generator
+) -> tuple[np.ndarray, bool, np.ndarray]:
+    """Placebo regions inside one larger area: start labels per draw, exactness, weights.
+
+    ``labels`` are the start labels per assignment slot (0 = untreated), ``groups`` the
+    area code per slot (negative = no area). A draw picks one area at random among those
+    with at least k eligible (untreated) slots, k = number of treated slots, then k
+    eligible slots inside it, and deals the observed start labels over them. Areas are
+    equally likely, so each draw's weight is one over the number of areas times the number
+    of placebo sets in its area; when the sets number at most ``draws`` all are enumerated
+    with those weights, otherwise ``draws`` are sampled with equal weights. The observed
+    assignment is never among the placebo sets.
+    """
+    labels = np.asarray(labels)
+    groups = np.asarray(groups)
+    treated = labels[labels != 0]
+    k = len(treated)
+    eligible = (labels == 0) & (groups >= 0)
+    members = {
+        int(gv): np.flatnonzero(eligible & (groups == gv)) for gv in np.unique(groups[eligible])
+    }
+    members = {gv: m for gv, m in members.items() if len(m) >= k}
+    if not members:
+        raise DesignError(f"no placebo area has {k} untreated units to draw a placebo region")
+    arrangements = _enumerate(treated)  # distinct orders of the treated labels over k slots
+    per_group = {gv: math.comb(len(m), k) * len(arrangements) for gv, m in members.items()}
+    n = len(labels)
+    if sum(per_group.values()) <= draws:
+        rows, weights = [], []
+        for gv, m in members.items():
+            for chosen in itertools.combinations(m, k):
+                for arr in arrangements:
+                    row = np.zeros(n, dtype=labels.dtype)
+                    row[list(chosen)] = arr
+                    rows.append(row)
+                    weights.append(1.0 / (len(members) * per_group[gv]))
+        return np.array(rows), True, np.asarray(weights)
+    keys = list(members)
+    out = np.zeros((draws, n), dtype=labels.dtype)
+    for b in range(draws):
+        m = members[keys[rng.integers(len(keys))]]
+        out[b, rng.choice(m, k, replace=False)] = rng.permutation(treated)
+    return out, False, np.full(draws, 1.0 / draws)
+
+
+def _wmean(x: np.ndarray, weights: np.ndarray | None) -> float:
+    return float(np.mean(x)) if weights is None else float(np.sum(weights * x) / np.sum(weights))
+
+
+def ri_pvalue(
+    observed: float,
+    placebo: np.ndarray,
+    exact: bool,
+    weights: np.ndarray | None = None,
+    observed_included: bool = True,
+) -> float:
+    """Two-sided RI p-value.
+
+    With ``observed_included`` (the uniform scheme) an exact enumeration contains the
+    observed assignment and the p-value is the share of hits; a sample counts the observed
+    assignment once, (1 + hits) / (1 + B). When the placebo sets exclude the observed one
+    (placebo regions within an area) it is counted once in both cases, with the share of
+    hits weighted by ``weights``. Non-finite placebo values are ignored.
+    """
+    placebo = np.asarray(placebo, dtype=float)
+    ok = np.isfinite(placebo)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float)[ok]
+    placebo = placebo[ok]
+    if not len(placebo):
+        return float("nan")
+    hit = (np.abs(placebo) >= abs(observed) - 1e-12).astype(float)
+    share = _wmean(hit, weights)
+    if exact and observed_included:
+        return share
+    b = len(placebo)
+    return float((1 + b * share) / (1 + b))
 
 
 def ri_coefficients(
@@ -252,17 +325,27 @@ def ri_coefficients(
 
 
 def ri_result(
-    observed: float, placebo: np.ndarray, exact: bool, ci: tuple[float, float] | None = None
+    observed: float,
+    placebo: np.ndarray,
+    exact: bool,
+    ci: tuple[float, float] | None = None,
+    weights: np.ndarray | None = None,
+    observed_included: bool = True,
 ) -> InferenceResult:
     """Package placebo estimates: p-value, their spread as SE, optional inverted CI."""
     lo, hi = ci if ci is not None else (None, None)
     kind = "exact enumeration" if exact else "sampled placebo assignments"
+    placebo = np.asarray(placebo, dtype=float)
+    ok = np.isfinite(placebo)
+    w = None if weights is None else np.asarray(weights, dtype=float)[ok]
+    centre = _wmean(placebo[ok], w) if ok.any() else float("nan")
+    sd = math.sqrt(_wmean((placebo[ok] - centre) ** 2, w)) if ok.any() else float("nan")
     return InferenceResult(
         "ri",
-        ri_pvalue(observed, placebo, exact),
-        float(np.std(placebo)),
+        ri_pvalue(observed, placebo, exact, weights, observed_included),
+        sd,
         lo,
         hi,
-        len(placebo),
+        int(ok.sum()),
         kind,
     )

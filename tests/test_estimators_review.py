@@ -1,0 +1,95 @@
+"""Review fixes of the estimators: placebo regions, 2x2 RI, unidentified draws, RI
+pre-trends, refused designs, ITS small-sample inference and bootstrap reporting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from proeftuin.estimators import did, estimate_did
+from proeftuin.estimators import inference as inf
+
+KW = {"unit": "unit", "time": "year", "outcome": "y"}
+
+
+def regional(seed: int, n_areas: int = 15, per: int = 5, years: int = 4, k: int = 3):
+    """Null design with area x year shocks; the k treated units share area 0."""
+    rng = np.random.default_rng(seed)
+    n = n_areas * per
+    area = np.repeat(np.arange(n_areas), per)
+    y = (
+        rng.normal(size=(n, 1))
+        + rng.normal(size=(n_areas, years))[area]
+        + 0.3 * rng.normal(size=(n, years))
+    )
+    return pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), years),
+            "year": np.tile(np.arange(years), n),
+            "y": y.ravel(),
+            "g": np.repeat(np.where(np.arange(n) < k, 2, 0), years),
+            "area": np.repeat(area, years),
+        }
+    )
+
+
+def _ri_p(frame: pd.DataFrame, group: str | None, seed: int, draws: int = 99) -> float:
+    panel = did.prepare_panel(
+        frame,
+        unit="unit",
+        time="year",
+        outcome="y",
+        treated=None,
+        first_treated="g",
+        cluster=None,
+        weights=None,
+        covariates=[],
+        placebo_group=group,
+    )
+    resid = did._residualizer(panel)
+    g_rows, exact, scheme = did._placebo_panels(panel, draws, np.random.default_rng(seed))
+    t = panel.df["time"].to_numpy()
+    dmat = np.column_stack([panel.df["d"], ((g_rows > 0) & (t >= g_rows)).T]).astype(float)
+    b = inf.ri_coefficients(resid, panel.df["y"].to_numpy(), dmat)[0]
+    return inf.ri_pvalue(b[0], b[1:], exact, scheme.weights, scheme.observed_included)
+
+
+def test_placebo_regions_hold_size_under_regional_shocks():
+    reps = 100
+    uniform = np.array([_ri_p(regional(s), None, s) for s in range(reps)])
+    grouped = np.array([_ri_p(regional(s), "area", s) for s in range(reps)])
+    # whole-country placebos average the area shocks away: far too narrow a distribution
+    assert np.mean(uniform <= 0.05) > 0.15
+    # placebo regions inside one area share its shock, as the treated region does
+    assert np.mean(grouped <= 0.05) < 0.10
+
+
+def test_placebo_regions_deterministic_and_noted():
+    frame = regional(3)
+    run = [
+        estimate_did(
+            frame, **KW, first_treated="g", inference=["ri"], draws=49, seed=7, placebo_group="area"
+        ).inference["ri"]
+        for _ in range(2)
+    ]
+    assert run[0].p_value == run[1].p_value and run[0].se == run[1].se
+    assert "placebo regions within area" in run[0].note
+    uniform = estimate_did(frame, **KW, first_treated="g", inference=["ri"], draws=49, seed=7)
+    assert "within" not in uniform.inference["ri"].note
+
+
+def test_placebo_regions_enumerated_exactly_with_equal_area_weights():
+    labels = np.array([5, 5, 0, 0, 0, 0, 0, 0])
+    groups = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    assign, exact, weights = inf.grouped_placebo_assignments(
+        labels, groups, 100, np.random.default_rng(0)
+    )
+    # area 0 has 1 untreated unit (< 2): ineligible; area 1: C(3,2)=3 sets; area 2: 1 set
+    assert exact and assign.shape == (4, 8)
+    assert not assign[:, :3].any()
+    np.testing.assert_allclose(weights, [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+    # the observed assignment is not among the sets: it counts once, (1 + B share)/(1 + B)
+    assert (
+        inf.ri_pvalue(1.0, np.array([0.0, 0.0, 0.0, 2.0]), True, weights, False)
+        == (1 + 4 * 0.5) / 5
+    )
