@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from rich.console import Group
 from rich.table import Table
 
 from proeftuin import outcomes, settings
+from proeftuin.fileio import atomic_write, atomic_write_text
 from proeftuin.geography import Geography, allocate_int, build_geography
 from proeftuin.provenance import source_checksums  # noqa: F401 - part of the panel API
 from proeftuin.sources import cbs, vektis
@@ -364,15 +364,13 @@ def compute(paths: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def _write_atomic(frame_or_text: pd.DataFrame | str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(frame_or_text, pd.DataFrame):
-        if path.suffix == ".parquet":
-            frame_or_text.to_parquet(tmp, index=False)
-        else:
-            frame_or_text.to_csv(tmp, index=False)
+    """Write a frame (Parquet or CSV by suffix) or text through :func:`fileio.atomic_write`."""
+    if isinstance(frame_or_text, str):
+        atomic_write_text(path, frame_or_text)
+    elif path.suffix == ".parquet":
+        atomic_write(path, lambda tmp: frame_or_text.to_parquet(tmp, index=False))
     else:
-        tmp.write_text(frame_or_text, encoding="utf-8")
-    os.replace(tmp, path)
+        atomic_write(path, lambda tmp: frame_or_text.to_csv(tmp, index=False))
 
 
 def _coverage(panel: pd.DataFrame) -> list[dict]:

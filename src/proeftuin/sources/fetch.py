@@ -8,12 +8,12 @@ else downloaded once into ``data/raw/<source>/<file>``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from proeftuin import settings
+from proeftuin.provenance import sha256_file
 from proeftuin.sources.errors import ChecksumMismatch, DataError
 
 CHECKSUMS_FILE = "checksums.csv"
@@ -37,17 +37,9 @@ def checksum_table(path: Path | None = None) -> dict[tuple[str, str], SourceFile
     return {(r.source, r.file): r for r in rows}
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(path: Path, record: SourceFile) -> str:
     """Return the file's sum, or raise ChecksumMismatch naming file, expected and actual."""
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != record.sha256:
         note = ""
         if record.source == "vektis":
