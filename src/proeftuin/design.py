@@ -9,7 +9,7 @@ series (region vs. comparison group, weighted by insured-years).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -28,17 +28,21 @@ class RegionDesign:
     control_pool: str
     buffer: bool
     panel: pd.DataFrame
+    areas: dict[str, str] = field(default_factory=dict)  # municipality -> COROP region
 
     def outcome_frame(self, outcome: str) -> pd.DataFrame:
         """Long frame for one outcome: one row per municipality and year with timing columns.
 
         ``first_treated`` is the start year for the region's municipalities and 0 for the
-        controls; ``treated_post`` is 1 for the region's municipalities from the start year.
+        controls; ``treated_post`` is 1 for the region's municipalities from the start year;
+        ``placebo_area`` is the municipality's COROP region, from which randomization
+        inference draws placebo regions of neighbouring municipalities.
         """
         rows = self.panel[self.panel["outcome"] == outcome]
         frame = rows[["municipality", "year", "value", "weight"]].dropna(subset=["value"])
         in_region = frame["municipality"].isin(self.treated)
         return frame.assign(
+            placebo_area=frame["municipality"].map(self.areas).fillna("unknown"),
             treated=in_region.astype(int),
             first_treated=in_region.astype(int) * self.start_year,
             treated_post=(in_region & (frame["year"] >= self.start_year)).astype(int),
@@ -115,7 +119,8 @@ def region_design(
 
     registry = load_registry()
     site = registry.sites[region]
-    controls = pool_of(registry, region, load_covariates(), pool=control_pool, buffer=buffer)
+    covariates = load_covariates()
+    controls = pool_of(registry, region, covariates, pool=control_pool, buffer=buffer)
     panel = load_panel() if panel is None else panel
     members = set(site.municipalities) | set(controls)
     in_design = panel["municipality"].isin(members) & panel["year"].between(first_year, last_year)
@@ -130,4 +135,5 @@ def region_design(
         control_pool=control_pool,
         buffer=buffer,
         panel=panel.loc[in_design].reset_index(drop=True),
+        areas=dict(zip(covariates["municipality"], covariates["corop_region"], strict=True)),
     )
