@@ -249,6 +249,8 @@ def _collapse_2x2(panel: Panel) -> Panel:
         }
     )
     out["time"] = out["post"]
+    # first-treated on the collapsed time axis (post = 1), so placebo starts line up too
+    out["g"] = (out["g"] > 0).astype(float)
     out["d"] = ((out["g"] > 0) & (out["post"] == 1)).astype(float)
     return replace(panel, df=out.drop(columns="post"))
 
