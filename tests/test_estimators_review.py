@@ -123,3 +123,30 @@ def test_2x2_ri_matches_twfe_ri_on_two_periods():
         assert a.p_value == pytest.approx(b.p_value) and a.se == pytest.approx(b.se)
         assert a.se > 0  # placebo estimates vary (they were all zero before)
     assert res["2x2"].inference["ri"].p_value < 0.05  # planted effect of 3 SDs found
+
+
+def gappy(seed: int = 0, n: int = 12, years: int = 4) -> pd.DataFrame:
+    """Two treated units from year 1; units 8-11 lack year 0 (no pre-period if drawn)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), years),
+            "year": np.tile(np.arange(years), n),
+            "y": rng.normal(size=n * years),
+            "g": np.repeat(np.where(np.arange(n) < 2, 1, 0), years),
+        }
+    )
+    return frame.loc[~((frame["unit"] >= 8) & (frame["year"] == 0))]
+
+
+# exact: C(12, 2) = 66 placebo pairs. TWFE cannot identify the C(4, 2) = 6 pairs of gap
+# units; imputation cannot impute a gap unit at all: 66 - C(8, 2) = 38 pairs hold one
+@pytest.mark.parametrize(("method", "dropped"), [("twfe", 6), ("imputation", 38)])
+def test_unidentified_placebo_draws_are_dropped(method, dropped):
+    res = estimate_did(gappy(), **KW, first_treated="g", method=method, inference=["ri"], draws=99)
+    ri = res.inference["ri"]
+    assert res.diagnostics["ri_dropped_draws"] == dropped
+    assert ri.draws == 66 - dropped and f"{dropped} placebo draws dropped" in ri.note
+    assert np.isfinite(ri.se) and 0 < ri.p_value <= 1
+    if method == "twfe":
+        assert np.isfinite(ri.ci_low) and np.isfinite(ri.ci_high)

@@ -517,27 +517,51 @@ def _placebo_panels(panel: Panel, draws: int, rng: np.random.Generator):
     return assign[:, row_slot], exact, scheme
 
 
+UNIDENTIFIED_TOL = 1e-8
+
+
+def _dropped_note(res: InferenceResult, scheme: PlaceboScheme, dropped: int) -> None:
+    res.note = f"{res.note}; {scheme.describe()}"
+    if dropped:
+        res.note += f"; {dropped} placebo draws dropped: placebo treatment not identified"
+
+
 def _ri_twfe(
     panel: Panel, estimate: float, draws: int, rng: np.random.Generator, alpha: float
-) -> InferenceResult:
+) -> tuple[InferenceResult, int]:
+    """RI for TWFE by one projection of all placebo columns; also the dropped-draw count.
+
+    A draw is dropped when its placebo treatment is not identified: fixed effects (and
+    covariates) absorb all but a negligible share of the placebo column, as when every
+    drawn unit lacks a pre-period.
+    """
     g_rows, exact, scheme = _placebo_panels(panel, draws, rng)
     t = panel.df["time"].to_numpy()
     dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float).T
     resid = _residualizer(panel)
     y, d = panel.df["y"].to_numpy(), panel.df["d"].to_numpy()
     b0, dens = inf.ri_coefficients(resid, y, dmat)
-    cross = (resid.w * resid(d)) @ dmat / dens  # coefficient of D_obs on each D_b
+    raw = resid.w @ dmat
+    keep = (raw > 0) & (dens > UNIDENTIFIED_TOL * raw)
+    dropped = int((~keep).sum())
+    weights = None if scheme.weights is None else scheme.weights[keep]
+    if not keep.any():
+        res = InferenceResult("ri", float("nan"), draws=0, note="no identified placebo draw")
+        _dropped_note(res, scheme, dropped)
+        return res, dropped
+    b0, dens = b0[keep], dens[keep]
+    cross = (resid.w * resid(d)) @ dmat[:, keep] / dens  # coefficient of D_obs on each D_b
 
     def pval(tau: float) -> float:
         return inf.ri_pvalue(
-            estimate - tau, b0 - tau * cross, exact, scheme.weights, scheme.observed_included
+            estimate - tau, b0 - tau * cross, exact, weights, scheme.observed_included
         )
 
     sd = float(np.std(b0)) or 1.0
     ci = inf._invert(pval, estimate, sd, alpha)
-    res = inf.ri_result(estimate, b0, exact, ci, scheme.weights, scheme.observed_included)
-    res.note = f"{res.note}; {scheme.describe()}"
-    return res
+    res = inf.ri_result(estimate, b0, exact, ci, weights, scheme.observed_included)
+    _dropped_note(res, scheme, dropped)
+    return res, dropped
 
 
 def _ri_loop(
@@ -546,18 +570,30 @@ def _ri_loop(
     point: Callable[[Panel], float],
     draws: int,
     rng: np.random.Generator,
-) -> InferenceResult:
+) -> tuple[InferenceResult, int]:
+    """RI by re-estimating each placebo panel; unidentified draws (error, NaN) dropped."""
     g_rows, exact, scheme = _placebo_panels(panel, draws, rng)
     t = panel.df["time"].to_numpy()
     placebo = []
     for row in g_rows:
         df = panel.df.assign(g=row, d=((row > 0) & (t >= row)).astype(float))
-        placebo.append(point(replace(panel, df=df)))
-    res = inf.ri_result(
-        estimate, np.array(placebo), exact, None, scheme.weights, scheme.observed_included
-    )
-    res.note = f"{res.note}; {scheme.describe()}"
-    return res
+        try:
+            with np.errstate(all="ignore"):
+                placebo.append(point(replace(panel, df=df)))
+        except (DesignError, ZeroDivisionError, np.linalg.LinAlgError, ValueError):
+            placebo.append(float("nan"))
+    placebo_arr = np.array(placebo, dtype=float)
+    keep = np.isfinite(placebo_arr)
+    dropped = int((~keep).sum())
+    weights = None if scheme.weights is None else scheme.weights[keep]
+    if not keep.any():
+        res = InferenceResult("ri", float("nan"), draws=0, note="no identified placebo draw")
+    else:
+        res = inf.ri_result(
+            estimate, placebo_arr[keep], exact, None, weights, scheme.observed_included
+        )
+    _dropped_note(res, scheme, dropped)
+    return res, dropped
 
 
 def _residualizer(panel: Panel) -> inf.Residualizer:
@@ -715,6 +751,10 @@ def estimate_did(
     return result
 
 
+def _ri_diag(dropped: int | None) -> dict:
+    return {} if dropped is None else {"ri_dropped_draws": dropped}
+
+
 def _headline(
     est: float, results: dict[str, InferenceResult], method: str, counts: dict, **extra
 ) -> DidResult:
@@ -741,6 +781,7 @@ def _run_twfe(
     est, se = float(fit.coef()["d"]), float(fit.se()["d"])
     g_cl, g_tr = int(work.df["cl"].nunique()), _treated_clusters(work)
     results: dict[str, InferenceResult] = {}
+    ri_dropped: int | None = None
     ws = None
     for m in methods:
         if m == "crv1":
@@ -757,7 +798,7 @@ def _run_twfe(
                 v = inf.webb_weights(rng, draws, len(ws.a0))
             results[m] = inf.wild_result(ws, v, m == "wild_restricted", se, alpha)
         else:
-            results[m] = _ri_twfe(work, est, draws, rng, alpha)
+            results[m], ri_dropped = _ri_twfe(work, est, draws, rng, alpha)
     es, pre = (None, None)
     if want_es and method == "twfe":
         es, pre = _event_study(panel, ref_period, alpha)
@@ -768,7 +809,10 @@ def _run_twfe(
         counts,
         event_study=es,
         pretrend=pre,
-        diagnostics={"estimator": "pyfixest feols, unit and period fixed effects"},
+        diagnostics={
+            "estimator": "pyfixest feols, unit and period fixed effects",
+            **_ri_diag(ri_dropped),
+        },
     )
 
 
@@ -805,6 +849,7 @@ def _run_cs(
     est, psi = agg["simple"]
     se = _if_se(psi, clusters)
     results: dict[str, InferenceResult] = {}
+    ri_dropped: int | None = None
     for m in methods:
         if m == "crv1":
             r = inf.crv1_result(est, se, len(np.unique(clusters)), _treated_clusters(panel), alpha)
@@ -816,7 +861,9 @@ def _run_cs(
         elif m == "wild_restricted":
             results[m] = _unavailable(m, method)
         else:
-            results[m] = _ri_loop(panel, est, lambda p: _cs_point(p, control_group), draws, rng)
+            results[m], ri_dropped = _ri_loop(
+                panel, est, lambda p: _cs_point(p, control_group), draws, rng
+            )
     return _headline(
         est,
         results,
@@ -827,6 +874,7 @@ def _run_cs(
         diagnostics={
             "estimator": "Callaway-Sant'Anna, varying base period",
             "control_group": control_group,
+            **_ri_diag(ri_dropped),
         },
         att_gt=cells,
         aggregations=aggregations,
@@ -847,13 +895,14 @@ def _run_imputation(
     beta, _, vcov = _imputation_fit(panel, ["d"])
     est, se = float(beta[0]), float(np.sqrt(vcov()[0, 0]))
     results: dict[str, InferenceResult] = {}
+    ri_dropped: int | None = None
     for m in methods:
         if m == "crv1":
             results[m] = inf.crv1_result(
                 est, se, int(panel.df["cl"].nunique()), _treated_clusters(panel), alpha
             )
         elif m == "ri":
-            results[m] = _ri_loop(panel, est, _imputation_point, draws, rng)
+            results[m], ri_dropped = _ri_loop(panel, est, _imputation_point, draws, rng)
         else:
             results[m] = _unavailable(m, method)
     es = _imputation_event_study(panel, alpha) if want_es else None
@@ -863,5 +912,8 @@ def _run_imputation(
         method,
         _panel_counts(panel),
         event_study=es,
-        diagnostics={"estimator": "imputation (Gardner two-stage), GMM variance"},
+        diagnostics={
+            "estimator": "imputation (Gardner two-stage), GMM variance",
+            **_ri_diag(ri_dropped),
+        },
     )

@@ -320,7 +320,8 @@ def ri_coefficients(
         block = d_matrix[:, start : start + chunk]
         bt = resid(block)
         dens.append(np.sum(w[:, None] * bt * bt, axis=0))
-        betas.append((w * yt) @ block / dens[-1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            betas.append((w * yt) @ block / dens[-1])
     return np.concatenate(betas), np.concatenate(dens)
 
 
