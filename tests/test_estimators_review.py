@@ -150,3 +150,54 @@ def test_unidentified_placebo_draws_are_dropped(method, dropped):
     assert np.isfinite(ri.se) and 0 < ri.p_value <= 1
     if method == "twfe":
         assert np.isfinite(ri.ci_low) and np.isfinite(ri.ci_high)
+
+
+def ar_panel(seed: int, n: int = 40, years: int = 6, k: int = 2, lead_trend: float = 0.0):
+    """AR(1), unit-heteroskedastic errors; k units treated from year 3; optional pre-trend."""
+    rng = np.random.default_rng(seed)
+    sd = rng.uniform(0.5, 3, n)
+    e = np.zeros((n, years))
+    for j in range(years):
+        e[:, j] = (0.6 * e[:, j - 1] if j else 0) + rng.normal(size=n) * sd
+    y = rng.normal(size=(n, 1)) + 0.2 * np.arange(years) + e
+    y[:k] += lead_trend * np.minimum(np.arange(years) - 3, 0)
+    return pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), years),
+            "year": np.tile(np.arange(years), n),
+            "y": y.ravel(),
+            "g": np.repeat(np.where(np.arange(n) < k, 3, 0), years),
+        }
+    )
+
+
+def _ri_pretrend_p(frame: pd.DataFrame, seed: int) -> float:
+    panel = did.prepare_panel(
+        frame,
+        unit="unit",
+        time="year",
+        outcome="y",
+        treated=None,
+        first_treated="g",
+        cluster=None,
+        weights=None,
+        covariates=[],
+    )
+    placebo = did._placebo_panels(panel, 99, np.random.default_rng(seed))
+    return did._ri_pretrend(panel, placebo, -1)[0]
+
+
+def test_ri_pretrend_holds_size_with_two_treated_units():
+    p = np.array([_ri_pretrend_p(ar_panel(s), s) for s in range(100)])
+    assert 0.0 < np.mean(p <= 0.05) <= 0.10  # the CRV1 F test rejects ~40% here
+    power = np.array([_ri_pretrend_p(ar_panel(s, lead_trend=4.0), s) for s in range(20)])
+    assert np.mean(power <= 0.05) > 0.5
+
+
+def test_pretrend_reports_ri_p_value_and_few_cluster_note():
+    res = estimate_did(ar_panel(0), **KW, first_treated="g", inference=["crv1", "ri"], draws=99)
+    pre = res.pretrend
+    assert pre["p_value"] < 0.01 < pre["ri_p_value"]  # CRV1 rejects, RI does not
+    assert pre["note"] == "CRV1 pre-trend test unreliable with few treated clusters"
+    crv1_only = estimate_did(ar_panel(0), **KW, first_treated="g")
+    assert "ri_p_value" not in crv1_only.pretrend

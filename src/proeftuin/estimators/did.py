@@ -527,15 +527,20 @@ def _dropped_note(res: InferenceResult, scheme: PlaceboScheme, dropped: int) -> 
 
 
 def _ri_twfe(
-    panel: Panel, estimate: float, draws: int, rng: np.random.Generator, alpha: float
+    panel: Panel,
+    estimate: float,
+    draws: int,
+    rng: np.random.Generator,
+    alpha: float,
+    placebo: tuple | None = None,
 ) -> tuple[InferenceResult, int]:
     """RI for TWFE by one projection of all placebo columns; also the dropped-draw count.
 
     A draw is dropped when its placebo treatment is not identified: fixed effects (and
     covariates) absorb all but a negligible share of the placebo column, as when every
-    drawn unit lacks a pre-period.
+    drawn unit lacks a pre-period. ``placebo`` reuses draws of :func:`_placebo_panels`.
     """
-    g_rows, exact, scheme = _placebo_panels(panel, draws, rng)
+    g_rows, exact, scheme = placebo or _placebo_panels(panel, draws, rng)
     t = panel.df["time"].to_numpy()
     dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float).T
     resid = _residualizer(panel)
@@ -562,6 +567,64 @@ def _ri_twfe(
     res = inf.ri_result(estimate, b0, exact, ci, weights, scheme.observed_included)
     _dropped_note(res, scheme, dropped)
     return res, dropped
+
+
+def _lead_columns(t: np.ndarray, g: np.ndarray, ref_period: int) -> tuple[np.ndarray, np.ndarray]:
+    """Event-time dummies (excluding the reference) for first-treated ``g``, and their times."""
+    rel = np.where(g > 0, t - g, ref_period)
+    values = np.unique(rel[(g > 0) & (rel != ref_period)])
+    return np.column_stack([(rel == e) for e in values]).astype(float), values
+
+
+def _lead_statistics(
+    resid: inf.Residualizer, yt: np.ndarray, designs: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Sum of squared lead coefficients of the event study, one per design.
+
+    NaN where the design has no lead or its dummies are collinear with the fixed effects.
+    All designs are residualised in a few batched calls.
+    """
+    out = np.full(len(designs), np.nan)
+    chunk = 64
+    for start in range(0, len(designs), chunk):
+        block = designs[start : start + chunk]
+        xt_all = resid(np.column_stack([x for x, _ in block]))
+        col = 0
+        for i, (x, values) in enumerate(block):
+            xt = xt_all[:, col : col + x.shape[1]]
+            col += x.shape[1]
+            if not (values < 0).any():
+                continue
+            a = xt.T @ (resid.w[:, None] * xt)
+            eig = np.linalg.eigvalsh(a)
+            if eig.min() <= UNIDENTIFIED_TOL * max(eig.max(), 1e-300):
+                continue
+            beta = np.linalg.solve(a, xt.T @ (resid.w * yt))
+            out[start + i] = float(np.sum(beta[values < 0] ** 2))
+    return out
+
+
+def _ri_pretrend(panel: Panel, placebo: tuple, ref_period: int) -> tuple[float, int]:
+    """RI p-value of the joint pre-trend statistic (sum of squared leads), same placebos.
+
+    Returns the p-value and the number of placebo draws dropped as not identified.
+    """
+    g_rows, exact, scheme = placebo
+    resid = _residualizer(panel)
+    yt = resid(panel.df["y"].to_numpy())
+    t = panel.df["time"].to_numpy()
+    designs = [_lead_columns(t, g, ref_period) for g in [panel.df["g"].to_numpy(), *g_rows]]
+    stats_all = _lead_statistics(resid, yt, designs)
+    observed, stat = stats_all[0], stats_all[1:]
+    keep = np.isfinite(stat)
+    if not np.isfinite(observed) or not keep.any():
+        return float("nan"), int((~keep).sum())
+    weights = None if scheme.weights is None else scheme.weights[keep]
+    # the statistic is non-negative; large values speak against parallel trends
+    p = inf.ri_pvalue(
+        np.sqrt(observed), np.sqrt(stat[keep]), exact, weights, scheme.observed_included
+    )
+    return p, int((~keep).sum())
 
 
 def _ri_loop(
@@ -782,7 +845,7 @@ def _run_twfe(
     g_cl, g_tr = int(work.df["cl"].nunique()), _treated_clusters(work)
     results: dict[str, InferenceResult] = {}
     ri_dropped: int | None = None
-    ws = None
+    ws = placebo = None
     for m in methods:
         if m == "crv1":
             results[m] = inf.crv1_result(est, se, g_cl, g_tr, alpha)
@@ -798,10 +861,18 @@ def _run_twfe(
                 v = inf.webb_weights(rng, draws, len(ws.a0))
             results[m] = inf.wild_result(ws, v, m == "wild_restricted", se, alpha)
         else:
-            results[m], ri_dropped = _ri_twfe(work, est, draws, rng, alpha)
+            placebo = _placebo_panels(work, draws, rng)
+            results[m], ri_dropped = _ri_twfe(work, est, draws, rng, alpha, placebo)
     es, pre = (None, None)
     if want_es and method == "twfe":
         es, pre = _event_study(panel, ref_period, alpha)
+        if pre is not None:
+            if "ri" in results:
+                pre["ri_p_value"], pre["ri_dropped_draws"] = _ri_pretrend(
+                    panel, placebo, ref_period
+                )
+            if g_tr < inf.FEW_TREATED_CLUSTERS:
+                pre["note"] = "CRV1 pre-trend test unreliable with few treated clusters"
     return _headline(
         est,
         results,
