@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proeftuin.estimators import did, estimate_did
+from proeftuin.estimators import DesignError, did, estimate_did
 from proeftuin.estimators import inference as inf
 
 KW = {"unit": "unit", "time": "year", "outcome": "y"}
@@ -201,3 +201,67 @@ def test_pretrend_reports_ri_p_value_and_few_cluster_note():
     assert pre["note"] == "CRV1 pre-trend test unreliable with few treated clusters"
     crv1_only = estimate_did(ar_panel(0), **KW, first_treated="g")
     assert "ri_p_value" not in crv1_only.pretrend
+
+
+def small(seed: int = 1, n: int = 30, years: int = 8, starts=(4, 0), split: int = 3):
+    rng = np.random.default_rng(seed)
+    g = np.where(np.arange(n) < split, starts[0], starts[1])
+    t = np.arange(1, years + 1)
+    d = (g[:, None] > 0) & (t[None, :] >= g[:, None])
+    y = rng.normal(size=(n, 1)) + 1.0 * d + rng.normal(size=(n, years))
+    return pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), years),
+            "year": np.tile(t, n),
+            "y": y.ravel(),
+            "g": np.repeat(g, years),
+            "w": 1.0,
+        }
+    )
+
+
+def test_zero_weight_rows_are_dropped_and_counted():
+    frame = small().assign(w=lambda f: np.where(f["unit"] == 10, 0.0, 1.0))
+    for method in ("twfe", "imputation", "cs"):
+        res = estimate_did(
+            frame,
+            **KW,
+            first_treated="g",
+            weights="w",
+            method=method,
+            inference=["crv1", "ri"],
+            draws=19,
+        )
+        same = estimate_did(
+            frame[frame["unit"] != 10], **KW, first_treated="g", weights="w", method=method
+        )
+        assert res.diagnostics["dropped_zero_weight_rows"] == 8
+        assert res.estimate == pytest.approx(same.estimate)
+    treated_zero = small().assign(w=lambda f: np.where(f["g"] > 0, 0.0, 1.0))
+    with pytest.raises(DesignError, match="zero for every treated unit"):
+        estimate_did(treated_zero, **KW, first_treated="g", weights="w")
+
+
+def test_staggered_without_never_treated_under_notyet():
+    frame = small(starts=(4, 7), split=15)  # cohorts 4 and 7, nobody never treated
+    for method in ("twfe", "cs"):
+        res = estimate_did(frame, **KW, first_treated="g", method=method, control_group="notyet")
+        assert abs(res.estimate - 1.0) < 0.6 and np.isfinite(res.se)
+    with pytest.raises(DesignError, match="untreated observations in every period; none in 7, 8"):
+        estimate_did(frame, **KW, first_treated="g", method="imputation", control_group="notyet")
+
+
+def test_collinear_covariate_is_refused():
+    frame = small()
+    frame["x"] = 2.0 * ((frame["g"] > 0) & (frame["year"] >= frame["g"]))
+    for method in ("twfe", "2x2", "imputation"):
+        with pytest.raises(DesignError, match="collinear"):
+            estimate_did(
+                frame,
+                **KW,
+                first_treated="g",
+                covariates=["x"],
+                method=method,
+                inference=["crv1", "wild", "ri"],
+                draws=49,
+            )

@@ -149,6 +149,13 @@ def prepare_panel(
         raise DesignError(f"no complete rows: outcome '{outcome}' or another column is all missing")
     if (df["w"] < 0).any():
         raise DesignError(f"weights column '{weights}' has negative values")
+    zero = df["w"] == 0
+    if zero.any():
+        diagnostics["dropped_zero_weight_rows"] = int(zero.sum())
+        df = df.loc[~zero].reset_index(drop=True)
+        treated_left = df["_d_in"].eq(1).any() if treated else df["g"].gt(0).any()
+        if df.empty or not treated_left:
+            raise DesignError(f"weights column '{weights}' is zero for every treated unit")
     if treated:
         df["g"] = _first_treated_from_indicator(df, treated).to_numpy()
         df = df.drop(columns="_d_in")
@@ -171,17 +178,38 @@ def _fe_codes(df: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
     return np.column_stack([pd.factorize(df[c])[0] for c in fe]).astype(np.uint64)
 
 
+def _fit_failed(what: str, exc: Exception) -> DesignError:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    return DesignError(f"{what} cannot be estimated: {reason}")
+
+
 def _feols(panel: Panel, rhs: str, fe: str = "unit + time"):
     covs = "".join(f" + {x}" for x in panel.covariates)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pf.feols(
-            f"y ~ {rhs}{covs} | {fe}",
-            data=panel.df,
-            weights="w" if panel.has_weights else None,
-            vcov={"CRV1": "cl"},
-            fixef_rm="none",
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = pf.feols(
+                f"y ~ {rhs}{covs} | {fe}",
+                data=panel.df,
+                weights="w" if panel.has_weights else None,
+                vcov={"CRV1": "cl"},
+                fixef_rm="none",
+            )
+    except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+        raise _fit_failed("the fixed-effects regression", exc) from exc
+    dropped = [x for x in panel.covariates if x not in fit.coef().index]
+    if dropped:
+        which = ", ".join(str(int(x[1:]) + 1) for x in dropped)
+        raise DesignError(
+            f"covariate number {which} is collinear with the treatment or the fixed effects"
         )
+    if not any(n == "d" or n.startswith("rel::") for n in fit.coef().index):
+        raise DesignError(
+            "the fixed-effects regression cannot identify the treatment effect: the treatment "
+            "is collinear with the unit and period fixed effects"
+        )
+    return fit
 
 
 def _event_study(panel: Panel, ref_period: int, alpha: float) -> tuple[pd.DataFrame, dict | None]:
@@ -262,13 +290,23 @@ def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.n
     """Two stages: FE (+covariates) on untreated rows, then residualised y on rhs_cols."""
     df = panel.df
     untreated = df.loc[df["d"] == 0]
-    fml = "y ~ " + (" + ".join(panel.covariates) if panel.covariates else "1") + " | unit + time"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        first = pf.feols(
-            fml, data=untreated, weights="w" if panel.has_weights else None, fixef_rm="none"
+    missing = sorted(set(df["time"]) - set(untreated["time"]))
+    if missing:
+        raise DesignError(
+            "method 'imputation' needs untreated observations in every period; "
+            f"none in {', '.join(f'{t:g}' for t in missing)} (every unit treated): "
+            "add never-treated units or end the panel earlier"
         )
-        y0 = first.predict(newdata=df)
+    fml = "y ~ " + (" + ".join(panel.covariates) if panel.covariates else "1") + " | unit + time"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = pf.feols(
+                fml, data=untreated, weights="w" if panel.has_weights else None, fixef_rm="none"
+            )
+            y0 = first.predict(newdata=df)
+    except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+        raise _fit_failed("the imputation first stage", exc) from exc
     ytil = df["y"].to_numpy() - np.asarray(y0, dtype=float)
     x2 = df[rhs_cols].to_numpy(dtype=float)
     w = df["w"].to_numpy()
@@ -401,13 +439,18 @@ def cs_aggregate(fit: CsFit) -> dict[str, tuple[float, np.ndarray] | dict]:
     grp, tt = cells["group"].to_numpy(), cells["time"].to_numpy()
     pg = np.array([np.mean(fit.weights * (fit.groups == gk)) for gk in grp])
     post = np.flatnonzero(grp <= tt)
+    if not len(post):
+        raise DesignError(
+            "no post-treatment group-time cell has a comparison group (with control group "
+            "'notyet' the last cohort has none): add never-treated units"
+        )
     out: dict = {"simple": _agg(fit, post, pg)}
     e = tt - grp
     by_e = {float(ev): _agg(fit, np.flatnonzero(e == ev), pg) for ev in np.unique(e)}
     pos = [v for k, v in by_e.items() if k >= 0]
     out["dynamic"] = (float(np.mean([v[0] for v in pos])), np.mean([v[1] for v in pos], axis=0))
     out["dynamic_by_e"] = by_e
-    glist = np.unique(grp)
+    glist = np.unique(grp[post])  # cohorts with at least one identified post cell
     by_g = {
         float(gk): _agg(fit, np.flatnonzero((grp == gk) & (grp <= tt)), pg, equal=True)
         for gk in glist
@@ -709,6 +752,8 @@ def placebo_in_time(panel: Panel, alpha: float = 0.05) -> dict | None:
     pre = times[times < first]
     if len(pre) < 3:
         return None
+    if not (panel.df["g"] == 0).any():
+        return None  # every unit would get the fake start: no comparison
     fake = pre[len(pre) // 2]
     df = panel.df.loc[panel.df["time"] < first].copy()
     df["g"] = np.where(df["g"] > 0, fake, 0.0)
@@ -964,7 +1009,10 @@ def _run_imputation(
     alpha: float,
 ) -> DidResult:
     beta, _, vcov = _imputation_fit(panel, ["d"])
-    est, se = float(beta[0]), float(np.sqrt(vcov()[0, 0]))
+    try:
+        est, se = float(beta[0]), float(np.sqrt(vcov()[0, 0]))
+    except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+        raise _fit_failed("the imputation variance", exc) from exc
     results: dict[str, InferenceResult] = {}
     ri_dropped: int | None = None
     for m in methods:
