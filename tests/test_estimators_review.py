@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from proeftuin.estimators import DesignError, did, estimate_did
+from proeftuin.estimators import DesignError, did, estimate_did, estimate_its
 from proeftuin.estimators import inference as inf
 
 KW = {"unit": "unit", "time": "year", "outcome": "y"}
@@ -265,3 +266,56 @@ def test_collinear_covariate_is_refused():
                 inference=["crv1", "wild", "ri"],
                 draws=49,
             )
+
+
+def annual(seed: int = 0, years: int = 13) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(2011, 2011 + years)
+    return pd.DataFrame(
+        {
+            "year": t,
+            "region": 100 + 2.0 * (t - 2011) + rng.normal(size=years),
+            "control": 98 + 2.0 * (t - 2011) + 0.3 * rng.normal(size=years),
+            "pop": np.full(years, 10.0),
+            "pop_c": np.full(years, 100.0),
+        }
+    )
+
+
+def test_its_slope_change_needs_two_post_points():
+    frame = annual().iloc[:5]  # 2011-2015, start 2015: one post point
+    with pytest.raises(DesignError, match="at least 2 post-period points; found 1"):
+        estimate_its(frame, time="year", outcome="region", start=2015)
+    level = estimate_its(frame, time="year", outcome="region", start=2015, slope=False)
+    assert level.slope_change is None and level.level_change.se > 0
+
+
+def test_its_control_needs_its_own_exposure():
+    frame = annual()
+    frame["region"], frame["control"] = 100.0, 1000.0  # same rate: 10 per head in both
+    kw = {"time": "year", "outcome": "region", "start": 2016, "family": "poisson"}
+    with pytest.raises(DesignError, match="control_exposure"):
+        estimate_its(frame, **kw, control="control", exposure="pop")
+    res = estimate_its(frame, **kw, control="control", exposure="pop", control_exposure="pop_c")
+    # equal rates and no change: the treated-specific intercept is log(1) = 0
+    assert res.level_change.ratio == pytest.approx(1.0, abs=1e-6)
+    cf = res.counterfactual
+    np.testing.assert_allclose(cf["counterfactual"], 100.0, rtol=1e-6)
+
+
+def test_its_gaussian_uses_t_reference_with_residual_df():
+    frame = annual(4)
+    for control in (None, "control"):
+        res = estimate_its(frame, time="year", outcome="region", start=2016, control=control)
+        eff = res.level_change
+        df = 13 - 4 if control is None else 26 - 8
+        assert eff.p_value == pytest.approx(2 * stats.t.sf(abs(eff.estimate / eff.se), df))
+        crit = stats.t.ppf(0.975, df)
+        assert eff.ci_high - eff.estimate == pytest.approx(crit * eff.se)
+    # Monte Carlo under no effect: the t reference rejects less often than the normal one
+    rej_t = rej_n = 0
+    for s in range(150):
+        eff = estimate_its(annual(s), time="year", outcome="region", start=2016).level_change
+        rej_t += eff.p_value < 0.05
+        rej_n += 2 * stats.norm.sf(abs(eff.estimate / eff.se)) < 0.05
+    assert rej_t < rej_n

@@ -129,6 +129,10 @@ def its(
     period: Annotated[int | None, typer.Option("--period", help="Season length.")] = None,
     harmonics: Annotated[int, typer.Option("--harmonics", help="Fourier pairs.")] = 0,
     control: Annotated[str | None, typer.Option("--control", help="Control series column.")] = None,
+    control_exposure: Annotated[
+        str | None,
+        typer.Option("--control-exposure", help="Control series' population at risk column."),
+    ] = None,
     impact: Annotated[
         str, typer.Option("--impact", help="level+slope (default) or level (level change only).")
     ] = "level+slope",
@@ -155,6 +159,7 @@ def its(
             period=period,
             harmonics=harmonics,
             control=control,
+            control_exposure=control_exposure,
             ar_errors=ar_errors,
             maxlags=maxlags,
             slope=impact != "level",

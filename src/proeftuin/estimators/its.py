@@ -2,7 +2,11 @@
 
 Level change and slope change at the intervention, by OLS with Newey-West errors (or
 AR(1) errors by feasible GLS), or by a Poisson / quasi-Poisson GLM with the log of the
-population at risk as offset; Fourier terms absorb seasonality of sub-annual series. All
+population at risk as offset; Fourier terms absorb seasonality of sub-annual series.
+Gaussian fits take p-values, intervals and counterfactual bands from t(df_resid), not the
+normal: with ~13 annual points Newey-West tests against the normal reject far too often.
+The t reference narrows but does not close that gap (Newey-West variances are biased down
+on short series); GLM fits keep the normal reference. All
 fitting is statsmodels'; this module only builds the design, checks that the pre-period
 can identify a trend, and derives the counterfactual with its band.
 """
@@ -37,9 +41,21 @@ def newey_west_lags(n: int) -> int:
 
 
 def _series(
-    data: pd.DataFrame, time: str, outcome: str, exposure: str | None, control: str | None
+    data: pd.DataFrame,
+    time: str,
+    outcome: str,
+    exposure: str | None,
+    control: str | None,
+    control_exposure: str | None = None,
 ) -> pd.DataFrame:
-    require_columns(data, [time, outcome, exposure, control])
+    if control_exposure and not control:
+        raise DesignError("control_exposure needs a control series (control)")
+    if control and exposure and not control_exposure:
+        raise DesignError(
+            "exposure with a control series needs the control's own population at risk: "
+            "give control_exposure"
+        )
+    require_columns(data, [time, outcome, exposure, control, control_exposure])
     require_unique_rows(data, [time])
     df = pd.DataFrame(
         {"t": require_numeric(data, time, "time"), "y": require_numeric(data, outcome, "outcome")}
@@ -47,14 +63,19 @@ def _series(
     df["exposure"] = require_numeric(data, exposure, "exposure") if exposure else 1.0
     if control:
         df["yc"] = require_numeric(data, control, "control")
+        df["exposure_c"] = (
+            require_numeric(data, control_exposure, "control exposure") if control_exposure else 1.0
+        )
     df = df.dropna().sort_values("t").reset_index(drop=True)
     if (df["exposure"] <= 0).any():
         raise DesignError(f"exposure column '{exposure}' must be positive")
+    if control and (df["exposure_c"] <= 0).any():
+        raise DesignError(f"control exposure column '{control_exposure}' must be positive")
     return df
 
 
 def _check_design(
-    df: pd.DataFrame, start: float, harmonics: int, period: int | None, family: str
+    df: pd.DataFrame, start: float, harmonics: int, period: int | None, family: str, slope: bool
 ) -> None:
     if family not in FAMILIES:
         raise DesignError(f"unknown family '{family}'; choose from {', '.join(FAMILIES)}")
@@ -71,6 +92,11 @@ def _check_design(
         )
     if n_post == 0:
         raise DesignError(f"no post-period: no observation at or after {start:g}")
+    if slope and n_post < 2:
+        raise DesignError(
+            f"a slope change needs at least 2 post-period points; found {n_post} at or after "
+            f"{start:g}: fit the level change only (slope=False)"
+        )
     if family != "gaussian" and ((df["y"] < 0).any() or ("yc" in df and (df["yc"] < 0).any())):
         raise DesignError(f"family '{family}' needs non-negative counts")
 
@@ -94,7 +120,7 @@ def _stacked(df: pd.DataFrame, x: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarra
         xt[f"g_{col}"], xc[f"g_{col}"] = x[col], 0.0
     xs = pd.concat([xt, xc], ignore_index=True)
     y = np.concatenate([df["y"].to_numpy(), df["yc"].to_numpy()])
-    expo = np.concatenate([df["exposure"].to_numpy()] * 2)
+    expo = np.concatenate([df["exposure"].to_numpy(), df["exposure_c"].to_numpy()])
     return xs, y, expo
 
 
@@ -122,10 +148,26 @@ def _fit(
     return model.fit(scale="X2" if family == "quasipoisson" else None)
 
 
+def _reference_df(res, log_link: bool) -> float | None:
+    """Degrees of freedom of the t reference (gaussian fits), None for the normal (GLM).
+
+    Always the residual degrees of freedom: statsmodels' own ``use_t`` would take the
+    number of groups minus one (= 1) for the stacked controlled design.
+    """
+    return None if log_link else float(res.df_resid)
+
+
 def _effect(res, name: str, log_link: bool, alpha: float) -> Effect:
     est, se = float(res.params[name]), float(res.bse[name])
-    lo, hi = (float(v) for v in np.asarray(res.conf_int(alpha).loc[name]))
-    eff = Effect(est, se, lo, hi, float(res.pvalues[name]))
+    df = _reference_df(res, log_link)
+    if df is None:
+        lo, hi = (float(v) for v in np.asarray(res.conf_int(alpha).loc[name]))
+        p = float(res.pvalues[name])
+    else:
+        crit = float(stats.t.ppf(1 - alpha / 2, df))
+        lo, hi = est - crit * se, est + crit * se
+        p = float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else float("nan")
+    eff = Effect(est, se, lo, hi, p)
     if log_link:
         eff.ratio, eff.ratio_ci_low, eff.ratio_ci_high = math.exp(est), math.exp(lo), math.exp(hi)
     return eff
@@ -142,7 +184,7 @@ def _counterfactual(
     beta = np.asarray(res.params)
     eta_f, eta_cf = xf.to_numpy() @ beta, xcf.to_numpy() @ beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", xcf.to_numpy(), cov, xcf.to_numpy()))
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = stats.norm.ppf(1 - alpha / 2) if log_link else stats.t.ppf(1 - alpha / 2, res.df_resid)
     if log_link:
         off = np.log(df["exposure"].to_numpy())
         tr = np.exp
@@ -202,14 +244,22 @@ def estimate_its(
     maxlags: int | None = None,
     alpha: float = 0.05,
     slope: bool = True,
+    control_exposure: str | None = None,
 ) -> ItsResult:
-    """Segmented regression; ``slope=False`` fits the level-change-only impact model."""
-    df = _series(data, time, outcome, exposure, control)
+    """Segmented regression; ``slope=False`` fits the level-change-only impact model.
+
+    ``slope=True`` needs at least two post-period points. With a ``control`` series and an
+    ``exposure``, ``control_exposure`` must give the control's own population at risk.
+    Gaussian fits use a t(df_resid) reference for p-values, intervals and the
+    counterfactual band (Newey-West with few annual points over-rejects against the
+    normal); Poisson and quasi-Poisson fits use the normal.
+    """
+    df = _series(data, time, outcome, exposure, control, control_exposure)
     try:
         start_v = float(start)
     except (TypeError, ValueError):
         raise DesignError(f"start {start!r} is not a number on the time axis '{time}'") from None
-    _check_design(df, start_v, harmonics, period, family)
+    _check_design(df, start_v, harmonics, period, family, slope)
     t = df["t"].to_numpy()
     x = _design(t, start_v, slope, period, harmonics, t[0])
     lags = newey_west_lags(len(df)) if maxlags is None else maxlags
