@@ -3,6 +3,8 @@ pre-trends, refused designs, ITS small-sample inference and bootstrap reporting.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from scipy import stats
 
 from proeftuin.estimators import DesignError, did, estimate_did, estimate_its
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators.results import InferenceResult
 
 KW = {"unit": "unit", "time": "year", "outcome": "y"}
 
@@ -319,3 +322,31 @@ def test_its_gaussian_uses_t_reference_with_residual_df():
         rej_t += eff.p_value < 0.05
         rej_n += 2 * stats.norm.sf(abs(eff.estimate / eff.se)) < 0.05
     assert rej_t < rej_n
+
+
+def test_wild_rows_carry_no_crv1_se_and_floor_zero_p():
+    frame = small(seed=2).assign(y=lambda f: f["y"] + 20.0 * (f["g"] > 0) * (f["year"] >= 4))
+    res = estimate_did(frame, **KW, first_treated="g", inference=["crv1", "wild"], draws=99)
+    crv1, wcu = res.inference["crv1"], res.inference["wild_unrestricted"]
+    assert res.inference["wild_restricted"].se is None and wcu.se is None
+    assert res.se == crv1.se
+    # 20 SDs: no bootstrap draw is as extreme, p is floored at 1/(B+1) = 1/100 and said so
+    assert wcu.p_value == pytest.approx(1 / 100) and "p < 1/(B+1)" in wcu.note
+    cs = estimate_did(
+        frame, **KW, first_treated="g", method="cs", inference=["wild_unrestricted"], draws=99
+    ).inference["wild_unrestricted"]
+    assert cs.p_value == pytest.approx(1 / 100) and "p < 1/(B+1)" in cs.note
+    only = estimate_did(frame, **KW, first_treated="g", inference=["wild"], draws=99)
+    assert only.se == pytest.approx(crv1.se)  # headline falls back to the CRV1 SE
+
+
+def test_unbounded_interval_is_infinite_and_noted():
+    # a test that never rejects above the estimate (as WCR with too few treated clusters)
+    lo, hi = inf._invert(lambda b: 0.01 if b < -1 else 0.5, 0.0, 0.3, 0.05)
+    assert lo == pytest.approx(-1.0, abs=1e-6) and hi == np.inf
+    note = inf.interval_note(lo, hi, "Webb weights")
+    assert note == "Webb weights; interval unbounded: too few treated clusters"
+    r = InferenceResult("wild_restricted", 0.4, None, lo, hi, 99, note)
+    back = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert back["ci_high"] is None and back["ci_low"] == pytest.approx(-1.0, abs=1e-6)
+    assert inf.interval_note(-1.0, 1.0, "Webb weights") == "Webb weights"

@@ -209,7 +209,7 @@ def test_wild_restricted_ci_inverts_the_test() -> None:
         df["d"].to_numpy(),
         resid,
         df["region"].to_numpy(),
-        res.inference["wild_restricted"].se,
+        res.se,
     )
     v = inf.webb_weights(np.random.default_rng(1), 199, len(ws.a0))
     inside = inf.wild_pvalue(ws, v, 0.5 * (r.ci_low + r.ci_high), True)

@@ -608,6 +608,7 @@ def _ri_twfe(
     sd = float(np.std(b0)) or 1.0
     ci = inf._invert(pval, estimate, sd, alpha)
     res = inf.ri_result(estimate, b0, exact, ci, weights, scheme.observed_included)
+    res.note = inf.interval_note(ci[0], ci[1], res.note or "")
     _dropped_note(res, scheme, dropped)
     return res, dropped
 
@@ -730,15 +731,14 @@ def _multiplier(
     np.add.at(sums, codes, psi)
     dev = inf.webb_weights(rng, draws, len(sums)) @ sums / n
     q = float(np.quantile(np.abs(dev), 1 - alpha))
-    p = float(np.mean(np.abs(dev) >= abs(est)))
-    return InferenceResult(
-        "wild_unrestricted",
-        p,
-        float(np.std(dev)),
-        est - q,
-        est + q,
+    p, note = inf.floor_pvalue(
+        float(np.mean(np.abs(dev) >= abs(est))),
         draws,
-        "multiplier bootstrap of the influence function, Webb weights",
+        "multiplier bootstrap of the influence function, Webb weights; "
+        "SE: standard deviation of the bootstrap draws",
+    )
+    return InferenceResult(
+        "wild_unrestricted", p, float(np.std(dev)), est - q, est + q, draws, note
     )
 
 
@@ -864,11 +864,18 @@ def _ri_diag(dropped: int | None) -> dict:
 
 
 def _headline(
-    est: float, results: dict[str, InferenceResult], method: str, counts: dict, **extra
+    est: float,
+    results: dict[str, InferenceResult],
+    method: str,
+    counts: dict,
+    se: float | None = None,
+    **extra,
 ) -> DidResult:
+    """The first method's interval; its SE, or the analytic one (``se``) if it has none."""
     first = next(iter(results.values()))
+    head_se = first.se if first.se is not None else se
     return DidResult(
-        est, first.se, first.ci_low, first.ci_high, results, method=method, **counts, **extra
+        est, head_se, first.ci_low, first.ci_high, results, method=method, **counts, **extra
     )
 
 
@@ -923,6 +930,7 @@ def _run_twfe(
         results,
         method,
         counts,
+        se=se,
         event_study=es,
         pretrend=pre,
         diagnostics={
@@ -985,6 +993,7 @@ def _run_cs(
         results,
         method,
         _panel_counts(panel),
+        se=se,
         event_study=by_e if want_es else None,
         pretrend=_cs_pretrend(fit),
         diagnostics={
@@ -1030,6 +1039,7 @@ def _run_imputation(
         results,
         method,
         _panel_counts(panel),
+        se=se,
         event_study=es,
         diagnostics={
             "estimator": "imputation (Gardner two-stage), GMM variance",

@@ -157,7 +157,7 @@ def _invert(pfun: Callable[[float], float], est: float, step: float, alpha: floa
                 break
             inner, outer = outer, outer + sign * step * 2
         else:
-            bounds.append(float("nan"))
+            bounds.append(sign * math.inf)  # the test never rejects on this side
             continue
         for _ in range(40):
             mid = 0.5 * (inner + outer)
@@ -166,10 +166,32 @@ def _invert(pfun: Callable[[float], float], est: float, step: float, alpha: floa
     return bounds[0], bounds[1]
 
 
+UNBOUNDED_NOTE = "interval unbounded: too few treated clusters"
+
+
+def floor_pvalue(p: float, draws: int, note: str) -> tuple[float, str]:
+    """A bootstrap p-value of 0 becomes 1/(B+1), the smallest RI can report, with a note."""
+    if p == 0.0:
+        return 1.0 / (draws + 1), f"{note}; no draw as extreme: p < 1/(B+1), reported as 1/(B+1)"
+    return p, note
+
+
+def interval_note(lo: float, hi: float, note: str) -> str:
+    """Say so when a bound is infinite (JSON writes it as null)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{note}; {UNBOUNDED_NOTE}"
+    return note
+
+
 def wild_result(
     ws: WildSetup, v: np.ndarray, restricted: bool, crv1_se: float, alpha: float = 0.05
 ) -> InferenceResult:
-    """WCR (null imposed, CI by test inversion) or WCU (percentile-t CI)."""
+    """WCR (null imposed, CI by test inversion) or WCU (percentile-t CI).
+
+    The bootstrap yields a p-value and an interval, not a standard error: ``se`` is None
+    (the CRV1 SE, which studentizes the bootstrap, is on the CRV1 row). A WCR interval
+    whose test never rejects on one side has an infinite bound, said so in the note.
+    """
     name = "wild_restricted" if restricted else "wild_unrestricted"
     p = wild_pvalue(ws, v, 0.0, restricted)
     if restricted:
@@ -178,7 +200,8 @@ def wild_result(
         t_b, _ = _boot_t(ws, v, ws.beta)
         q = float(np.quantile(np.abs(t_b), 1 - alpha))
         lo, hi = ws.beta - q * crv1_se, ws.beta + q * crv1_se
-    return InferenceResult(name, p, crv1_se, lo, hi, len(v), "Webb weights")
+    p, note = floor_pvalue(p, len(v), "Webb weights")
+    return InferenceResult(name, p, None, lo, hi, len(v), interval_note(lo, hi, note))
 
 
 # --- randomization inference -------------------------------------------------------------
