@@ -350,3 +350,29 @@ def test_unbounded_interval_is_infinite_and_noted():
     back = json.loads(json.dumps(r.to_dict(), allow_nan=False))
     assert back["ci_high"] is None and back["ci_low"] == pytest.approx(-1.0, abs=1e-6)
     assert inf.interval_note(-1.0, 1.0, "Webb weights") == "Webb weights"
+
+
+def test_cs_pretrend_sums_influence_within_clusters():
+    frame = small(seed=3, n=40, split=12).assign(region=lambda f: f["unit"] // 4)
+    by_unit = estimate_did(frame, **KW, first_treated="g", method="cs")
+    by_region = estimate_did(frame, **KW, first_treated="g", method="cs", cluster="region")
+    panel = did.prepare_panel(
+        frame,
+        unit="unit",
+        time="year",
+        outcome="y",
+        treated=None,
+        first_treated="g",
+        cluster="region",
+        weights=None,
+        covariates=[],
+    )
+    fit = did.cs_attgt(panel)
+    pre = (fit.cells["group"] > fit.cells["time"]).to_numpy()
+    att = fit.cells["estimate"].to_numpy()[pre]
+    region = np.arange(40) // 4
+    sums = np.array([fit.psi[region == r][:, pre].sum(axis=0) for r in range(10)])
+    n = 40
+    wald = n**2 * att @ np.linalg.pinv(sums.T @ sums) @ att
+    assert by_region.pretrend["statistic"] == pytest.approx(wald, rel=1e-8)
+    assert by_region.pretrend["statistic"] != pytest.approx(by_unit.pretrend["statistic"])

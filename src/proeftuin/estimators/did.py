@@ -475,13 +475,23 @@ def _if_se(psi: np.ndarray, clusters: np.ndarray) -> float:
     return float(np.sqrt(np.sum(sums**2, axis=0)) / n)
 
 
-def _cs_pretrend(fit: CsFit) -> dict | None:
-    """did's Wald pre-test: all pre-treatment ATT(g,t) zero, chi-squared reference."""
+def _cs_pretrend(fit: CsFit, clusters: np.ndarray | None = None) -> dict | None:
+    """did's Wald pre-test: all pre-treatment ATT(g,t) zero, chi-squared reference.
+
+    The covariance sums the influence functions within clusters, as the SEs do (with unit
+    clusters, did's own unclustered pre-test).
+    """
     pre = np.flatnonzero(fit.cells["group"].to_numpy() > fit.cells["time"].to_numpy())
     if not len(pre):
         return None
     n = fit.psi.shape[0]
-    v = fit.psi[:, pre].T @ fit.psi[:, pre] / n
+    psi = fit.psi[:, pre]
+    if clusters is not None:
+        codes = pd.factorize(clusters)[0]
+        sums = np.zeros((codes.max() + 1, len(pre)))
+        np.add.at(sums, codes, psi)
+        psi = sums
+    v = psi.T @ psi / n
     att = fit.cells["estimate"].to_numpy()[pre]
     w = float(n * att @ np.linalg.pinv(v) @ att)
     return {"statistic": w, "df": len(pre), "p_value": float(stats.chi2.sf(w, len(pre)))}
@@ -995,7 +1005,7 @@ def _run_cs(
         _panel_counts(panel),
         se=se,
         event_study=by_e if want_es else None,
-        pretrend=_cs_pretrend(fit),
+        pretrend=_cs_pretrend(fit, clusters),
         diagnostics={
             "estimator": "Callaway-Sant'Anna, varying base period",
             "control_group": control_group,
