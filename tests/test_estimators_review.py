@@ -376,3 +376,34 @@ def test_cs_pretrend_sums_influence_within_clusters():
     wald = n**2 * att @ np.linalg.pinv(sums.T @ sums) @ att
     assert by_region.pretrend["statistic"] == pytest.approx(wald, rel=1e-8)
     assert by_region.pretrend["statistic"] != pytest.approx(by_unit.pretrend["statistic"])
+
+
+def test_one_json_safe_handles_frames_arrays_and_numpy_scalars():
+    from proeftuin.estimators import results
+    from proeftuin.fileio import json_safe
+
+    assert results.json_safe is json_safe
+    value = {
+        "frame": pd.DataFrame({"a": [1.0, np.nan], "b": [np.int64(2), np.int64(3)]}),
+        "array": np.array([[1.0, np.inf]]),
+        "flag": np.bool_(True),
+        1: (np.float32(0.5), -np.inf),
+    }
+    out = json_safe(value)
+    assert out == {
+        "frame": [{"a": 1.0, "b": 2}, {"a": None, "b": 3}],
+        "array": [[1.0, None]],
+        "flag": True,
+        "1": [0.5, None],
+    }
+    assert type(out["flag"]) is bool and type(out["frame"][0]["b"]) is int
+    json.dumps(out, allow_nan=False)
+
+
+def test_event_study_bands_use_t_with_clusters_minus_one_for_twfe_and_imputation():
+    frame = small(seed=4, n=20, split=5)
+    crit = stats.t.ppf(0.975, 20 - 1)
+    for method in ("twfe", "imputation"):
+        es = estimate_did(frame, **KW, first_treated="g", method=method).event_study
+        es = es[es["se"] > 0]
+        np.testing.assert_allclose(es["ci_high"] - es["estimate"], crit * es["se"], rtol=1e-10)

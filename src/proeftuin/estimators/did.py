@@ -212,6 +212,11 @@ def _feols(panel: Panel, rhs: str, fe: str = "unit + time"):
     return fit
 
 
+def _band_critical(n_clusters: int, alpha: float) -> float:
+    """Pointwise event-study band: t(G-1) critical value, for TWFE and imputation alike."""
+    return float(stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1)))
+
+
 def _event_study(panel: Panel, ref_period: int, alpha: float) -> tuple[pd.DataFrame, dict | None]:
     df = panel.df
     rel = np.where(df["g"] > 0, df["time"] - df["g"], ref_period).astype(int)
@@ -221,7 +226,7 @@ def _event_study(panel: Panel, ref_period: int, alpha: float) -> tuple[pd.DataFr
     names = [n for n in coefs.index if n.startswith("rel::")]
     times = np.array([int(float(n.split("::")[1])) for n in names])
     se = fit.se()[names].to_numpy()
-    crit = stats.t.ppf(1 - alpha / 2, max(int(np.min(fit._G)) - 1, 1))
+    crit = _band_critical(int(np.min(fit._G)), alpha)
     est = coefs[names].to_numpy()
     es = pd.DataFrame(
         {
@@ -346,7 +351,7 @@ def _imputation_event_study(panel: Panel, alpha: float) -> pd.DataFrame:
     p2 = replace(panel, df=df.assign(**cols))
     beta, _, vcov = _imputation_fit(p2, list(cols))
     se = np.sqrt(np.diag(vcov()))
-    crit = stats.norm.ppf(1 - alpha / 2)
+    crit = _band_critical(int(panel.df["cl"].nunique()), alpha)
     return pd.DataFrame(
         {
             "event_time": post_rel,
@@ -781,6 +786,20 @@ def placebo_in_time(panel: Panel, alpha: float = 0.05) -> dict | None:
 # --- entry point ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What every estimator runner needs besides the panel."""
+
+    method: str
+    control_group: str
+    inference: list[str]  # normalised inference methods
+    draws: int
+    rng: np.random.Generator
+    event_study: bool
+    ref_period: int
+    alpha: float
+
+
 def _check_options(method: str, control_group: str, panel: Panel) -> None:
     if method not in METHODS:
         raise DesignError(f"unknown method '{method}'; choose from {', '.join(METHODS)}")
@@ -853,9 +872,8 @@ def estimate_did(
     methods = _normalise_inference(inference)
     rng = np.random.default_rng(seed)
     runner = {"twfe": _run_twfe, "2x2": _run_twfe, "cs": _run_cs, "imputation": _run_imputation}
-    result = runner[method](
-        panel, method, control_group, methods, draws, rng, event_study, ref_period, alpha
-    )
+    opts = RunOptions(method, control_group, methods, draws, rng, event_study, ref_period, alpha)
+    result = runner[method](panel, opts)
     result.diagnostics.update(panel.diagnostics)
     result.diagnostics["cohorts"] = {
         str(int(k) if float(k).is_integer() else k): int(v)
@@ -889,17 +907,9 @@ def _headline(
     )
 
 
-def _run_twfe(
-    panel: Panel,
-    method: str,
-    control_group: str,
-    methods: list[str],
-    draws: int,
-    rng: np.random.Generator,
-    want_es: bool,
-    ref_period: int,
-    alpha: float,
-) -> DidResult:
+def _run_twfe(panel: Panel, opts: RunOptions) -> DidResult:
+    method, methods, rng, alpha = opts.method, opts.inference, opts.rng, opts.alpha
+    draws, want_es, ref_period = opts.draws, opts.event_study, opts.ref_period
     counts = _panel_counts(panel)
     work = _collapse_2x2(panel) if method == "2x2" else panel
     fit = _feols(work, "d")
@@ -950,17 +960,9 @@ def _run_twfe(
     )
 
 
-def _run_cs(
-    panel: Panel,
-    method: str,
-    control_group: str,
-    methods: list[str],
-    draws: int,
-    rng: np.random.Generator,
-    want_es: bool,
-    ref_period: int,
-    alpha: float,
-) -> DidResult:
+def _run_cs(panel: Panel, opts: RunOptions) -> DidResult:
+    method, control_group, methods = opts.method, opts.control_group, opts.inference
+    draws, rng, alpha, want_es = opts.draws, opts.rng, opts.alpha, opts.event_study
     fit = cs_attgt(panel, control_group)
     agg = cs_aggregate(fit)
     clusters = panel.df.groupby("unit", sort=True)["cl"].first().to_numpy()
@@ -1016,17 +1018,9 @@ def _run_cs(
     )
 
 
-def _run_imputation(
-    panel: Panel,
-    method: str,
-    control_group: str,
-    methods: list[str],
-    draws: int,
-    rng: np.random.Generator,
-    want_es: bool,
-    ref_period: int,
-    alpha: float,
-) -> DidResult:
+def _run_imputation(panel: Panel, opts: RunOptions) -> DidResult:
+    method, methods, rng, alpha = opts.method, opts.inference, opts.rng, opts.alpha
+    draws, want_es = opts.draws, opts.event_study
     beta, _, vcov = _imputation_fit(panel, ["d"])
     try:
         est, se = float(beta[0]), float(np.sqrt(vcov()[0, 0]))

@@ -6,32 +6,12 @@ compute no statistics of their own.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-
-def json_safe(value: Any) -> Any:
-    """Recursively turn numpy scalars, NaN and frames into plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return json_safe(value.to_dict(orient="records"))
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return None if math.isnan(value) or math.isinf(value) else value
-    return value
+from proeftuin.fileio import json_safe
 
 
 @dataclass
