@@ -407,3 +407,10 @@ def test_event_study_bands_use_t_with_clusters_minus_one_for_twfe_and_imputation
         es = estimate_did(frame, **KW, first_treated="g", method=method).event_study
         es = es[es["se"] > 0]
         np.testing.assert_allclose(es["ci_high"] - es["estimate"], crit * es["se"], rtol=1e-10)
+
+
+def test_cs_pretrend_flags_few_treated_clusters():
+    few = estimate_did(small(seed=3, n=40, split=3), **KW, first_treated="g", method="cs")
+    many = estimate_did(small(seed=3, n=40, split=12), **KW, first_treated="g", method="cs")
+    assert "unreliable with few treated clusters" in few.pretrend["note"]
+    assert "note" not in many.pretrend

@@ -480,7 +480,9 @@ def _if_se(psi: np.ndarray, clusters: np.ndarray) -> float:
     return float(np.sqrt(np.sum(sums**2, axis=0)) / n)
 
 
-def _cs_pretrend(fit: CsFit, clusters: np.ndarray | None = None) -> dict | None:
+def _cs_pretrend(
+    fit: CsFit, clusters: np.ndarray | None = None, n_treated_clusters: int | None = None
+) -> dict | None:
     """did's Wald pre-test: all pre-treatment ATT(g,t) zero, chi-squared reference.
 
     The covariance sums the influence functions within clusters, as the SEs do (with unit
@@ -499,7 +501,10 @@ def _cs_pretrend(fit: CsFit, clusters: np.ndarray | None = None) -> dict | None:
     v = psi.T @ psi / n
     att = fit.cells["estimate"].to_numpy()[pre]
     w = float(n * att @ np.linalg.pinv(v) @ att)
-    return {"statistic": w, "df": len(pre), "p_value": float(stats.chi2.sf(w, len(pre)))}
+    out = {"statistic": w, "df": len(pre), "p_value": float(stats.chi2.sf(w, len(pre)))}
+    if n_treated_clusters is not None and n_treated_clusters < inf.FEW_TREATED_CLUSTERS:
+        out["note"] = "cluster-robust pre-trend test unreliable with few treated clusters"
+    return out
 
 
 def _cs_point(panel: Panel, control_group: str) -> float:
@@ -1007,7 +1012,7 @@ def _run_cs(panel: Panel, opts: RunOptions) -> DidResult:
         _panel_counts(panel),
         se=se,
         event_study=by_e if want_es else None,
-        pretrend=_cs_pretrend(fit, clusters),
+        pretrend=_cs_pretrend(fit, clusters, _treated_clusters(panel)),
         diagnostics={
             "estimator": "Callaway-Sant'Anna, varying base period",
             "control_group": control_group,
