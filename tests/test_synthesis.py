@@ -109,3 +109,13 @@ def test_empty_results_give_empty_tables() -> None:
     assert (
         synthesis.coverage_note(["a", "b"], empty) == "regions with results: 0 of 2; missing: a, b"
     )
+
+
+def test_unbounded_intervals_are_not_pooled() -> None:
+    table = _table()
+    unbounded = table["method"].eq("ri") & table["region"].eq("a")
+    table.loc[unbounded, ["ci_low", "ci_high"]] = [-np.inf, np.inf]
+    best = synthesis.headline(table).set_index(["region", "outcome"])
+    assert best.loc[("a", "cost_basket_std"), "method"] == "crv1"
+    pooled = synthesis.pool(table).set_index("outcome")
+    assert np.isfinite(pooled.loc["cost_basket_std", ["ci_low", "ci_high"]].astype(float)).all()

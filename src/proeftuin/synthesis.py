@@ -54,6 +54,12 @@ def coverage_note(regions: Sequence[str], table: pd.DataFrame) -> str:
     return note + (f"; missing: {', '.join(missing)}" if missing else "")
 
 
+def _finite(rows: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Rows whose ``columns`` are all finite (unbounded intervals are ±inf or missing)."""
+    values = rows[list(columns)].apply(pd.to_numeric, errors="coerce")
+    return rows[np.isfinite(values.to_numpy(float)).all(axis=1)]
+
+
 def headline(
     table: pd.DataFrame,
     preference: Sequence[str] = INTERVAL_PREFERENCE,
@@ -64,7 +70,7 @@ def headline(
     if table.empty:
         return table.copy()
     rank = {m: i for i, m in enumerate(preference)}
-    rows = table[table["method"].isin(rank)].dropna(subset=list(needs))
+    rows = _finite(table[table["method"].isin(rank)], needs)
     rows = rows.assign(_rank=rows["method"].map(rank))
     best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
     return best.sort_values(["outcome", "region"]).reset_index(drop=True)
@@ -89,8 +95,8 @@ def pool(table: pd.DataFrame) -> pd.DataFrame:
 
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
     """Per outcome, the rows of the single method with an interval for the most regions."""
-    usable = table[table["method"].isin(INTERVAL_PREFERENCE)].dropna(
-        subset=["estimate", "ci_low", "ci_high"]
+    usable = _finite(
+        table[table["method"].isin(INTERVAL_PREFERENCE)], ("estimate", "ci_low", "ci_high")
     )
     rank = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}
     counts = usable.groupby(["outcome", "method"])["region"].nunique().reset_index(name="n")
