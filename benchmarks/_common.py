@@ -2,8 +2,8 @@
 
 Wall time is ``time.perf_counter``. Peak memory is the peak resident set size (RSS) of a
 child process: either the whole command under ``/usr/bin/time -v`` (largest single process
-of the tree) or, for a function, ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` read inside
-the child that ran it (imports and inputs included). Running this file as
+of the tree) or, for a function, the peak RSS (``VmHWM``) read inside the child that ran
+it (imports and inputs included). Running this file as
 ``_common.py child MODULE:FUNCTION JSON`` is how a function is measured in a child.
 """
 
@@ -145,7 +145,8 @@ def in_child(target: str, env: dict[str, str] | None = None, **kwargs: Any) -> d
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode or not lines:
-        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"]}
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        return {"error": last or [f"failed (exit code {proc.returncode}, no message)"]}
     return json.loads(lines[-1])
 
 
@@ -153,8 +154,19 @@ def _child_main(target: str, kwargs_json: str) -> None:
     sys.path.insert(0, str(BENCH_DIR))
     module, func = target.split(":")
     out = getattr(importlib.import_module(module), func)(**json.loads(kwargs_json))
-    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mib"] = peak_rss_mib()
     print(json.dumps(out, default=float))
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS of this process since it started (VmHWM, MiB).
+
+    Not ``ru_maxrss``: after fork and exec it keeps the parent's resident size at the fork.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_mib() -> float:

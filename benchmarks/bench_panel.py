@@ -66,7 +66,7 @@ def run(quick: bool = False) -> list[Table]:
         f"Median of {len(runs)} builds, each in a fresh process: "
         + ", ".join(f"{r['seconds']:.2f} s" for r in runs)
         + "; acquisition (copy from the mirror and SHA-256 verification) included.",
-        "Peak RSS: ru_maxrss of the child, interpreter and imports included "
+        "Peak RSS: VmHWM of the child, interpreter and imports included "
         f"(≈ {runs[0]['rss_before_mib']:.0f} MiB before the build started).",
         f"Mirror: {os.environ.get('PROEFTUIN_DATA_MIRROR')}.",
     ]

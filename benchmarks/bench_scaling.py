@@ -154,7 +154,7 @@ def estimator_case(n: int, method: str, inference: str, mode: str | None, draws:
     if method == "its":
         return {"seconds": _its(frame)}
     if mode != "loop":
-        _did(frame.head(len(YEARS) * CLUSTERS), method, "crv1", 9)  # warm-up, smallest panel
+        _did(synthetic_frame(CLUSTERS), method, "crv1", 9)  # warm-up on the smallest panel
         return {"seconds": _did(frame, method, inference, draws)}
     _did(frame, method, "crv1", draws)  # warm-up: first-call costs out of the difference
     base = _did(frame, method, "crv1", draws)
@@ -169,6 +169,8 @@ def predicted_gib(n: int, method: str, inference: str) -> float:
         return rows * DRAWS * 24 / 2**30  # placebo start years, indicators, residualised
     if method == "twfe" and inference == "wild":
         return rows * CLUSTERS * 32 / 2**30  # cluster indicators and their residuals
+    if method == "imputation":
+        return rows * (n + len(YEARS)) * 24 / 2**30  # dense fixed-effect design (GMM variance)
     return 0.0
 
 
@@ -217,7 +219,7 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> list[Table
         "from 2014 (3 pre-period years, as the controlled ITS needs); 10× more units per "
         "step, so linear growth is ≈ 10× per step.",
         "wall s: the measured call only (estimate_did with one inference method and no event "
-        "study, or the build steps); peak RSS: the child process's ru_maxrss, interpreter, "
+        "study, or the build steps); peak RSS: the child process's VmHWM, interpreter, "
         "imports and synthetic inputs included.",
         "Panel build: aggregation + standardisation + long format + pandera validation of "
         "synthetic Vektis cells; name harmonisation and cell generation are not timed.",
