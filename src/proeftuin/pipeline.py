@@ -10,6 +10,7 @@ record is skipped. A failing task is recorded with its cell and error; the other
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -90,8 +91,6 @@ def _finished_key(task_name: str) -> str:
 
 
 def _read_record(path: Path) -> dict[str, Any]:
-    import json
-
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
