@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
+from proeftuin.errors import UnknownOutcome
+
 if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
     import pandas as pd
 
@@ -189,10 +191,6 @@ STANDARDISED = [
 ]
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in _BASE + _EXTRA}
 OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
-
-
-class UnknownOutcome(KeyError):
-    """An outcome name that is not in the catalogue."""
 
 
 def get_outcome(name: str) -> Outcome:

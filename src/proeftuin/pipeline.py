@@ -24,12 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin import provenance, settings
+from proeftuin.errors import PipelineError
 from proeftuin.fileio import atomic_write_json
 from proeftuin.plan import Plan, Task
-
-
-class PipelineError(RuntimeError):
-    """The run cannot start (no panel, no kernel); nothing was executed."""
 
 
 @dataclass

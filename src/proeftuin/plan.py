@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from proeftuin import settings
+from proeftuin.errors import PlanError
 
 SYNTHESIS = "synthesis"
 VALIDATION = "validation"
@@ -25,16 +26,6 @@ GLOBAL_NOTEBOOKS = (SYNTHESIS, VALIDATION)
 INFERENCE_METHODS = ("crv1", "wild", "ri")
 ControlPool = Literal["all", "province", "care_office", "size", "age"]
 InferenceMethod = Literal["crv1", "wild", "ri"]
-
-
-class PlanError(ValueError):
-    """An invalid plan: every problem, each naming its key in the plan file."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid analysis plan {path}:\n{listing}")
 
 
 class _Strict(BaseModel):

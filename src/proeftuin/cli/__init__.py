@@ -1,15 +1,36 @@
 """The ``proeftuin`` command: thin wrappers that parse options and call the library.
 
 Each command group lives in its own module; this one assembles them and defines ``all``.
+Every error a user can cause is a :class:`proeftuin.errors.ProeftuinError`; it is caught
+once, here, printed as one line on stderr, and the command exits with its exit code.
 """
 
 from __future__ import annotations
 
+import click
 import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
 
 from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd
+from proeftuin.errors import ProeftuinError
+
+
+class _Group(TyperGroup):
+    """The command group: turns a :class:`ProeftuinError` into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ProeftuinError as exc:
+            text = Text(f"{exc.kind}: ", style="bold red") + Text(str(exc))
+            Console(stderr=True, soft_wrap=True).print(text, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Group,
     name="proeftuin",
     help="Evaluate the Dutch Pioneer sites: data -> notebooks -> report.",
     no_args_is_help=True,

@@ -7,13 +7,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from proeftuin.errors import DesignError, InsufficientPrePeriod
 
-class DesignError(ValueError):
-    """A design or input the estimators refuse, with a one-line reason."""
-
-
-class InsufficientPrePeriod(DesignError):
-    """Too few pre-intervention points to identify what the estimator needs."""
+__all__ = ["DesignError", "InsufficientPrePeriod"]
 
 
 def require_columns(data: pd.DataFrame, columns: Iterable[str | None]) -> None:

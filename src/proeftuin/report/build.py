@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proeftuin.errors import QuartoRequiredError
 from proeftuin.report import facts, paths, render
 from proeftuin.report.checks import page_problems, validate_pages
 from proeftuin.report.pages import generate_pages
@@ -16,10 +17,6 @@ QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
     "or `pip install proeftuin[quarto]` (the quarto-cli package; needs network access)."
 )
-
-
-class QuartoRequiredError(RuntimeError):
-    """Quarto is required (``REQUIRE_QUARTO=1``) but was not found."""
 
 
 @dataclass
