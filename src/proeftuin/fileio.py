@@ -8,12 +8,15 @@ leaves a half-written file that looks finished.
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from proeftuin.jsonable import json_safe
+
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "json_safe"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -38,21 +41,3 @@ def atomic_write_json(path: Path, payload: Any) -> Path:
     """Write JSON (sorted keys); NaN and infinities become ``null``, as JSON has neither."""
     text = json.dumps(json_safe(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
     return atomic_write_text(path, text + "\n")
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` as plain JSON: non-finite floats become None, numpy scalars and arrays
-    plain numbers and lists, data frames lists of records (one dict per row)."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "columns") and hasattr(value, "to_dict"):  # a DataFrame; no pandas import
-        return json_safe(value.to_dict(orient="records"))
-    if getattr(value, "ndim", 0) and hasattr(value, "tolist"):  # an array
-        return json_safe(value.tolist())
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -89,7 +89,7 @@ def source_checksums(manifest: Path | None = None) -> dict[str, str]:
 
     Lives here rather than in ``panel`` so that cache checks stay free of heavy imports.
     """
-    from proeftuin.sources.errors import DataError
+    from proeftuin.errors import DataError
 
     manifest = manifest or settings.processed_dir() / "manifest.json"
     if not manifest.is_file():

@@ -16,7 +16,7 @@ import pandas as pd
 
 from proeftuin.analysis import run_did
 from proeftuin.design import RegionDesign, region_design
-from proeftuin.synthesis import headline
+from proeftuin.headline import headline
 
 ROBUSTNESS_COLUMNS = [
     "region", "check", "variant", "outcome", "estimate", "ci_low", "ci_high", "p_value", "note",

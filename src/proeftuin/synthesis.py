@@ -20,9 +20,9 @@ import pandas as pd
 from scipy import stats
 
 from proeftuin import settings
+from proeftuin.headline import EVIDENCE_PREFERENCE, INTERVAL_PREFERENCE, headline
+from proeftuin.headline import finite as _finite
 
-INTERVAL_PREFERENCE = ("ri", "wild_unrestricted", "crv1")
-EVIDENCE_PREFERENCE = ("ri", "wild_restricted", "wild_unrestricted", "crv1")
 Z95 = stats.norm.ppf(0.975)
 EVIDENCE_LEVELS = ((0.01, "strong"), (0.05, "moderate"), (0.10, "weak"))
 POOLED_COLUMNS = [
@@ -52,28 +52,6 @@ def coverage_note(regions: Sequence[str], table: pd.DataFrame) -> str:
     missing = [r for r in regions if r not in present]
     note = f"regions with results: {len(present)} of {len(regions)}"
     return note + (f"; missing: {', '.join(missing)}" if missing else "")
-
-
-def _finite(rows: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Rows whose ``columns`` are all finite (unbounded intervals are ±inf or missing)."""
-    values = rows[list(columns)].apply(pd.to_numeric, errors="coerce")
-    return rows[np.isfinite(values.to_numpy(float)).all(axis=1)]
-
-
-def headline(
-    table: pd.DataFrame,
-    preference: Sequence[str] = INTERVAL_PREFERENCE,
-    *,
-    needs: Sequence[str] = ("estimate", "ci_low", "ci_high"),
-) -> pd.DataFrame:
-    """One row per region and outcome: the first method of ``preference`` with ``needs`` set."""
-    if table.empty:
-        return table.copy()
-    rank = {m: i for i, m in enumerate(preference)}
-    rows = _finite(table[table["method"].isin(rank)], needs)
-    rows = rows.assign(_rank=rows["method"].map(rank))
-    best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
-    return best.sort_values(["outcome", "region"]).reset_index(drop=True)
 
 
 def pool(table: pd.DataFrame) -> pd.DataFrame:

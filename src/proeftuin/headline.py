@@ -1,0 +1,41 @@
+"""Which row of a results table leads: the preference among inference methods, defined once.
+
+A region's estimates table holds one row per outcome and inference method. The robustness
+checks, the synthesis and the scorecard all show one row per region and outcome: the most
+robust method that gives what they need (an interval, or a p-value). Randomization
+inference over placebo regions comes first, then the wild cluster bootstrap, then CRV1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Order for rows that must give an interval (pooling, robustness, forest plots).
+INTERVAL_PREFERENCE = ("ri", "wild_unrestricted", "crv1")
+#: Order for rows that must give a p-value (the scorecard's evidence grade).
+EVIDENCE_PREFERENCE = ("ri", "wild_restricted", "wild_unrestricted", "crv1")
+
+
+def finite(rows: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Rows whose ``columns`` are all finite (unbounded intervals are ±inf or missing)."""
+    values = rows[list(columns)].apply(pd.to_numeric, errors="coerce")
+    return rows[np.isfinite(values.to_numpy(float)).all(axis=1)]
+
+
+def headline(
+    table: pd.DataFrame,
+    preference: Sequence[str] = INTERVAL_PREFERENCE,
+    *,
+    needs: Sequence[str] = ("estimate", "ci_low", "ci_high"),
+) -> pd.DataFrame:
+    """One row per region and outcome: the first method of ``preference`` with ``needs`` set."""
+    if table.empty:
+        return table.copy()
+    rank = {m: i for i, m in enumerate(preference)}
+    rows = finite(table[table["method"].isin(rank)], needs)
+    rows = rows.assign(_rank=rows["method"].map(rank))
+    best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
+    return best.sort_values(["outcome", "region"]).reset_index(drop=True)
