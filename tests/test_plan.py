@@ -93,6 +93,8 @@ def test_cli_refuses_an_invalid_plan_before_any_kernel(
     (tmp_path / "notebooks").symlink_to(Path(__file__).parents[1] / "notebooks")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "regions").symlink_to(Path(__file__).parents[1] / "data" / "regions")
+    reference = Path(__file__).parents[1] / "data" / "reference"
+    (tmp_path / "data" / "reference").symlink_to(reference)
     _write(tmp_path, {**PLAN, "outcomes": ["cost_basket_std", "costs"]})
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code == 2

@@ -76,3 +76,26 @@ def test_control_pools(tmp_path: Path) -> None:
     assert set(CONTROL_POOLS) == {"all", "province", "care_office", "size", "age"}
     with pytest.raises(ValueError, match="allowed: all, province"):
         control_pool(reg, "a", COV, "nearby")
+
+
+def test_curated_municipality_list_is_the_cbs_2023_list(mirror_dir: Path) -> None:
+    cbs = pd.read_csv(mirror_dir / "cbs" / "gemeenten-alfabetisch-2023.csv", dtype=str)
+    curated = pd.read_csv(REGISTRY.parents[1] / "reference" / "municipalities_2023.csv", dtype=str)
+    assert len(curated) == 342
+    expected = dict(zip(cbs["GemeentecodeGM"].str.strip(), cbs["Gemeentenaam"].str.strip()))
+    assert dict(zip(curated["code"], curated["name"])) == expected
+
+
+def test_registry_codes_are_checked_without_any_built_data(tmp_path: Path, monkeypatch) -> None:
+    """No data/processed in the project: an unknown code is still refused (not skipped)."""
+    root = tmp_path / "project"
+    (root / "data" / "reference").mkdir(parents=True)
+    reference = REGISTRY.parents[1] / "reference" / "municipalities_2023.csv"
+    (root / "data" / "reference" / "municipalities_2023.csv").write_text(reference.read_text())
+    monkeypatch.setenv("PROEFTUIN_ROOT", str(root))
+    path = tmp_path / "r.yml"
+    path.write_text(SITE.format(sid="a", codes="GM0935, GM9999"))
+    with pytest.raises(DataError, match="site a: unknown municipality code GM9999"):
+        load_registry(path)
+    path.write_text(SITE.format(sid="a", codes="GM0935"))
+    assert load_registry(path).sites["a"].municipalities == ["GM0935"]

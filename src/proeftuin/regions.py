@@ -3,7 +3,6 @@ municipality codes, and the control pools drawn from the other municipalities.""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -17,6 +16,7 @@ if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fas
     import pandas as pd
 
 REGISTRY_FILE = "pioneer_sites.yml"
+MUNICIPALITIES_FILE = "municipalities_2023.csv"
 CONTROL_POOLS = ("all", "province", "care_office", "size", "age")
 #: Half-width of the percentile band for the "size" and "age" pools.
 SIMILARITY_BAND = 0.25
@@ -53,19 +53,17 @@ class Registry(BaseModel):
         return {m for s in self.sites.values() for m in s.municipalities}
 
 
-def _known_codes() -> set[str] | None:
-    """The 2023 codes of the last panel build: from its manifest (no pandas), else covariates."""
-    manifest = settings.processed_dir() / "manifest.json"
-    try:
-        return set(json.loads(manifest.read_text(encoding="utf-8"))["municipality_codes"])
-    except (OSError, ValueError, KeyError):
-        pass
-    from proeftuin.panel import load_covariates
+def _curated_codes(path: Path | None = None) -> set[str]:
+    """The 2023 CBS municipality codes, from the curated list in ``data/reference``.
 
+    Curated (and checked against the CBS source file by the tests) so that the registry is
+    validated the same way before and after ``proeftuin data``, never against built data."""
+    path = path or settings.reference_dir() / MUNICIPALITIES_FILE
     try:
-        return set(load_covariates()["municipality"])
-    except DataError:
-        return None
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the municipality list: {exc.strerror}") from None
+    return {line.split(",", 1)[0] for line in lines[1:] if line.strip()}
 
 
 def validate_registry(registry: Registry, known: set[str] | None, where: str) -> None:
@@ -89,8 +87,8 @@ def validate_registry(registry: Registry, known: set[str] | None, where: str) ->
 
 
 def load_registry(path: Path | None = None, known_codes: set[str] | None = None) -> Registry:
-    """Read and validate the registry; codes are checked against the built covariates
-    (2023 municipalities) or ``known_codes`` when given."""
+    """Read and validate the registry; codes are checked against the 2023 CBS municipality
+    list (:func:`_curated_codes`) or against ``known_codes`` when given."""
     path = path or settings.regions_dir() / REGISTRY_FILE
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     sites = raw.get("sites") if isinstance(raw, dict) else None
@@ -101,7 +99,7 @@ def load_registry(path: Path | None = None, known_codes: set[str] | None = None)
     except (ValidationError, TypeError) as exc:
         raise DataError(f"{path}: invalid site entry: {exc}") from exc
     validate_registry(
-        registry, known_codes if known_codes is not None else _known_codes(), str(path)
+        registry, known_codes if known_codes is not None else _curated_codes(), str(path)
     )
     return registry
 
