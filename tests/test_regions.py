@@ -82,8 +82,9 @@ def test_curated_municipality_list_is_the_cbs_2023_list(mirror_dir: Path) -> Non
     cbs = pd.read_csv(mirror_dir / "cbs" / "gemeenten-alfabetisch-2023.csv", dtype=str)
     curated = pd.read_csv(REGISTRY.parents[1] / "reference" / "municipalities_2023.csv", dtype=str)
     assert len(curated) == 342
-    expected = dict(zip(cbs["GemeentecodeGM"].str.strip(), cbs["Gemeentenaam"].str.strip()))
-    assert dict(zip(curated["code"], curated["name"])) == expected
+    codes, names = cbs["GemeentecodeGM"].str.strip(), cbs["Gemeentenaam"].str.strip()
+    expected = dict(zip(codes, names, strict=True))
+    assert dict(zip(curated["code"], curated["name"], strict=True)) == expected
 
 
 def test_registry_codes_are_checked_without_any_built_data(tmp_path: Path, monkeypatch) -> None:
