@@ -33,9 +33,9 @@ KW = {"unit": "municipality", "time": "year", "outcome": "value",
 
 def real_frame() -> pd.DataFrame:
     data_env()
-    from proeftuin.design import region_design
+    from proeftuin.design import load_inputs, region_design
 
-    return region_design(REGION).outcome_frame(OUTCOME)
+    return region_design(REGION, load_inputs()).outcome_frame(OUTCOME)
 
 
 def project(frame: pd.DataFrame, method: str, draws: int, weighted: bool, repeat: int):

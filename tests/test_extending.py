@@ -68,8 +68,8 @@ def test_add_a_region_and_a_design(scratch: Path) -> None:
     params.metadata["tags"] = ["parameters"]
     body = new_code_cell(
         "from pathlib import Path\n"
-        "from proeftuin.design import region_design\n"
-        "design = region_design(region, start_year=start_year)\n"
+        "from proeftuin.design import load_inputs, region_design\n"
+        "design = region_design(region, load_inputs(), start_year=start_year)\n"
         'Path(results_dir, "count_estimates.csv").write_text(\n'
         '    f"region,treated,controls\\n{region},{len(design.treated)},{len(design.controls)}\\n")'
     )

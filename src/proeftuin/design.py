@@ -1,8 +1,9 @@
 """A region's evaluation design: its municipalities, its comparison group, its periods.
 
 :func:`region_design` combines the registry (which municipalities form the Pioneer site,
-when it started), the control pool (which municipalities are comparable) and the panel
-into a :class:`RegionDesign`, the one value that DiD and ITS analyses of a region start
+when it started), the control pool (which municipalities are comparable) and the panel,
+all passed in as :class:`DesignInputs` (loaded once by :func:`load_inputs`), into a
+:class:`RegionDesign`, the one value that DiD and ITS analyses of a region start
 from. It frames the panel for an estimator (long frame with treatment timing) or as two
 series (region vs. comparison group, weighted by insured-years).
 """
@@ -10,8 +11,12 @@ series (region vs. comparison group, weighted by insured-years).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from proeftuin.regions import Registry
 
 
 @dataclass(frozen=True)
@@ -102,26 +107,42 @@ class RegionDesign:
         ).set_index("")
 
 
+@dataclass(frozen=True)
+class DesignInputs:
+    """What every region design is built from: the registry, the covariates and the panel.
+
+    Loaded once (:func:`load_inputs`) and passed on, so that building several designs (the
+    robustness checks build one per control pool) reads nothing again."""
+
+    registry: Registry
+    covariates: pd.DataFrame
+    panel: pd.DataFrame
+
+
+def load_inputs() -> DesignInputs:
+    """The one loader the notebooks call: the validated registry, covariates and panel."""
+    from proeftuin.panel import load_covariates, load_panel
+    from proeftuin.regions import load_registry
+
+    return DesignInputs(load_registry(), load_covariates(), load_panel())
+
+
 def region_design(
     region: str,
+    inputs: DesignInputs,
     *,
     control_pool: str = "all",
     buffer: bool = False,
     start_year: int | None = None,
     first_year: int = 2011,
     last_year: int = 2023,
-    panel: pd.DataFrame | None = None,
 ) -> RegionDesign:
-    """Build the design of one region from the registry, its control pool and the panel."""
-    from proeftuin.panel import load_covariates, load_panel
+    """The design of one region from the registry, its control pool and the panel (no I/O)."""
     from proeftuin.regions import control_pool as pool_of
-    from proeftuin.regions import load_registry
 
-    registry = load_registry()
-    site = registry.sites[region]
-    covariates = load_covariates()
-    controls = pool_of(registry, region, covariates, pool=control_pool, buffer=buffer)
-    panel = load_panel() if panel is None else panel
+    site = inputs.registry.sites[region]
+    covariates, panel = inputs.covariates, inputs.panel
+    controls = pool_of(inputs.registry, region, covariates, pool=control_pool, buffer=buffer)
     members = set(site.municipalities) | set(controls)
     in_design = panel["municipality"].isin(members) & panel["year"].between(first_year, last_year)
     return RegionDesign(

@@ -15,7 +15,7 @@ from dataclasses import replace
 import pandas as pd
 
 from proeftuin.analysis import run_did
-from proeftuin.design import RegionDesign, region_design
+from proeftuin.design import DesignInputs, RegionDesign, region_design
 from proeftuin.headline import headline
 
 ROBUSTNESS_COLUMNS = [
@@ -33,20 +33,20 @@ def headline_outcomes(outcomes: Sequence[str]) -> list[str]:
     return list(firsts.values())
 
 
-def alternative_pools(design: RegionDesign, panel: pd.DataFrame) -> dict[str, RegionDesign]:
+def alternative_pools(design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
     """The region's design with each control pool the registry offers."""
     from proeftuin.regions import CONTROL_POOLS
 
     return {
         pool: region_design(
             design.region,
+            inputs,
             control_pool=pool,
             buffer=design.buffer,
             start_year=design.start_year,
             first_year=design.first_year,
             last_year=design.last_year,
-            panel=panel,
-        )  # fmt: skip
+        )
         for pool in CONTROL_POOLS
     }
 
@@ -76,23 +76,20 @@ def placebo_years(design: RegionDesign) -> dict[str, RegionDesign]:
 
 def run_checks(
     design: RegionDesign,
+    inputs: DesignInputs,
     outcomes: Sequence[str],
     *,
-    panel: pd.DataFrame | None = None,
     inference: Sequence[str] = ("crv1", "ri"),
     draws: int = 999,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Every check for the headline outcomes, one row per check, variant and outcome.
 
-    ``panel`` is the full panel (alternative pools draw other controls); loaded if omitted.
+    ``inputs`` are the design's inputs (alternative pools draw other controls from them).
     """
-    from proeftuin.panel import load_panel
-
-    panel = load_panel() if panel is None else panel
     chosen = headline_outcomes(outcomes)
     variants = {
-        "control_pool": alternative_pools(design, panel),
+        "control_pool": alternative_pools(design, inputs),
         "leave_one_out": leave_one_out(design),
         "placebo_year": placebo_years(design),
     }
