@@ -1,5 +1,7 @@
-"""Robustness of a region's difference-in-differences: other comparison groups, leaving out
-one municipality at a time, and placebo start years in the pre-period.
+"""Robustness of a site's difference-in-differences, as small check objects: other
+comparison groups (:class:`ControlPools`), leaving out one municipality at a time
+(:class:`LeaveOneOut`), and placebo start years in the pre-period (:class:`PlaceboYears`).
+A check turns a design into named variants; :func:`run_checks` re-estimates each.
 
 Each check re-estimates the headline outcomes (the first outcome of each Triple Aim
 dimension) on a variant of the region's design and keeps one row per variant with the most
@@ -10,13 +12,15 @@ main estimate is the ``control_pool`` row whose variant is the plan's pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import pandas as pd
 
 from proeftuin.analysis import run_did
 from proeftuin.design import DesignInputs, RegionDesign, region_design
 from proeftuin.headline import headline
+from proeftuin.regions import CONTROL_POOLS
 
 ROBUSTNESS_COLUMNS = [
     "region", "check", "variant", "outcome", "estimate", "ci_low", "ci_high", "p_value", "note",
@@ -33,45 +37,77 @@ def headline_outcomes(outcomes: Sequence[str]) -> list[str]:
     return list(firsts.values())
 
 
-def alternative_pools(design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
-    """The region's design with each control pool the registry offers."""
-    from proeftuin.regions import CONTROL_POOLS
+class Check(Protocol):
+    """A robustness check: a name and the variants of a design it re-estimates."""
 
-    return {
-        pool: region_design(
-            design.region,
-            inputs,
-            control_pool=pool,
-            buffer=design.buffer,
-            start_year=design.start_year,
-            first_year=design.first_year,
-            last_year=design.last_year,
-        )
-        for pool in CONTROL_POOLS
-    }
+    name: str
+
+    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+        """Variant label -> the design to re-estimate (empty when the check does not apply)."""
+        ...
 
 
-def leave_one_out(design: RegionDesign) -> dict[str, RegionDesign]:
-    """The design without each of the region's municipalities in turn (two or more left)."""
-    if len(design.treated) < 3:
-        return {}
-    return {
-        code: replace(
-            design,
-            treated=tuple(c for c in design.treated if c != code),
-            panel=design.panel[design.panel["municipality"] != code],
-        )
-        for code in design.treated
-    }
+@dataclass(frozen=True)
+class ControlPools:
+    """The site's design with each other comparison group the registry offers."""
+
+    pools: tuple[str, ...] = CONTROL_POOLS
+    name: str = "control_pool"
+
+    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+        return {
+            pool: region_design(
+                design.region,
+                inputs,
+                control_pool=pool,
+                buffer=design.buffer,
+                start_year=design.start_year,
+                first_year=design.first_year,
+                last_year=design.last_year,
+            )
+            for pool in self.pools
+        }
 
 
-def placebo_years(design: RegionDesign) -> dict[str, RegionDesign]:
-    """Pre-period only, with a fake start in each pre-period year after the first."""
-    pre = design.panel[design.panel["year"] < design.start_year]
-    return {
-        str(year): replace(design, start_year=year, last_year=design.start_year - 1, panel=pre)
-        for year in range(design.first_year + 1, design.start_year)
-    }
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """The design without each of the site's municipalities in turn.
+
+    Applies only where at least ``min_left`` municipalities remain."""
+
+    min_left: int = 2
+    name: str = "leave_one_out"
+
+    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+        if len(design.treated) - 1 < self.min_left:
+            return {}
+        return {
+            code: replace(
+                design,
+                treated=tuple(c for c in design.treated if c != code),
+                panel=design.panel[design.panel["municipality"] != code],
+            )
+            for code in design.treated
+        }
+
+
+@dataclass(frozen=True)
+class PlaceboYears:
+    """Placebo in time: pre-period data only, with a fake start in each pre-period year
+    after the first. With no programme yet, an 'effect' signals diverging trends."""
+
+    name: str = "placebo_year"
+
+    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+        pre = design.panel[design.panel["year"] < design.start_year]
+        return {
+            str(year): replace(design, start_year=year, last_year=design.start_year - 1, panel=pre)
+            for year in range(design.first_year + 1, design.start_year)
+        }
+
+
+#: The checks every site's robustness notebook runs, in the order the report shows them.
+CHECKS: tuple[Check, ...] = (ControlPools(), LeaveOneOut(), PlaceboYears())
 
 
 def run_checks(
@@ -79,20 +115,19 @@ def run_checks(
     inputs: DesignInputs,
     outcomes: Sequence[str],
     *,
-    inference: Sequence[str] = ("crv1", "ri"),
-    draws: int = 999,
-    seed: int = 0,
+    checks: Sequence[Check] = CHECKS,
+    inference: Sequence[str],
+    draws: int,
+    seed: int,
 ) -> pd.DataFrame:
     """Every check for the headline outcomes, one row per check, variant and outcome.
 
-    ``inputs`` are the design's inputs (alternative pools draw other controls from them).
+    ``inputs`` are the design's inputs (alternative pools draw other controls from them);
+    ``inference``, ``draws`` and ``seed`` come from the plan (its ``defaults:``), the one
+    place that sets them.
     """
     chosen = headline_outcomes(outcomes)
-    variants = {
-        "control_pool": alternative_pools(design, inputs),
-        "leave_one_out": leave_one_out(design),
-        "placebo_year": placebo_years(design),
-    }
+    variants = {check.name: check.variants(design, inputs) for check in checks}
     frames = [
         _estimate(variant, chosen, check, name, inference=inference, draws=draws, seed=seed)
         for check, by_name in variants.items()
