@@ -1,5 +1,7 @@
-"""Parse the CBS (StatLine) extracts: municipality lists, 80860ned, 70072ned, 84521NED and
-the Gezondheidsmonitor waves, into tidy frames keyed by region name or GM code."""
+"""Parse the CBS (StatLine) extracts: municipality lists, 80860ned, 70072ned, 84521NED, the
+Gezondheidsmonitor waves, and the long annual series for interrupted time series (deaths by
+cause 80142ned, population on 1 January 37259ned, the 03759ned region-name bridge and the
+table of municipality changes up to 2018), into tidy frames keyed by region name or GM code."""
 
 from __future__ import annotations
 
@@ -126,3 +128,138 @@ def survey(path: Path, wave: int) -> pd.DataFrame:
         raise DataError(f"{path}: column {kind}: expected values {sorted(names)}")
     wide = wide.rename(columns=names)[list(names.values())]
     return wide.rename_axis("region").reset_index().assign(year=wave)
+
+
+# --------------------------------------------------------------------------- long series
+DEATHS_FILE = "80142ned_overledenen_doodsoorzaken_1996_2019.csv"
+POPULATION_1960_FILE = "37259ned_bevolking_1januari_1960_2018.csv"
+REGION_METADATA_FILE = "03759ned_metadata.csv"
+CHANGES_FILE = "gemeentewijzigingen_tot_2018.csv"
+#: 80142ned columns -> cause of death (the four main groups plus the total).
+DEATH_COLUMNS = {
+    "TotaalAlleOnderliggendeDoodsoorzaken_1": "all",
+    "Nieuwvormingen_2": "cancer",
+    "ZiektenVanHartEnVaatstelsel_3": "cardiovascular",
+    "ZiektenVanAdemhalingsstelsel_4": "respiratory",
+    "UitwendigeDoodsoorzaken_5": "external",
+    "OverigeDoodsoorzaken_6": "other",
+}
+_GM = r"^GM\d{4}$"
+
+
+def _year(frame: pd.DataFrame, column: str, path: Path, pattern: str) -> pd.Series:
+    bad = ~frame[column].str.fullmatch(pattern)
+    if bad.any():
+        line = int(bad.to_numpy().nonzero()[0][0]) + 2
+        raise DataError(
+            f"{path}: line {line}: column {column}: expected a year like {pattern!r}, "
+            f"got {frame[column][bad].iloc[0]!r}"
+        )
+    return frame[column].str[:4].astype(int)
+
+
+def _codes(values: pd.Series, column: str, path: Path, offset: int = 2) -> pd.Series:
+    """GM codes; the first bad one names its line (``offset`` + its index label)."""
+    bad = ~values.str.fullmatch(_GM)
+    if bad.any():
+        line = int(values.index[bad][0]) + offset
+        raise DataError(
+            f"{path}: line {line}: column {column}: expected a GM code, got {values[bad].iloc[0]!r}"
+        )
+    return values
+
+
+def deaths_by_cause(path: Path) -> pd.DataFrame:
+    """80142ned: region (name, as in each year), year, deaths_<cause> (NaN where the region
+    did not exist that year), line. All regions: Nederland, parts, provinces, municipalities."""
+    frame = read_statline(path, ["RegioS", "Perioden", *DEATH_COLUMNS])
+    out = pd.DataFrame(
+        {"region": frame["RegioS"], "year": _year(frame, "Perioden", path, r"\d{4}")}
+    )
+    for column, cause in DEATH_COLUMNS.items():
+        out[f"deaths_{cause}"] = number(frame, column, path)
+    if out.duplicated(["region", "year"]).any():
+        first = out[out.duplicated(["region", "year"])].iloc[0]
+        raise DataError(f"{path}: key ({first['region']}, {first['year']}): duplicated row")
+    return out.assign(line=frame.index + 2)
+
+
+def population_1january(path: Path) -> pd.DataFrame:
+    """37259ned: code (each year's GM code), year, population on 1 January (both sexes);
+    only the rows of municipalities that existed that year."""
+    frame = read_statline(path, ["RegioS", "Perioden", "BevolkingOp1Januari_1"])
+    out = pd.DataFrame(
+        {
+            "code": _codes(frame["RegioS"], "RegioS", path),
+            "year": _year(frame, "Perioden", path, r"\d{4}JJ00"),
+            "population": number(frame, "BevolkingOp1Januari_1", path),
+        }
+    )
+    return out.dropna(subset=["population"]).reset_index(drop=True)
+
+
+def region_names(path: Path) -> pd.DataFrame:
+    """03759ned metadata export, section "RegioS": code (GM), name, for every municipality
+    since 1988 (the bridge from 80142ned's names to codes)."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    starts = [i for i, r in enumerate(rows) if r == ["RegioS"]]
+    if len(starts) != 1 or rows[starts[0] + 1][:2] != ["Key", "Title"]:
+        raise DataError(f'{path}: expected one section "RegioS" with header Key;Title')
+    body = []
+    for row in rows[starts[0] + 2 :]:
+        if len(row) < 2:  # the next section's title
+            break
+        body.append((row[0].strip(), row[1].strip()))
+    frame = pd.DataFrame(body, columns=["code", "name"])
+    frame = frame[frame["code"].str.startswith("GM")]
+    _codes(frame["code"], "Key", path, offset=starts[0] + 3)
+    frame = frame.reset_index(drop=True)
+    dup = frame[frame["name"].duplicated(keep=False)]
+    if len(dup):
+        raise DataError(f"{path}: section RegioS: name {dup['name'].iloc[0]!r} has two codes")
+    return frame
+
+
+def municipality_changes(path: Path) -> pd.DataFrame:
+    """Municipality changes up to 2018 (Latin-1, ';'): old_code, new_code, year, code_2018
+    (the old code's successor as of 2018), name_2018; one successor per old code."""
+    try:
+        frame = pd.read_csv(path, sep=";", dtype=str, encoding="latin-1", keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a ';'-separated table: {exc}") from exc
+    need = ["Eindjaar", "Oude", "Nieuwe", "Huidige code", "Huidige naam"]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: header: missing columns {missing}")
+    frame = frame.apply(lambda s: s.str.strip())
+    # territory that left the Netherlands (returned to Germany in 1963): no successor
+    frame = frame[~((frame["Nieuwe"] == "#N/A") & (frame["Huidige code"] == "#N/A"))]
+    out = pd.DataFrame(
+        {
+            "old_code": _codes(frame["Oude"], "Oude", path),
+            "new_code": _codes(frame["Nieuwe"], "Nieuwe", path),
+            "year": _year(frame, "Eindjaar", path, r"\d{4}"),
+            "code_2018": _codes(frame["Huidige code"], "Huidige code", path),
+            "name_2018": frame["Huidige naam"],
+        }
+    )
+    # a code re-used after an earlier dissolution: its last change is the one that counts
+    return out.sort_values("year").drop_duplicates("old_code", keep="last").reset_index(drop=True)
+
+
+def population_age_1999_2009(path: Path) -> pd.DataFrame:
+    """80860ned, 1999-2009 (2009 boundaries): code, year, population, age65 (65+)."""
+    cols = ["RegioS", "Perioden", "RegiocodeKoppelvariabele_1", "TotaleBevolking_2"]
+    frame = read_statline(path, [*cols, "k_65JaarEnOuder_9"])
+    frame = frame[frame["RegiocodeKoppelvariabele_1"].str.startswith("GM")]
+    return pd.DataFrame(
+        {
+            "code": frame["RegiocodeKoppelvariabele_1"],
+            "year": _year(frame, "Perioden", path, r"\d{4}"),
+            "population": number(frame, "TotaleBevolking_2", path),
+            "age65": number(frame, "k_65JaarEnOuder_9", path),
+        }
+    ).reset_index(drop=True)
