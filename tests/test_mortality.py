@@ -100,3 +100,43 @@ def test_code_without_successor_is_a_clear_error(geo) -> None:
     changes = pd.DataFrame({"old_code": ["GM0001"], "code_2018": ["GM0002"]})
     with pytest.raises(DataError, match=r"^x\.csv: municipality code GM9998 has no 2023 succ"):
         mortality.successor_shares(pd.Series(["GM0014", "GM9998"]), geo, changes, "x.csv")
+
+
+@pytest.fixture(scope="module")
+def panel_rows(built_panel) -> pd.DataFrame:
+    from proeftuin.panel import load_panel
+
+    root, _ = built_panel
+    return load_panel(root / "data" / "processed" / "panel.parquet")
+
+
+def test_panel_mortality_complete_1996_2018(panel_rows: pd.DataFrame) -> None:
+    names = [f"mortality_{c}_per_1000" for c in mortality.CAUSES]
+    names += [f"deaths_{c}" for c in mortality.CAUSES] + ["person_years"]
+    for name in names:
+        rows = panel_rows[panel_rows["outcome"] == name]
+        assert sorted(rows["year"].unique()) == list(POP_YEARS), name
+        assert len(rows) == 342 * len(POP_YEARS) and rows["value"].notna().all(), name
+        assert (rows["weight"] > 0).all()
+
+
+def test_panel_rates_are_counts_over_person_years(panel_rows, mirror_dir: Path) -> None:
+    wide = panel_rows.pivot_table(
+        index=["municipality", "year"], columns="outcome", values="value"
+    ).dropna(subset=["deaths_all"])
+    rate = 1000 * wide["deaths_cardiovascular"] / wide["person_years"]
+    assert rate.to_numpy() == pytest.approx(wide["mortality_cardiovascular_per_1000"].to_numpy())
+    deaths, _ = raw_national(mirror_dir)
+    per_year = wide.groupby(level="year")["deaths_all"].sum()
+    assert per_year.to_dict() == {y: deaths[y] for y in POP_YEARS}
+
+
+def test_panel_share_65plus(panel_rows: pd.DataFrame) -> None:
+    share = panel_rows[panel_rows["outcome"] == "share_65plus"]
+    years = sorted(share["year"].unique())
+    assert years == [*range(1999, 2010), *range(2011, 2024)]  # no source for 2010
+    assert share["value"].between(0.05, 0.45).all()
+    assert share.groupby("year")["municipality"].nunique().eq(342).all()
+    national = share.assign(x=share["value"] * share["weight"]).groupby("year")
+    trend = national["x"].sum() / national["weight"].sum()
+    assert trend[2009] < trend[2018] < trend[2023]  # the country ages

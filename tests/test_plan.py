@@ -58,8 +58,9 @@ def test_unknown_outcome_lists_the_allowed_names(tmp_path: Path) -> None:
 
 
 def test_period_outside_the_data(tmp_path: Path) -> None:
-    message = _problems(tmp_path, periods={"first_year": 2005, "last_year": 2023})
-    assert "periods.first_year: 2005 is outside the data (2011-2023)" in message
+    # the mortality series start in 1996, so the data run 1996-2023
+    message = _problems(tmp_path, periods={"first_year": 1990, "last_year": 2023})
+    assert "periods.first_year: 1990 is outside the data (1996-2023)" in message
 
 
 def test_start_year_outside_the_period(tmp_path: Path) -> None:

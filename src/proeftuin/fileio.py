@@ -12,11 +12,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from proeftuin.jsonable import json_safe
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "json_safe"]
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "json_safe", "write_table"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -41,3 +44,13 @@ def atomic_write_json(path: Path, payload: Any) -> Path:
     """Write JSON (sorted keys); NaN and infinities become ``null``, as JSON has neither."""
     text = json.dumps(json_safe(payload), indent=2, sort_keys=True, default=str, allow_nan=False)
     return atomic_write_text(path, text + "\n")
+
+
+def write_table(frame_or_text: pd.DataFrame | str, path: Path) -> None:
+    """Write a frame (Parquet or CSV by suffix) or text atomically."""
+    if isinstance(frame_or_text, str):
+        atomic_write_text(path, frame_or_text)
+    elif path.suffix == ".parquet":
+        atomic_write(path, lambda tmp: frame_or_text.to_parquet(tmp, index=False))
+    else:
+        atomic_write(path, lambda tmp: frame_or_text.to_csv(tmp, index=False))

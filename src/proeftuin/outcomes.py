@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fas
 VEKTIS = "Vektis Open Databestand Zvw per gemeente (Bron: Vektis)"
 CBS_ADM = "CBS StatLine 84521NED (admissions) / Vektis insured-years"
 CBS_GM = "GGD/RIVM/CBS Gezondheidsmonitor Volwassenen (82166NED, 83674NED, 85012NED, 85563NED)"
+CBS_MORT = "CBS StatLine 80142ned (deaths by cause) / 37259ned (population on 1 January)"
+CBS_AGE = "CBS StatLine 80860ned (1999-2009) / Vektis insured-years by age (2011-2023)"
 
 GP = ["huisarts_inschrijftarief", "huisarts_consult", "huisarts_overig"]
 GROUPS: dict[str, list[str]] = {
@@ -65,6 +67,9 @@ class Outcome:
     last_year: int = 2023
     comparable_over_time: bool = True
     higher_is_better: bool = False
+    #: outcome: analysed as is; count / exposure: numerator and offset of a count model;
+    #: covariate: an adjustment variable (e.g. the 65+ share), not an effect to estimate.
+    role: Literal["outcome", "count", "exposure", "covariate"] = "outcome"
 
 
 def _cost(name: str, label: str, what: str, comparable: bool = True) -> Outcome:
@@ -180,6 +185,72 @@ _EXTRA = [
         higher_is_better=True,
     ),
 ]
+CAUSES = {
+    "all": "all causes",
+    "cardiovascular": "diseases of the circulatory system (ICD-10 I00-I99)",
+    "cancer": "neoplasms (ICD-10 C00-D48)",
+    "respiratory": "diseases of the respiratory system (ICD-10 J00-J99)",
+}
+_PY = (
+    "person-years = mean of the 1 January populations of the year and the next (2018: 1 "
+    "January 2018, the last population in the file)"
+)
+_MORT = [
+    Outcome(
+        f"mortality_{cause}_per_1000",
+        ("All-cause" if cause == "all" else cause.capitalize()) + " mortality per 1,000",
+        "deaths per 1,000 person-years",
+        f"Deaths ({what}, underlying cause) per 1,000 person-years; crude (not age "
+        f"standardised: use share_65plus to adjust); {_PY}; 2023 boundaries by summing "
+        "predecessors",
+        "health",
+        CBS_MORT,
+        first_year=1996,
+        last_year=2018,
+    )
+    for cause, what in CAUSES.items()
+] + [
+    Outcome(
+        f"deaths_{cause}",
+        f"Deaths, {what.split(' (')[0]}",
+        "deaths",
+        f"Number of deaths ({what}, underlying cause), harmonised to 2023 boundaries; "
+        "the numerator of a count model with log(person_years) as offset",
+        "health",
+        CBS_MORT,
+        first_year=1996,
+        last_year=2018,
+        role="count",
+    )
+    for cause, what in CAUSES.items()
+]
+_MORT += [
+    Outcome(
+        "person_years",
+        "Person-years",
+        "person-years",
+        f"Population at risk for the mortality outcomes: {_PY}",
+        "health",
+        CBS_MORT,
+        first_year=1996,
+        last_year=2018,
+        role="exposure",
+    ),
+    Outcome(
+        "share_65plus",
+        "Share aged 65+",
+        "share (0-1)",
+        "Share of the population aged 65 or over, an ageing covariate: residents on 1 "
+        "January from CBS 80860ned for 1999-2009, Vektis insured-years aged 65+ from 2011; "
+        "2010 and 1996-1998 absent; the two sources differ (series break 2009/2011)",
+        "health",
+        CBS_AGE,
+        first_year=1999,
+        last_year=2023,
+        comparable_over_time=False,
+        role="covariate",
+    ),
+]
 STANDARDISED = [
     "cost_basket",
     "cost_all",
@@ -189,7 +260,7 @@ STANDARDISED = [
     "cost_mental_health",
     "cost_paramedical",
 ]
-OUTCOMES: dict[str, Outcome] = {o.name: o for o in _BASE + _EXTRA}
+OUTCOMES: dict[str, Outcome] = {o.name: o for o in _BASE + _EXTRA + _MORT}
 OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
 
 

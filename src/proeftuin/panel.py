@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from rich.console import Group
-from rich.table import Table
 
-from proeftuin import outcomes, settings
-from proeftuin.fileio import atomic_write, atomic_write_text
+from proeftuin import mortality, outcomes, settings
+from proeftuin.fileio import write_table
 from proeftuin.geography import Geography, allocate_int, build_geography
 from proeftuin.provenance import source_checksums  # noqa: F401 - part of the panel API
 from proeftuin.sources import cbs, vektis
@@ -26,7 +24,8 @@ from proeftuin.sources.fetch import acquire, checksum_table
 
 FILES = ("panel.parquet", "covariates.parquet", "dictionary.csv", "manifest.json")
 STANDARD_YEAR = 2015
-CODE_FILES = ("panel.py", "geography.py", "outcomes.py", "sources/vektis.py", "sources/cbs.py")
+CODE_FILES = ("panel.py", "geography.py", "mortality.py", "outcomes.py")
+CODE_FILES += ("sources/vektis.py", "sources/cbs.py")
 
 
 @dataclass
@@ -42,10 +41,6 @@ class PanelBuild:
     @property
     def covariates_path(self) -> Path:
         return self.panel_path.with_name("covariates.parquet")
-
-    def summary(self) -> Group:
-        """Rich renderable: sources and checksums, periods, municipalities, outcomes."""
-        return render_summary(self.manifest)
 
 
 # --------------------------------------------------------------------------- acquisition
@@ -288,7 +283,7 @@ def panel_schema(n_municipalities: int) -> pa.DataFrameSchema:
         {
             "municipality": pa.Column(str, pa.Check.str_matches(r"^GM\d{4}$")),
             "name": pa.Column(str),
-            "year": pa.Column("int64", pa.Check.in_range(2011, 2023)),
+            "year": pa.Column("int64", pa.Check.in_range(mortality.FIRST_YEAR, 2023)),
             "outcome": pa.Column(str, pa.Check.isin(known)),
             "value": pa.Column("float64", pa.Check.ge(-1e3), nullable=True),
             "weight": pa.Column("float64", pa.Check.gt(0)),
@@ -356,21 +351,12 @@ def compute(paths: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     grid["weight"] = grid["municipality"].map(pop23.set_index("code_2023")["population_2015"])
     health = _complete(health, grid, "health_good_pct")
     names = geo.municipalities.set_index("code")["name"]
-    panel = validate(assemble([_long_vektis(wide), adm, health], names))
+    mort = mortality.panel_rows(paths, geo, cells)  # deaths 1996-2018, 65+ share
+    panel = validate(assemble([_long_vektis(wide), adm, health, mort], names))
     cov = covariates(geo, pop09, kern)
     for year, wide_y in wide.items():
         totals[year]["n_municipalities"] = len(wide_y)
     return panel, cov, totals
-
-
-def _write_atomic(frame_or_text: pd.DataFrame | str, path: Path) -> None:
-    """Write a frame (Parquet or CSV by suffix) or text through :func:`fileio.atomic_write`."""
-    if isinstance(frame_or_text, str):
-        atomic_write_text(path, frame_or_text)
-    elif path.suffix == ".parquet":
-        atomic_write(path, lambda tmp: frame_or_text.to_parquet(tmp, index=False))
-    else:
-        atomic_write(path, lambda tmp: frame_or_text.to_csv(tmp, index=False))
 
 
 def _coverage(panel: pd.DataFrame) -> list[dict]:
@@ -433,11 +419,11 @@ def build_panel(
             return PanelBuild(out / "panel.parquet", old, sums, rebuilt=False)
     panel, cov, totals = compute(paths)
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(panel, out / "panel.parquet")
-    _write_atomic(cov, out / "covariates.parquet")
-    _write_atomic(outcomes.dictionary(), out / "dictionary.csv")
+    write_table(panel, out / "panel.parquet")
+    write_table(cov, out / "covariates.parquet")
+    write_table(outcomes.dictionary(), out / "dictionary.csv")
     manifest = _manifest(sums, fingerprint, panel, cov, totals, time.perf_counter() - start)
-    _write_atomic(json.dumps(manifest, indent=2, ensure_ascii=False), manifest_path)
+    write_table(json.dumps(manifest, indent=2, ensure_ascii=False), manifest_path)
     return PanelBuild(out / "panel.parquet", manifest, sums, panel=panel)
 
 
@@ -456,28 +442,3 @@ def load_covariates(path: Path | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: covariates not built yet (run `proeftuin data`)")
     return pd.read_parquet(path)
-
-
-def render_summary(manifest: dict) -> Group:
-    """Sources with checksums, periods, municipalities, outcomes with missingness."""
-    src = Table(title="Sources (SHA-256 verified)")
-    src.add_column("file")
-    src.add_column("sha256")
-    for file, sha in manifest["sources"].items():
-        src.add_row(file, sha[:16] + "…")
-    cov = Table(
-        title=f"Panel: {manifest['municipalities']} municipalities (2023 boundaries), "
-        f"years {manifest['years'][0]}-{manifest['years'][-1]}, "
-        f"{manifest['rows']['panel']} rows"
-    )
-    for col in ("outcome", "years", "municipalities", "missing cells"):
-        cov.add_column(col)
-    for row in manifest["coverage"]:
-        years = row["years"]
-        span = ", ".join(map(str, years)) if len(years) <= 4 else f"{years[0]}-{years[-1]}"
-        cov.add_row(row["outcome"], span, str(row["municipalities"]), str(row["missing"]))
-    foot = (
-        f"built {manifest['built_at']} in {manifest['build_seconds']} s, "
-        f"peak RSS {manifest['peak_rss_mb']} MB"
-    )
-    return Group(src, cov, foot)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Group
 
 MirrorOption = Annotated[
     Path | None,
@@ -35,5 +38,33 @@ def data(mirror: MirrorOption = None, force: ForceOption = False) -> None:
         raise typer.Exit(code=2) from exc
     if not build.rebuilt:
         console.print("[green]panel up to date[/] (sources and code unchanged; --force rebuilds)")
-    console.print(build.summary())
+    console.print(render_summary(build.manifest))
     console.print(f"panel: {build.panel_path}")
+
+
+def render_summary(manifest: dict) -> Group:
+    """Sources with checksums, periods, municipalities, outcomes with missingness."""
+    from rich.console import Group
+    from rich.table import Table
+
+    src = Table(title="Sources (SHA-256 verified)")
+    src.add_column("file")
+    src.add_column("sha256")
+    for file, sha in manifest["sources"].items():
+        src.add_row(file, sha[:16] + "…")
+    cov = Table(
+        title=f"Panel: {manifest['municipalities']} municipalities (2023 boundaries), "
+        f"years {manifest['years'][0]}-{manifest['years'][-1]}, "
+        f"{manifest['rows']['panel']} rows"
+    )
+    for col in ("outcome", "years", "municipalities", "missing cells"):
+        cov.add_column(col)
+    for row in manifest["coverage"]:
+        years = row["years"]
+        span = ", ".join(map(str, years)) if len(years) <= 4 else f"{years[0]}-{years[-1]}"
+        cov.add_row(row["outcome"], span, str(row["municipalities"]), str(row["missing"]))
+    foot = (
+        f"built {manifest['built_at']} in {manifest['build_seconds']} s, "
+        f"peak RSS {manifest['peak_rss_mb']} MB"
+    )
+    return Group(src, cov, foot)
