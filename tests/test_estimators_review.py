@@ -311,7 +311,7 @@ def test_its_gaussian_uses_t_reference_with_residual_df():
     for control in (None, "control"):
         res = estimate_its(frame, time="year", outcome="region", start=2016, control=control)
         eff = res.level_change
-        df = 13 - 4 if control is None else 26 - 8
+        df = 13 - 4  # controlled too: 13 shared periods, not 26 independent points
         assert eff.p_value == pytest.approx(2 * stats.t.sf(abs(eff.estimate / eff.se), df))
         crit = stats.t.ppf(0.975, df)
         assert eff.ci_high - eff.estimate == pytest.approx(crit * eff.se)

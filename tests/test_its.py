@@ -40,7 +40,8 @@ def test_newey_west_matches_statsmodels_and_hand_formula() -> None:
     res = estimate_its(df, time="t", outcome="y", start=37, maxlags=4)
     t = df["t"].to_numpy()
     x = np.column_stack([np.ones(60), t - 1, t >= 37, np.where(t >= 37, t - 37, 0)]).astype(float)
-    ols = sm.OLS(df["y"].to_numpy(), x).fit(cov_type="HAC", cov_kwds={"maxlags": 4})
+    hac = {"maxlags": 4, "use_correction": True}  # Stata newey's n/(n-k)
+    ols = sm.OLS(df["y"].to_numpy(), x).fit(cov_type="HAC", cov_kwds=hac)
     assert res.level_change.estimate == pytest.approx(ols.params[2], abs=1e-10)
     assert res.level_change.se == pytest.approx(ols.bse[2], rel=1e-10)
     u = ols.resid
@@ -50,7 +51,7 @@ def test_newey_west_matches_statsmodels_and_hand_formula() -> None:
         gamma = scores[lag:].T @ scores[:-lag]
         s += (1 - lag / 5) * (gamma + gamma.T)
     bread = np.linalg.inv(x.T @ x)
-    v = bread @ s @ bread  # statsmodels applies no small-sample factor by default
+    v = bread @ s @ bread * 60 / (60 - 4)  # the small-sample factor of Stata's newey
     assert res.slope_change.se == pytest.approx(np.sqrt(v[3, 3]), rel=1e-10)
     assert newey_west_lags(60) == 3
 

@@ -1,12 +1,15 @@
 """Interrupted time series: segmented regression of one series, optionally against a control.
 
-Level change and slope change at the intervention, by OLS with Newey-West errors (or
-AR(1) errors by feasible GLS), or by a Poisson / quasi-Poisson GLM with the log of the
-population at risk as offset; Fourier terms absorb seasonality of sub-annual series.
-Gaussian fits take p-values, intervals and counterfactual bands from t(df_resid), not the
-normal: with ~13 annual points Newey-West tests against the normal reject far too often.
-The t reference narrows but does not close that gap (Newey-West variances are biased down
-on short series); GLM fits keep the normal reference. All
+Level change and slope change at the intervention, by OLS with Newey-West errors (with
+Stata ``newey``'s small-sample factor n/(n-k); or AR(1) errors by feasible GLS), or by a
+Poisson / quasi-Poisson GLM with the log of the population at risk as offset; Fourier
+terms absorb seasonality of sub-annual series. Gaussian fits take p-values, intervals and
+counterfactual bands from t(df_resid), not the normal: with ~13 annual points Newey-West
+tests against the normal reject far too often. The t reference narrows but does not close
+that gap (Newey-West variances are biased down on short series); single-series GLM fits
+keep the normal reference. A controlled fit stacks treated and control series, which share
+every period: its errors are time-clustered HAC (Driscoll-Kraay; for the Gaussian fit
+exactly Newey-West on the difference series) with a t(n - k) reference. All
 fitting is statsmodels'; this module only builds the design, checks that the pre-period
 can identify a trend, and derives the counterfactual with its band.
 """
@@ -131,35 +134,56 @@ def _fit(
     family: str,
     ar_errors: bool,
     maxlags: int,
-    groups: np.ndarray | None,
+    periods: np.ndarray | None,
 ):
+    """Fit; ``periods`` (controlled designs) labels the time period of each stacked row.
+
+    Single series: Newey-West with Stata ``newey``'s small-sample factor n/(n-k) (Gaussian),
+    model-based errors (GLM). Controlled: treated and control share every period, so the
+    scores are summed per period before the Newey-West weighting (Driscoll-Kraay, time-
+    clustered HAC), with the factor N/(N-K) = n/(n-k). For the Gaussian fit this is exactly
+    Newey-West on the difference series treated - control (Lopez Bernal, Cummins &
+    Gasparrini 2018); for Poisson / quasi-Poisson it is the same time-clustered sandwich.
+    """
+    hac: dict[str, Any] = {"maxlags": maxlags, "use_correction": True}
+    if periods is not None:
+        hac = {"time": periods, "maxlags": maxlags, "use_correction": "hac"}
     if family == "gaussian":
         target = y / expo
         if ar_errors:
+            if periods is not None:
+                raise DesignError(
+                    "ar_errors with a control series is not available (AR(1) GLS on the "
+                    "stacked series would treat the shared periods as independent); use "
+                    "the default Newey-West errors on the difference series"
+                )
             return sm.GLSAR(target, x, rho=1).iterative_fit(maxiter=20)
-        if groups is not None:
-            return sm.OLS(target, x).fit(
-                cov_type="hac-panel", cov_kwds={"groups": groups, "maxlags": maxlags}
-            )
-        return sm.OLS(target, x).fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
+        if periods is not None:
+            return sm.OLS(target, x).fit(cov_type="hac-groupsum", cov_kwds=hac)
+        return sm.OLS(target, x).fit(cov_type="HAC", cov_kwds=hac)
     if ar_errors:
         raise DesignError("ar_errors is available for the gaussian family only")
     model = sm.GLM(y, x, family=sm.families.Poisson(), offset=np.log(expo))
+    if periods is not None:
+        return model.fit(cov_type="hac-groupsum", cov_kwds=hac)
     return model.fit(scale="X2" if family == "quasipoisson" else None)
 
 
-def _reference_df(res, log_link: bool) -> float | None:
-    """Degrees of freedom of the t reference (gaussian fits), None for the normal (GLM).
+def _reference_df(res, log_link: bool, controlled: bool) -> float | None:
+    """Degrees of freedom of the t reference, None for the normal (single-series GLM).
 
-    Always the residual degrees of freedom: statsmodels' own ``use_t`` would take the
-    number of groups minus one (= 1) for the stacked controlled design.
+    A single Gaussian series: the residual degrees of freedom n - k. A controlled design
+    (any family): the n shared periods are the independent units, so n - k of the
+    difference model, half the stacked residual degrees of freedom (never 2n - 2k).
+    statsmodels' own ``use_t`` would take the number of groups minus one instead.
     """
+    if controlled:
+        return float(res.df_resid) / 2
     return None if log_link else float(res.df_resid)
 
 
-def _effect(res, name: str, log_link: bool, alpha: float) -> Effect:
+def _effect(res, name: str, log_link: bool, alpha: float, df: float | None) -> Effect:
     est, se = float(res.params[name]), float(res.bse[name])
-    df = _reference_df(res, log_link)
     if df is None:
         lo, hi = (float(v) for v in np.asarray(res.conf_int(alpha).loc[name]))
         p = float(res.pvalues[name])
@@ -174,7 +198,13 @@ def _effect(res, name: str, log_link: bool, alpha: float) -> Effect:
 
 
 def _counterfactual(
-    res, x: pd.DataFrame, df: pd.DataFrame, effect_cols: list[str], log_link: bool, alpha: float
+    res,
+    x: pd.DataFrame,
+    df: pd.DataFrame,
+    effect_cols: list[str],
+    log_link: bool,
+    alpha: float,
+    ref_df: float | None,
 ) -> pd.DataFrame:
     n = len(df)
     xf = x.iloc[:n]
@@ -184,7 +214,7 @@ def _counterfactual(
     beta = np.asarray(res.params)
     eta_f, eta_cf = xf.to_numpy() @ beta, xcf.to_numpy() @ beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", xcf.to_numpy(), cov, xcf.to_numpy()))
-    z = stats.norm.ppf(1 - alpha / 2) if log_link else stats.t.ppf(1 - alpha / 2, res.df_resid)
+    z = stats.norm.ppf(1 - alpha / 2) if ref_df is None else stats.t.ppf(1 - alpha / 2, ref_df)
     if log_link:
         off = np.log(df["exposure"].to_numpy())
         tr = np.exp
@@ -210,7 +240,10 @@ def _counterfactual(
 def _diagnostics(
     res, family: str, df: pd.DataFrame, start: float, maxlags: int, period: int | None
 ) -> dict[str, Any]:
-    resid = np.asarray(res.resid_pearson if family != "gaussian" else res.resid)[: len(df)]
+    resid = np.asarray(res.resid_pearson if family != "gaussian" else res.resid)
+    if family == "gaussian" and len(resid) == 2 * len(df):  # controlled: difference series
+        resid = resid[: len(df)] - resid[len(df) :]
+    resid = resid[: len(df)]
     lags = period if period and period < len(resid) // 2 else max(1, min(10, len(resid) // 5))
     lb = acorr_ljungbox(resid, lags=[lags])
     out = {
@@ -220,7 +253,7 @@ def _diagnostics(
         "n_pre": int((df["t"] < start).sum()),
         "n_post": int((df["t"] >= start).sum()),
         "dispersion": None,
-        "newey_west_lags": maxlags if family == "gaussian" else None,
+        "newey_west_lags": maxlags if family == "gaussian" or "yc" in df else None,
     }
     if family != "gaussian":
         out["dispersion"] = float(res.pearson_chi2 / res.df_resid)
@@ -252,7 +285,8 @@ def estimate_its(
     ``exposure``, ``control_exposure`` must give the control's own population at risk.
     Gaussian fits use a t(df_resid) reference for p-values, intervals and the
     counterfactual band (Newey-West with few annual points over-rejects against the
-    normal); Poisson and quasi-Poisson fits use the normal.
+    normal); single-series Poisson and quasi-Poisson fits use the normal. With a
+    ``control``, errors are time-clustered (the n shared periods are the units, t(n - k)).
     """
     df = _series(data, time, outcome, exposure, control, control_exposure)
     try:
@@ -263,20 +297,21 @@ def estimate_its(
     t = df["t"].to_numpy()
     x = _design(t, start_v, slope, period, harmonics, t[0])
     lags = newey_west_lags(len(df)) if maxlags is None else maxlags
-    groups = None
+    periods = None
     y, expo = df["y"].to_numpy(), df["exposure"].to_numpy()
     lvl, slp = "level", "slope"
     if control:
         x, y, expo = _stacked(df, x)
-        groups = np.repeat([1, 0], len(df))
+        periods = np.tile(np.arange(len(df)), 2)
         lvl, slp = "g_level", "g_slope"
-    res = _fit(y, x, expo, family, ar_errors, lags, groups)
+    res = _fit(y, x, expo, family, ar_errors, lags, periods)
     log_link = family != "gaussian"
+    ref = _reference_df(res, log_link, controlled=periods is not None)
     effects = [lvl] + ([slp] if slope else [])
     return ItsResult(
-        level_change=_effect(res, lvl, log_link, alpha),
-        slope_change=_effect(res, slp, log_link, alpha) if slope else None,
-        counterfactual=_counterfactual(res, x, df, effects, log_link, alpha),
+        level_change=_effect(res, lvl, log_link, alpha, ref),
+        slope_change=_effect(res, slp, log_link, alpha, ref) if slope else None,
+        counterfactual=_counterfactual(res, x, df, effects, log_link, alpha, ref),
         diagnostics=_diagnostics(res, family, df, start_v, lags, period),
         family=family,
         start=start,

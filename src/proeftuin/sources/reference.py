@@ -1,4 +1,4 @@
-"""Acquire the reference data sets with published analyses (mpdta.csv, sicily.csv)."""
+"""Acquire the reference data sets with published analyses (mpdta, sicily, california_prop99)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from proeftuin.sources.fetch import acquire
 
-REFERENCE_FILES = ("mpdta.csv", "sicily.csv")
+REFERENCE_FILES = ("mpdta.csv", "sicily.csv", "california_prop99.csv")
 
 
 def reference_path(name: str, mirror: Path | None = None) -> Path:
