@@ -38,7 +38,7 @@ def registry(tmp_path: Path, text: str):
     return load_registry(path, known_codes=set(COV["municipality"]))
 
 
-def test_real_registry_has_the_four_confirmed_sites(mirror_dir: Path) -> None:
+def test_real_registry_has_the_five_sites_with_sourced_facts(mirror_dir: Path) -> None:
     cov = pd.read_csv(mirror_dir / "cbs" / "gemeenten-alfabetisch-2023.csv", dtype=str).rename(
         columns={"GemeentecodeGM": "municipality", "Gemeentenaam": "name"}
     )
@@ -48,11 +48,71 @@ def test_real_registry_has_the_four_confirmed_sites(mirror_dir: Path) -> None:
         "oostelijk-zuid-limburg",
         "vechtdal",
         "zeeuws-vlaanderen",
+        "slimmer-met-zorg",
     } <= set(reg.sites)
     assert all(s.status in ("confirmed", "unverified") for s in reg.sites.values())
     names = cov.set_index("municipality")["name"]
     for site in reg.sites.values():
         assert [names[c] for c in site.municipalities] == site.municipality_names
+        assert [names[c] for c in site.later_municipalities] == site.later_municipality_names
+        assert site.start_year_reason, site.id  # the start the analysis uses, and why
+        if site.pioneer_period:  # the analysis starts in the Pioneer period's first year
+            assert site.start_year == site.pioneer_period[0], site.id
+        for fact in ("site", "start_year", "coverage"):
+            assert fact in site.sources, (site.id, fact)
+    # the facts issue 11 asked to verify, each with its web source
+    blauwe = reg.sites["maastricht-heuvelland"]
+    assert blauwe.start_year == 2013 and blauwe.coverage.covered == 170_000
+    assert "rivm.nl/blauwe-zorg" in blauwe.sources["coverage"]
+    mijnzorg = reg.sites["oostelijk-zuid-limburg"]
+    assert (mijnzorg.initiative_start, mijnzorg.pioneer_period) == (2012, (2014, 2017))
+    assert "mijnzorg-ozl.nl" in mijnzorg.sources["pioneer_period"]
+    assert reg.sites["zeeuws-vlaanderen"].pioneer_period == (2014, 2017)
+    assert reg.sites["vechtdal"].initiative_start == 2012
+    smz = reg.sites["slimmer-met-zorg"]
+    assert smz.municipalities_approximate and smz.fact_status["municipalities"] == "unverified"
+    assert 0 < smz.coverage_share() < 1 and smz.status == "unverified"
+
+
+def test_every_site_and_later_member_is_out_of_every_pool(mirror_dir: Path) -> None:
+    cov = pd.read_csv(mirror_dir / "cbs" / "gemeenten-alfabetisch-2023.csv", dtype=str)
+    reg = load_registry(REGISTRY, known_codes=set(cov["GemeentecodeGM"]))
+    covariates = pd.DataFrame({"municipality": cov["GemeentecodeGM"]})
+    covariates["corop_region"] = "C"
+    excluded = {"GM0772", "GM0861", "GM0148"}  # Eindhoven, Veldhoven; Dalfsen joined Vechtdal
+    for site_id in reg.sites:
+        pool = set(control_pool(reg, site_id, covariates))
+        assert not pool & excluded and not pool & reg.pioneer_municipalities()
+        assert len(pool) == 342 - len(reg.pioneer_municipalities())
+
+
+def test_coverage_and_dates_are_checked(tmp_path: Path) -> None:
+    share = SITE.format(sid="a", codes="GM0001") + "    coverage: {population: share}\n"
+    with pytest.raises(DataError, match=r"site a: coverage: coverage 'share' needs the covered"):
+        registry(tmp_path, share)
+    late = SITE.format(sid="a", codes="GM0001") + "    initiative_start: 2014\n"
+    with pytest.raises(DataError, match="site a: entry: start_year 2013 before initiative_start"):
+        registry(tmp_path, late)
+    unsourced = SITE.format(sid="a", codes="GM0001") + "    pioneer_period: [2013, 2017]\n"
+    with pytest.raises(DataError, match=r"site a: no source for \['pioneer_period'\]"):
+        registry(tmp_path, unsourced)
+    approximate = SITE.format(sid="a", codes="GM0001") + "    municipalities_approximate: true\n"
+    with pytest.raises(DataError, match="approximate municipalities must be marked unverified"):
+        registry(tmp_path, approximate)
+    with pytest.raises(DataError, match=r"r\.yml: line \d+: not valid YAML"):
+        registry(tmp_path, SITE.format(sid="a", codes="GM0001") + "  b: [\n")
+
+
+def test_later_member_cannot_be_in_another_site(tmp_path: Path) -> None:
+    text = SITE.format(sid="a", codes="GM0001") + "    later_municipalities: [GM0002]\n"
+    text += "    sources: {site: s, municipalities: s, start_year: s, lead_insurer: s,"
+    text += " later_municipalities: s}\n"
+    text = text.replace(
+        "    sources: {site: s, municipalities: s, start_year: s, lead_insurer: s}\n", "", 1
+    )
+    text += SITE.format(sid="b", codes="GM0002")[7:]
+    with pytest.raises(DataError, match="GM0002 is in two sites: a and b"):
+        registry(tmp_path, text)
 
 
 def test_unknown_code_is_rejected(tmp_path: Path) -> None:
