@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proeftuin import provenance, settings
+from proeftuin import facts, provenance, settings
 from proeftuin.errors import PipelineError
 from proeftuin.fileio import atomic_write_json
 from proeftuin.plan import Plan, Task
@@ -357,6 +357,7 @@ def run_plan(
     started = time.perf_counter()
     tasks = plan.tasks(regions, outcomes)
     _check_ready(tasks)
+    facts.write_facts(plan)  # the snapshot of sites and outcomes the report prints
     display = display or _SilentDisplay()
     jobs = max(1, jobs or os.cpu_count() or 1)
     summary = RunSummary()

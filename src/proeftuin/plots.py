@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +24,15 @@ REGION_COLOUR = "#D55E00"  # vermillion
 CONTROL_COLOUR = "#0072B2"  # blue
 NEUTRAL_COLOUR = "#555555"
 POOLED_COLOUR = "#000000"
+
+
+def save_figure(fig: Figure, results_dir: str | Path, label: str) -> None:
+    """Save a labelled figure beside the task's results: ``<label>.png`` (the PDF's copy)
+    and ``<label>.svg``. The figure stays open, so the notebook still shows it."""
+    folder = Path(results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / f"{label}.png", dpi=150, metadata={"Software": None})
+    fig.savefig(folder / f"{label}.svg", metadata={"Date": None})
 
 
 def outcome_title(outcome: str) -> str:

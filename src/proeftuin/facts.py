@@ -1,0 +1,161 @@
+"""The facts snapshot (``reports/results/facts.json``): what the report prints about the sites
+and outcomes, written by ``proeftuin run`` from the plan, the site registry and the outcome
+catalogue, so that the report reads one file instead of those three.
+
+Per site: name, municipalities (code and name), start year, lead insurer, status, the source
+of each fact, and the plan's parameters for it (control pool, buffer, inference methods,
+draws, seed, periods). Per outcome: label, unit, Triple Aim dimension, which direction is
+better, and whether (and why not) it is comparable over time. :func:`write_facts` sits in
+the plan layer; :func:`read_facts` needs only this file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from proeftuin import settings
+from proeftuin.fileio import atomic_write_json
+
+if TYPE_CHECKING:
+    from proeftuin.plan import Plan
+
+FACTS_FILE = "facts.json"
+SCHEMA_VERSION = 1
+
+
+class _Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Municipality(_Fact):
+    code: str
+    name: str = ""
+
+
+class SiteParameters(_Fact):
+    """The plan's settings for a site (its defaults filled in)."""
+
+    control_pool: str
+    buffer: bool
+    inference: list[str]
+    draws: int
+    seed: int
+    first_year: int
+    last_year: int
+    outcomes: list[str]
+
+
+class SiteFacts(_Fact):
+    id: str
+    name: str
+    municipalities: list[Municipality]
+    start_year: int
+    lead_insurer: str
+    status: Literal["confirmed", "unverified"]
+    sources: dict[str, str] = Field(default_factory=dict)  # fact -> its source
+    fact_status: dict[str, str] = Field(default_factory=dict)  # fact -> confirmed/unverified
+    parameters: SiteParameters
+
+
+class OutcomeFacts(_Fact):
+    name: str
+    label: str
+    unit: str
+    dimension: str  # Triple Aim: costs, quality, health
+    better: Literal["higher", "lower"]
+    description: str = ""
+    comparability: str = ""  # empty when comparable over time, else why not
+
+
+class Facts(_Fact):
+    """The snapshot: every site and outcome of the plan, in the plan's order."""
+
+    schema_version: int = SCHEMA_VERSION
+    written: str = ""
+    plan: str = ""  # the plan file it was taken from
+    sites: list[SiteFacts] = Field(default_factory=list)
+    outcomes: list[OutcomeFacts] = Field(default_factory=list)
+
+    def site(self, site_id: str) -> SiteFacts | None:
+        return next((s for s in self.sites if s.id == site_id), None)
+
+    def outcome(self, name: str) -> OutcomeFacts | None:
+        return next((o for o in self.outcomes if o.name == name), None)
+
+
+def facts_path() -> Path:
+    return settings.results_dir() / FACTS_FILE
+
+
+def collect_facts(plan: Plan) -> Facts:
+    """The snapshot of a validated plan, with the registry's and the catalogue's facts."""
+    from proeftuin.outcomes import get_outcome
+    from proeftuin.regions import load_registry
+
+    registry = load_registry().sites
+    sites = []
+    for site_id in plan.regions:
+        site, params = registry[site_id], plan.region_settings(site_id)
+        names = site.municipality_names
+        site_facts = SiteFacts(
+            id=site_id,
+            name=site.name,
+            municipalities=[
+                Municipality(code=code, name=names[i] if i < len(names) else "")
+                for i, code in enumerate(site.municipalities)
+            ],
+            start_year=params["start_year"],
+            lead_insurer=site.lead_insurer,
+            status=site.status,
+            sources=dict(site.sources),
+            fact_status=dict(site.fact_status),
+            parameters=SiteParameters(
+                **{k: params[k] for k in ("control_pool", "buffer", "inference", "draws")},
+                seed=params["seed"],
+                first_year=plan.spec.periods.first_year,
+                last_year=plan.spec.periods.last_year,
+                outcomes=params["outcomes"],
+            ),
+        )
+        sites.append(site_facts)
+    names = dict.fromkeys([*plan.outcomes, *(o for s in sites for o in s.parameters.outcomes)])
+    outcomes = []
+    for name in names:
+        info = get_outcome(name)
+        outcome = OutcomeFacts(
+            name=name,
+            label=info.label,
+            unit=info.unit,
+            dimension=info.dimension,
+            better="higher" if info.higher_is_better else "lower",
+            description=info.description,
+            comparability="" if info.comparable_over_time else "not comparable over time",
+        )
+        outcomes.append(outcome)
+    root = settings.project_root()
+    plan_file = plan.path.relative_to(root) if plan.path.is_relative_to(root) else plan.path
+    return Facts(
+        written=datetime.now(UTC).isoformat(timespec="seconds"),
+        plan=plan_file.as_posix(),
+        sites=sites,
+        outcomes=outcomes,
+    )
+
+
+def write_facts(plan: Plan) -> Path:
+    """Write ``reports/results/facts.json`` for this plan (at the start of every run)."""
+    path = facts_path()
+    atomic_write_json(path, collect_facts(plan).model_dump(mode="json"))
+    return path
+
+
+def read_facts(path: Path | None = None) -> Facts:
+    """The snapshot; an empty one (no sites, no outcomes) when no run has written it yet."""
+    path = path or facts_path()
+    if not path.is_file():
+        return Facts()
+    return Facts.model_validate_json(path.read_text(encoding="utf-8"))
