@@ -27,8 +27,7 @@ import pytest
 import websocket
 
 from proeftuin import report, settings
-from proeftuin.report import facts
-from test_report import SITES, FakePlan, copy_report_sources, fake_outcome, fake_site
+from test_report import copy_report_sources
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -197,9 +196,6 @@ def built_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     root.mkdir()
     copy_report_sources(root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
-    monkeypatch.setattr(facts, "load_plan", lambda: FakePlan(SITES))
-    monkeypatch.setattr(facts, "site_info", fake_site)
-    monkeypatch.setattr(facts, "outcome_info", fake_outcome)
     outcome = report.build_report(require_quarto=False)
     if outcome.rendered:
         assert outcome.site_dir is not None

@@ -90,13 +90,13 @@ def test_add_a_region_and_a_design(scratch: Path) -> None:
     names = [t.name for t in plan.tasks()]
     assert names == ["testregio/count_region", "validation/validation", "synthesis/synthesis"]
 
-    # Step 3: run it; the region's page is generated from the plan.
+    # Step 3: run it; the region's page is generated from the run's results.
     summary = pipeline.run_plan(plan, regions=["testregio"], jobs=1)
     statuses = {r.task: r.status for r in summary.results}
     assert statuses["testregio/count_region"] == "executed", summary.to_dict()
     written = (scratch / "reports/results/testregio/count_estimates.csv").read_text()
     assert written.startswith("region,treated,controls\ntestregio,2,")
-    pages = report.generate_pages(plan)
+    pages = report.generate_pages()
     assert scratch / "reports" / "regions" / "testregio.qmd" in pages
 
 

@@ -1,18 +1,19 @@
 """The report without Quarto: generated pages, embeds, cross-references, previews, the CLI.
 
-Every test works in a temporary project (``PROEFTUIN_ROOT``) holding a copy of the
-committed report sources and small fake executed notebooks and results
-(``tests/fixtures/report``); nothing is written into the real ``reports/``.
+Every test works in a temporary project (``PROEFTUIN_ROOT``) holding only a copy of the
+committed report sources (static pages, templates, ``_quarto.yml``) and a results folder
+with its executed notebooks (``tests/fixtures/report``: facts snapshot, results tables,
+saved figures, provenance records): no plan, no registry, no panel. Nothing is written into
+the real ``reports/``.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -20,46 +21,11 @@ from typer.testing import CliRunner
 
 from proeftuin import report, settings
 from proeftuin.cli import app
-from proeftuin.report import facts, render
+from proeftuin.report import build
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 SITES = ["site-a", "site-b"]
-
-
-@dataclass
-class FakeTask:
-    region: str
-    notebook: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def executed_path(self) -> Path:
-        return settings.executed_dir() / self.region / f"{self.notebook}.ipynb"
-
-    @property
-    def results_dir(self) -> Path:
-        return settings.results_dir() / self.region
-
-
-@dataclass
-class FakePlan:
-    regions: list[str]
-    outcomes: list[str] = field(default_factory=lambda: ["cost_basket_std", "health_good_pct"])
-    designs: list[str] = field(default_factory=lambda: ["did_region", "its_region"])
-
-    def tasks(self) -> list[FakeTask]:
-        params = {
-            "control_pool": "all",
-            "buffer": False,
-            "start_year": 2013,
-            "first_year": 2011,
-            "last_year": 2023,
-        }
-        tasks = [
-            FakeTask(r, d, {**params, "region": r}) for r in self.regions for d in self.designs
-        ]
-        return [*tasks, FakeTask("synthesis", "synthesis", {"regions": self.regions})]
 
 
 def copy_report_sources(root: Path) -> None:
@@ -82,42 +48,23 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy_report_sources(root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
     monkeypatch.delenv(report.REQUIRE_ENV, raising=False)
-    monkeypatch.setattr(facts, "load_plan", lambda: FakePlan(SITES))
-    monkeypatch.setattr(facts, "site_info", fake_site)
-    monkeypatch.setattr(facts, "outcome_info", fake_outcome)
-    monkeypatch.setattr(render, "find_quarto", lambda: None)
+    monkeypatch.setattr(build, "find_quarto", lambda: None)
     return root
 
 
-def fake_site(site_id: str) -> dict[str, Any]:
-    return {
-        "id": site_id,
-        "name": f"Site {site_id[-1].upper()}",
-        "start_year": 2013,
-        "municipalities": ["GM0001", "GM0002"],
-        "lead_insurer": "Insurer",
-        "status": "unverified" if site_id == "site-b" else "confirmed",
-        "sources": ["RIVM 2018"],
-    }
-
-
-def fake_outcome(name: str) -> dict[str, str]:
-    unit = "€ per insured-year" if name.startswith("cost") else "%"
-    return {
-        "name": name,
-        "label": name.replace("_", " "),
-        "unit": unit,
-        "description": "",
-        "dimension": "costs" if name.startswith("cost") else "health",
-        "higher_is_better": not name.startswith("cost"),
-    }
+def drop_site(root: Path, site_id: str) -> None:
+    """The facts snapshot of a run whose plan no longer has the site."""
+    path = root / "reports" / "results" / "facts.json"
+    snapshot = json.loads(path.read_text())
+    snapshot["sites"] = [s for s in snapshot["sites"] if s["id"] != site_id]
+    path.write_text(json.dumps(snapshot))
 
 
 # ----------------------------------------------------------------------------- pages
 
 
 def test_every_plan_region_gets_a_generated_page(project: Path) -> None:
-    pages = report.generate_pages(FakePlan(SITES))
+    pages = report.generate_pages()
     region_pages = sorted(p.stem for p in pages if p.parent.name == "regions")
     assert region_pages == SITES
     text = (project / "reports" / "regions" / "site-a.qmd").read_text()
@@ -129,16 +76,16 @@ def test_every_plan_region_gets_a_generated_page(project: Path) -> None:
 
 
 def test_a_region_dropped_from_the_plan_loses_its_page(project: Path) -> None:
-    report.generate_pages(FakePlan(SITES))
-    report.generate_pages(FakePlan(["site-a"]))
+    report.generate_pages()
+    drop_site(project, "site-b")
+    report.generate_pages()
     assert sorted(p.name for p in (project / "reports" / "regions").glob("*.qmd")) == ["site-a.qmd"]
 
 
 def test_every_embed_target_and_cross_reference_resolves(project: Path) -> None:
-    plan = FakePlan(SITES)
-    pages = report.generate_pages(plan)
+    pages = report.generate_pages()
     assert {p.stem for p in pages} >= set(report.STATIC_PAGES)
-    assert report.validate_pages(plan, pages) == []
+    assert report.validate_pages(pages) == []
     assert report.page_problems(project / "reports" / "full-report.qmd") == []
     embeds = [e for p in pages for e in report.EMBED_RE.findall(p.read_text())]
     assert len(embeds) == 1 + 3 * len(SITES)  # forest plot + three figures per site
@@ -146,12 +93,11 @@ def test_every_embed_target_and_cross_reference_resolves(project: Path) -> None:
 
 def test_missing_notebook_becomes_a_note_not_a_broken_embed(project: Path) -> None:
     (project / "reports" / "executed" / "site-b" / "its_region.ipynb").unlink()
-    plan = FakePlan(SITES)
-    pages = report.generate_pages(plan)
+    pages = report.generate_pages()
     text = (project / "reports" / "regions" / "site-b.qmd").read_text()
     assert "its_region.ipynb#fig-its" not in text
     assert "Figure `fig-its` from `its_region.ipynb` is not available" in text
-    assert report.validate_pages(plan, pages) == []
+    assert report.validate_pages(pages) == []
 
 
 def test_checks_catch_a_dangling_embed_and_reference(project: Path) -> None:
@@ -166,7 +112,7 @@ def test_checks_catch_a_dangling_embed_and_reference(project: Path) -> None:
 
 
 def test_pdf_source_has_every_page_with_unique_labels(project: Path) -> None:
-    report.generate_pages(FakePlan(SITES))
+    report.generate_pages()
     text = (project / "reports" / "full-report.qmd").read_text()
     meta, body = report.split_front_matter(text)
     assert "typst" in meta["format"]
@@ -175,8 +121,8 @@ def test_pdf_source_has_every_page_with_unique_labels(project: Path) -> None:
         assert f"{{#{label}}}" in body
     titles = [line for line in body.splitlines() if line.startswith("# ")]
     assert len(titles) == len(report.PDF_PAGES) + len(SITES)
-    figures = project / "reports" / "_generated" / "figures"
-    assert (figures / "fig-site-a-trends.png").stat().st_size > 100
+    assert "](results/site-a/fig-trends.png){#fig-site-a-trends}" in body  # the saved file
+    assert (project / "reports" / "results" / "site-a" / "fig-trends.png").stat().st_size > 100
 
 
 def test_quarto_project_lists_every_page_and_never_executes(project: Path) -> None:
@@ -193,7 +139,7 @@ def test_quarto_project_lists_every_page_and_never_executes(project: Path) -> No
 
 
 def test_tables_and_findings_come_from_the_results(project: Path) -> None:
-    report.generate_pages(FakePlan(SITES))
+    report.generate_pages()
     generated = project / "reports" / "_generated"
     findings = (generated / "findings.md").read_text()
     assert "includes zero" in findings and "whole interval lies above zero" in findings
@@ -203,7 +149,7 @@ def test_tables_and_findings_come_from_the_results(project: Path) -> None:
 
 
 def test_region_tables_are_grouped_labelled_and_rounded(project: Path) -> None:
-    report.generate_pages(FakePlan(SITES))
+    report.generate_pages()
     text = (project / "reports" / "regions" / "site-a.qmd").read_text()
     assert "{#tbl-site-a-did-costs}" in text and "{#tbl-site-a-did-health}" in text
     assert "Costs of care (lower is better)" in text
@@ -213,8 +159,7 @@ def test_region_tables_are_grouped_labelled_and_rounded(project: Path) -> None:
 
 
 def test_robustness_page_shows_figures_and_tables_per_site(project: Path) -> None:
-    plan = FakePlan(SITES)
-    pages = report.generate_pages(plan)
+    pages = report.generate_pages()
     text = (project / "reports" / "_generated" / "robustness.md").read_text()
     site_a, site_b = text.split("{#sec-robustness-site-b}")
     for label in ("fig-robustness", "fig-placebo"):
@@ -225,37 +170,60 @@ def test_robustness_page_shows_figures_and_tables_per_site(project: Path) -> Non
     assert "Same care office" in site_a and "Placebo start" in site_a
     region_page = (project / "reports" / "regions" / "site-a.qmd").read_text()
     assert "](../robustness.qmd#sec-robustness-site-a)" in region_page
-    assert report.validate_pages(plan, pages) == []
+    assert report.validate_pages(pages) == []
     pdf = (project / "reports" / "full-report.qmd").read_text()
     assert "{#fig-site-a-robustness}" in pdf and "{#fig-site-a-placebo}" in pdf
 
 
 def test_robustness_not_available_yet_is_said(project: Path) -> None:
     (project / "reports" / "results" / "site-b" / "robustness.csv").unlink()
-    plan = FakePlan(SITES)
-    pages = report.generate_pages(plan)
+    pages = report.generate_pages()
     text = (project / "reports" / "_generated" / "robustness.md").read_text()
     assert "Robustness results for this site are not available yet" in text
     assert "not available yet" in (project / "reports" / "regions" / "site-b.qmd").read_text()
-    assert report.validate_pages(plan, pages) == []
+    assert report.validate_pages(pages) == []
 
 
 def test_methods_page_shows_the_validation(project: Path) -> None:
-    plan = FakePlan(SITES)
-    pages = report.generate_pages(plan)
+    pages = report.generate_pages()
     text = (project / "reports" / "_generated" / "validation.md").read_text()
     assert "{{< embed executed/validation/validation.ipynb#fig-validation >}}" in text
     assert "{#tbl-validation}" in text and "Pooled log risk ratio" in text and "✓ yes" in text
     assert "| −0.0305 | −0.03046 |" in text
-    assert report.validate_pages(plan, pages) == []
+    assert report.validate_pages(pages) == []
     (project / "reports" / "executed" / "validation" / "validation.ipynb").unlink()
     (project / "reports" / "results" / "validation" / "validation.csv").unlink()
-    report.generate_pages(plan)
+    report.generate_pages()
     text = (project / "reports" / "_generated" / "validation.md").read_text()
     assert "Validation results are not available yet" in text
 
 
 # ----------------------------------------------------------------------------- build and CLI
+
+
+def test_report_rebuilds_from_a_copied_results_folder_alone(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No plan, registry, catalogue or panel: not on disk, and not importable either."""
+    assert not (project / "analysis.yml").exists() and not (project / "data").exists()
+    for module in ("plan", "regions", "outcomes", "panel", "design"):
+        monkeypatch.setitem(sys.modules, f"proeftuin.{module}", None)  # importing it fails
+    result = CliRunner().invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    assert "problem:" not in result.output and "9 pages generated." in result.output
+    generated = project / "reports"
+    site_b = (generated / "regions" / "site-b.qmd").read_text()
+    assert 'title: "Site B"' in site_b and "| GM0002 | Beekdorp |" in site_b
+    assert "- **Sources:** site: RIVM 2018" in site_b and "`seed` | 20130701" in site_b
+    assert "| health good pct (%) |" in site_b  # the outcome's label and unit, from the facts
+    assert (
+        "papermill notebooks/robustness_region.ipynb"
+        in (generated / "_generated" / "reproducibility.md").read_text()
+    )
+    pdf = (generated / "full-report.qmd").read_text()
+    for figure in ("site-a/fig-trends", "site-b/fig-its", "synthesis/fig-forest"):
+        assert f"](results/{figure}.png)" in pdf
+    assert (generated / "previews" / "site-b" / "did_region.html").is_file()
 
 
 def test_without_quarto_previews_and_a_plain_message(project: Path) -> None:
@@ -311,7 +279,7 @@ def test_with_quarto_renders_site_and_pdf(
 ) -> None:
     log = tmp_path / "calls.log"
     quarto = fake_quarto(tmp_path / "bin", log)
-    monkeypatch.setattr(render, "find_quarto", lambda: quarto)
+    monkeypatch.setattr(build, "find_quarto", lambda: quarto)
     outcome = report.build_report(require_quarto=True)
     assert outcome.rendered and outcome.pdf == project / "_site" / report.PDF_NAME
     assert outcome.pdf.read_text().startswith("%PDF")
@@ -338,7 +306,7 @@ def test_find_quarto_on_path_or_in_the_quarto_cli_package(
 
 
 def test_reproducibility_reads_the_provenance_records(project: Path) -> None:
-    report.generate_pages(FakePlan(SITES))
+    report.generate_pages()
     text = (project / "reports" / "_generated" / "reproducibility.md").read_text()
     assert "`v0.1.0-3-gabc1234` (uncommitted changes)" in text
     assert "vektis_2015_gemeente.csv" in text and "`9f8e7d6c5b4a3210`" in text

@@ -1,15 +1,22 @@
-"""``build_report``: generate and check the pages, then render with Quarto or write previews."""
+"""``build_report``: generate and check the pages, then render them with Quarto (website,
+then the PDF into it) or, without Quarto, write HTML previews of the executed notebooks."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from importlib import util as import_util
 from pathlib import Path
 
+from proeftuin import settings
 from proeftuin.errors import QuartoRequiredError
-from proeftuin.report import facts, paths, render
-from proeftuin.report.checks import page_problems, validate_pages
-from proeftuin.report.pages import generate_pages
+from proeftuin.report import inputs
+from proeftuin.report.includes import write_includes
+from proeftuin.report.pages import STATIC_PAGES, page_problems, validate_pages, write_site_pages
+from proeftuin.report.pdf import PDF_NAME, write_pdf_source
 from proeftuin.report.previews import write_previews
 
 REQUIRE_ENV = "REQUIRE_QUARTO"
@@ -33,6 +40,17 @@ class ReportOutcome:
     problems: list[str] = field(default_factory=list)
 
 
+def generate_pages() -> list[Path]:
+    """Write the include files, one page per site and the PDF source; list the pages.
+    Everything is read from ``reports/results`` and ``reports/executed``."""
+    runs = inputs.read_runs()
+    write_includes(runs)
+    static = [inputs.reports_dir() / f"{name}.qmd" for name in STATIC_PAGES]
+    pages = [p for p in static if p.is_file()] + write_site_pages(runs)
+    write_pdf_source(runs)
+    return pages
+
+
 def quarto_required(value: bool | None) -> bool:
     """The explicit choice, else ``$REQUIRE_QUARTO``."""
     if value is not None:
@@ -53,19 +71,18 @@ def build_report(*, require_quarto: bool | None = None) -> ReportOutcome:
     With ``require_quarto`` (default: ``$REQUIRE_QUARTO=1``) a missing Quarto or a page
     problem raises :class:`QuartoRequiredError` after the previews are written.
     """
-    plan = facts.load_plan()
-    pages = generate_pages(plan)
-    problems = validate_pages(plan, pages)
-    problems += page_problems(paths.reports_dir() / "full-report.qmd")
-    quarto = render.find_quarto()
+    pages = generate_pages()
+    problems = validate_pages(pages)
+    problems += page_problems(inputs.reports_dir() / "full-report.qmd")
+    quarto = find_quarto()
     if quarto is not None and not problems:
-        site, pdf = render.render_quarto(quarto)
+        site, pdf = render_quarto(quarto)
         message = f"Rendered the website to {site}" + (f" and the PDF {pdf}" if pdf else "")
         if pdf is None:
             message += "; the PDF was not produced (see Quarto's output)"
         return ReportOutcome(True, message, pages, quarto, site, pdf)
     reason = "Quarto was not found" if quarto is None else "the pages have problems"
-    index = write_previews(not_rendered_message(reason, paths.previews_dir()))
+    index = write_previews(not_rendered_message(reason, inputs.reports_dir() / "previews"))
     outcome = ReportOutcome(
         rendered=False,
         message=not_rendered_message(reason, index.parent),
@@ -77,3 +94,79 @@ def build_report(*, require_quarto: bool | None = None) -> ReportOutcome:
     if quarto_required(require_quarto):
         raise QuartoRequiredError(f"{outcome.message} ({REQUIRE_ENV}=1 makes this an error)")
     return outcome
+
+
+# ----------------------------------------------------------------------------- Quarto
+
+
+def find_quarto() -> Path | None:
+    """``quarto`` on PATH, beside this Python, or inside the quarto-cli package."""
+    found = shutil.which("quarto")
+    if found:
+        return Path(found)
+    beside = Path(sys.executable).parent / ("quarto.exe" if os.name == "nt" else "quarto")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return beside
+    return quarto_cli_binary()
+
+
+def quarto_cli_binary() -> Path | None:
+    """The binary shipped in the quarto-cli Python package (``quarto_cli/bin/quarto``)."""
+    spec = import_util.find_spec("quarto_cli")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        for candidate in (Path(folder) / "bin" / "quarto", Path(folder) / "bin" / "quarto.exe"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def run_quarto(quarto: Path, *args: str) -> None:
+    """Run Quarto in the project root; its last output lines in the error when it fails."""
+    result = subprocess.run(
+        [str(quarto), *args],
+        cwd=settings.project_root(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).splitlines()[-20:])
+        raise RuntimeError(f"quarto {' '.join(args)} failed ({result.returncode}):\n{tail}")
+
+
+def render_quarto(quarto: Path) -> tuple[Path, Path | None]:
+    """Render the website, then the PDF into it; the site folder and the PDF."""
+    run_quarto(quarto, "render", "--to", "html")
+    run_quarto(quarto, "render", "reports/full-report.qmd", "--to", "typst")
+    site = settings.project_root() / "_site"
+    pdf = collect_pdf(site)
+    ensure_site_index(site)
+    return site, pdf
+
+
+def collect_pdf(site: Path) -> Path | None:
+    """Move the Typst PDF (wherever Quarto put it) to ``_site/proeftuin-report.pdf``."""
+    for candidate in (
+        site / "reports" / "full-report.pdf",
+        inputs.reports_dir() / "full-report.pdf",
+    ):
+        if candidate.is_file():
+            target = site / PDF_NAME
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(candidate), target)
+            return target
+    return None
+
+
+def ensure_site_index(site: Path) -> None:
+    """A root ``index.html`` that forwards to the report's home page (``reports/index.html``)."""
+    index = site / "index.html"
+    if site.is_dir() and not index.exists() and (site / "reports" / "index.html").is_file():
+        index.write_text(
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>proeftuin</title>"
+            "<meta http-equiv='refresh' content='0; url=reports/index.html'></head><body>"
+            "<a href='reports/index.html'>Open the report</a></body></html>",
+            encoding="utf-8",
+        )

@@ -9,8 +9,8 @@ import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from proeftuin.report import facts
-from proeftuin.report.results import Rows
+from proeftuin.report import inputs
+from proeftuin.report.inputs import Rows, better_direction, outcome_label, site_name
 from proeftuin.report.tables import (
     MISSING,
     Table,
@@ -103,14 +103,14 @@ def by_dimension(outcomes: Iterable[str]) -> dict[str, list[str]]:
     """Outcomes grouped by Triple Aim dimension (health, quality, costs, then others)."""
     groups: dict[str, list[str]] = {}
     for name in outcomes:
-        groups.setdefault(str(facts.outcome_info(name).get("dimension") or ""), []).append(name)
+        groups.setdefault(inputs.outcome(name).dimension, []).append(name)
     order = [*GROUPS, *sorted(set(groups) - set(GROUPS))]
     return {d: groups[d] for d in order if d in groups}
 
 
 def shared_unit(outcomes: list[str]) -> str:
     """The unit of every outcome in the list, or ``""`` when they differ."""
-    units = {str(facts.outcome_info(o).get("unit") or "") for o in outcomes}
+    units = {inputs.outcome(o).unit for o in outcomes}
     return units.pop() if len(units) == 1 else ""
 
 
@@ -118,7 +118,7 @@ def group_caption(dimension: str, outcomes: list[str], what: str) -> str:
     """``Costs of care, EUR per insured-year (lower is better): <what>``."""
     name = GROUPS.get(dimension, dimension.capitalize() or "Other outcomes")
     unit = shared_unit(outcomes) if len(outcomes) > 1 else ""
-    directions = {facts.better_direction(o) for o in outcomes} - {""}
+    directions = {better_direction(o) for o in outcomes} - {""}
     better = f" ({directions.pop()} is better)" if len(directions) == 1 else ""
     return f"{name}{', ' + unit if unit else ''}{better}: {what}"
 
@@ -128,8 +128,8 @@ def outcome_cell(name: str, group: list[str] | None = None) -> str:
     and which way is better when the group is mixed."""
     group = group or [name]
     unit_in_caption = len(group) > 1 and shared_unit(group)
-    label = str(facts.outcome_info(name)["label"]) if unit_in_caption else facts.outcome_label(name)
-    direction = facts.better_direction(name)
+    label = inputs.outcome(name).label if unit_in_caption else outcome_label(name)
+    direction = better_direction(name)
     return f"{label}; {direction} is better" if mixed_direction(group) and direction else label
 
 
@@ -145,14 +145,14 @@ def grouped(
         if estimated(outcome_rows):
             usable.append(name)
         else:
-            result.not_estimated.append((facts.outcome_label(name), reason(outcome_rows)))
+            result.not_estimated.append((outcome_label(name), reason(outcome_rows)))
     for dimension, names in by_dimension(usable).items():
         result.tables.append(build(dimension, names, per_outcome))
     return result
 
 
 def mixed_direction(names: list[str]) -> bool:
-    return len({facts.better_direction(o) for o in names} - {""}) > 1
+    return len({better_direction(o) for o in names} - {""}) > 1
 
 
 # ----------------------------------------------------------------------------- region results
@@ -265,9 +265,9 @@ def scorecard_table(rows: Rows) -> Table:
         digits = shared_decimals([r])
         body.append(
             [
-                facts.site_name(r.get("region", "")),
+                site_name(r.get("region", "")),
                 GROUPS.get(r.get("dimension", ""), r.get("dimension", "")),
-                facts.outcome_label(r.get("outcome", "")),
+                outcome_label(r.get("outcome", "")),
                 _est_ci(r, digits),
                 f"{EVIDENCE_MARK.get(r.get('evidence', ''), '')} {r.get('evidence', '')}".strip(),
                 DIRECTION_MARK.get(r.get("direction", ""), r.get("direction", "")),
@@ -289,7 +289,7 @@ def pooled_table(rows: Rows) -> Table:
         digits = shared_decimals([r])
         body.append(
             [
-                facts.outcome_label(r.get("outcome", "")),
+                outcome_label(r.get("outcome", "")),
                 DESIGN_NAMES.get(r.get("design", ""), r.get("design", "")),
                 fmt_est(r.get("estimate"), digits),
                 fmt_ci(r.get("ci_low"), r.get("ci_high"), digits),
@@ -339,7 +339,7 @@ def _pool_table(rows: Rows, region: str, check: str) -> Table:
         found = {r.get("variant", ""): r for r in outcome_rows}
         digits = shared_decimals(outcome_rows)
         body.append(
-            [facts.outcome_label(outcome), *[_est_ci(found.get(v, {}), digits) for v in variants]]
+            [outcome_label(outcome), *[_est_ci(found.get(v, {}), digits) for v in variants]]
         )
     caption = "Alternative control pools: estimate (95% CI) with each pool"
     return Table(
@@ -365,7 +365,7 @@ def _leave_one_out_table(rows: Rows, region: str, check: str) -> Table:
         )
         body.append(
             [
-                facts.outcome_label(outcome),
+                outcome_label(outcome),
                 f"{fmt_est(low['estimate'], digits)} to {fmt_est(high['estimate'], digits)}",
                 names.get(low.get("variant", ""), low.get("variant", "")),
                 names.get(high.get("variant", ""), high.get("variant", "")),
@@ -380,10 +380,8 @@ def _leave_one_out_table(rows: Rows, region: str, check: str) -> Table:
 
 
 def _municipality_names(region: str) -> dict[str, str]:
-    site = facts.site_info(region)
-    codes = [str(c) for c in site.get("municipalities") or []]
-    names = [str(n) for n in site.get("municipality_names") or []]
-    return {c: f"{n} ({c})" for c, n in zip(codes, names, strict=False)}
+    found = inputs.site(region)
+    return {m.code: f"{m.name} ({m.code})" for m in found.municipalities} if found else {}
 
 
 def _placebo_table(rows: Rows, region: str, check: str) -> Table:
@@ -394,7 +392,7 @@ def _placebo_table(rows: Rows, region: str, check: str) -> Table:
         for i, r in enumerate(sorted(outcome_rows, key=lambda r: r.get("variant", ""))):
             body.append(
                 [
-                    facts.outcome_label(outcome) if i == 0 else "",
+                    outcome_label(outcome) if i == 0 else "",
                     r.get("variant", ""),
                     fmt_est(r.get("estimate"), digits),
                     fmt_ci(r.get("ci_low"), r.get("ci_high"), digits),
@@ -412,7 +410,7 @@ def _other_check_table(rows: Rows, region: str, check: str) -> Table:
     header = ["Outcome", "Variant", "Estimate (95% CI)", "p", "Note"]
     body = [
         [
-            facts.outcome_label(r.get("outcome", "")),
+            outcome_label(r.get("outcome", "")),
             r.get("variant", ""),
             _est_ci(r, shared_decimals([r])),
             fmt_p(r.get("p_value")),

@@ -1,39 +1,42 @@
-"""Page generation: one Quarto page per plan region, the include files and the PDF source."""
+"""The pages: one generated page per site, the figure blocks, and the checks before rendering.
+
+A figure on the website is Quarto's ``{{< embed notebook.ipynb#label >}}`` of the executed
+notebook's labelled cell (Quarto links it to a rendered copy of the notebook). In the PDF it
+is the file the notebook saved beside its results (``reports/results/<site>/<label>.png``)
+under a document-wide unique label (``fig-<site>-event-study``). A missing figure or result
+becomes a callout saying why, never a broken embed.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from proeftuin.report import facts, paths
-from proeftuin.report.estimates import did_tables, its_tables
-from proeftuin.report.figures import figure_block, why_missing
-from proeftuin.report.includes import executed_path, region_tasks, write_includes
-from proeftuin.report.notebooks import notebook_labels
-from proeftuin.report.pdf import write_pdf_source
-from proeftuin.report.results import Rows, provenance_records, region_rows, task_errors
+from proeftuin.report import inputs
+from proeftuin.report.estimates import METHODS, did_tables, its_tables
+from proeftuin.report.inputs import Rows, Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, fmt_num, fmt_p, md_table, missing_note, to_float
 
-STATIC_PAGES = (
-    "index",
-    "regions",
-    "synthesis",
-    "robustness",
-    "methods",
-    "data",
-    "reproducibility",
-)
+STATIC_PAGES = ("index", "regions", "synthesis", "robustness", "methods", "data", "reproducibility")
 DID_FIGURES = ("fig-trends", "fig-event-study")
 ITS_FIGURES = ("fig-its",)
+RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report`."
+EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
+INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
+LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
+XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
+FRONT_MATTER_RE = re.compile(r"^---\n.*?\n---\n", flags=re.DOTALL)
 
 
 def jinja() -> jinja2.Environment:
     """Jinja with comment markers that cannot clash with Quarto's ``{#label}`` syntax."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(paths.templates_dir())),
+        loader=jinja2.FileSystemLoader(str(inputs.templates_dir())),
         undefined=jinja2.StrictUndefined,
         comment_start_string="{##",
         comment_end_string="##}",
@@ -43,92 +46,119 @@ def jinja() -> jinja2.Environment:
     )
 
 
-def static_pages() -> list[Path]:
-    return [paths.reports_dir() / f"{name}.qmd" for name in STATIC_PAGES]
+# ----------------------------------------------------------------------------- figures
 
 
-def generate_pages(plan: Any) -> list[Path]:
-    """Write the include files, one page per plan region, and the PDF source; list the pages."""
-    write_includes(plan)
-    region_dir = paths.region_pages_dir()
-    region_dir.mkdir(parents=True, exist_ok=True)
-    for stale in region_dir.glob("*.qmd"):
-        if stale.stem not in plan.regions:
+def pdf_label(owner: str, label: str) -> str:
+    """A label unique in the whole PDF: prefixed by the site that owns the figure."""
+    return f"fig-{owner}-{label.removeprefix('fig-')}" if owner else label
+
+
+def figure(folder: str, notebook: str, label: str, why: str = RUN_HINT, *,
+           page_dir: Path, pdf: bool = False, owner: str = "") -> str:  # fmt: skip
+    """A labelled figure: an embed (website) or its saved file (PDF), or a note why not."""
+    path = executed_notebook(folder, notebook)
+    cell = notebook_labels(path).get(label)
+    saved = inputs.figure_file(folder, label)
+    if pdf and saved.is_file():
+        caption = (cell or {}).get("fig-cap", label)
+        image = Path(os.path.relpath(saved, page_dir)).as_posix()
+        source = f" (Source: `{inputs.rel_root(path)}`)"
+        return f"![{caption}{source}]({image}){{#{pdf_label(owner, label)}}}\n"
+    if not pdf and cell is not None:
+        return f"{{{{< embed {Path(os.path.relpath(path, page_dir)).as_posix()}#{label} >}}}}\n"
+    return missing_note(f"Figure `{label}` from `{path.name}` is not available.", why)
+
+
+def figure_ref(folder: str, notebook: str, label: str, *, pdf: bool, owner: str) -> str:
+    """``@label`` where the figure is shown, else words saying it is missing."""
+    shown = (
+        inputs.figure_file(folder, label).is_file()
+        if pdf
+        else label in notebook_labels(executed_notebook(folder, notebook))
+    )
+    if not shown:
+        return f"figure `{label}`: not available"
+    return f"@{pdf_label(owner, label) if pdf else label}"
+
+
+def why_missing(notebook: str, errors: dict[str, str]) -> str:
+    """The failed task's error, else how to produce the missing output."""
+    return f"The task failed: {errors[notebook]}" if notebook in errors else RUN_HINT
+
+
+# ----------------------------------------------------------------------------- site pages
+
+
+def write_site_pages(runs: Runs) -> list[Path]:
+    """One page per site of the facts snapshot (pages of sites no longer there removed)."""
+    folder = inputs.region_pages_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.qmd"):
+        if stale.stem not in inputs.sites():
             stale.unlink()
-    regions = [write_region_page(plan, region) for region in plan.regions]
-    pages = [p for p in static_pages() if p.is_file()] + regions
-    write_pdf_source(plan, jinja())
+    pages = []
+    for site_id in inputs.sites():
+        page = folder / f"{site_id}.qmd"
+        page.write_text(site_page(site_id, runs, pdf=False), encoding="utf-8")
+        pages.append(page)
     return pages
 
 
-def write_region_page(plan: Any, region: str) -> Path:
-    page = paths.region_pages_dir() / f"{region}.qmd"
-    page.parent.mkdir(parents=True, exist_ok=True)
-    context = region_context(plan, region, page.parent)
-    page.write_text(jinja().get_template("region.qmd.j2").render(**context), encoding="utf-8")
-    return page
+def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
+    """A site's page (website) or chapter source (PDF, figures from files)."""
+    return jinja().get_template("region.qmd.j2").render(**site_context(site_id, runs, pdf))
 
 
-# ----------------------------------------------------------------------------- the region page
+def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
+    """Everything the site template shows, from the facts snapshot and the results."""
+    site = inputs.site(site_id)
+    tasks = runs.of(site_id)
+    params = next(iter(tasks.values())).parameters if tasks else {}
+    if site is not None and not params:
+        params = site.parameters.model_dump(exclude={"outcomes"})
+    did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
+    errors = runs.errors(site_id)
+    did_why, its_why = why_missing("did_region", errors), why_missing("its_region", errors)
+    page_dir = inputs.reports_dir() if pdf else inputs.region_pages_dir()
 
+    def figures(notebook: str, labels: tuple[str, ...]) -> list[str]:
+        why = why_missing(notebook, errors)
+        return [figure(site_id, notebook, lab, why, page_dir=page_dir, pdf=pdf, owner=site_id)
+                for lab in labels]  # fmt: skip
 
-def region_context(plan: Any, region: str, page_dir: Path) -> dict[str, Any]:
-    """Everything the region template shows, formatted from the registry and the results."""
-    site = facts.site_info(region)
-    tasks = region_tasks(plan, region)
-    params = dict(next(iter(tasks.values())).parameters) if tasks else {}
-    did_nb = executed_path(tasks.get("did_region"), region, "did_region")
-    its_nb = executed_path(tasks.get("its_region"), region, "its_region")
-    did_rows = region_rows(region, "did_estimates.csv")
-    its_rows = region_rows(region, "its_estimates.csv")
-    errors = task_errors(region)
+    refs = {(nb, lab) for nb, labs in (("did_region", DID_FIGURES), ("its_region", ITS_FIGURES))
+            for lab in labs}  # fmt: skip
     return {
-        "site": site,
-        "site_id": region,
-        "ref": figure_refs({did_nb: DID_FIGURES, its_nb: ITS_FIGURES}),
-        "status_note": status_note(site),
-        "start_year": params.get("start_year") or site.get("start_year") or "",
+        "site": {"name": site.name if site else site_id},
+        "site_id": site_id,
+        "ref": {lab: figure_ref(site_id, nb, lab, pdf=pdf, owner=site_id) for nb, lab in refs},
+        "status_note": status_note(site_id),
+        "start_year": params.get("start_year") or (site.start_year if site else ""),
         "first_year": params.get("first_year", "–"),
         "last_year": params.get("last_year", "–"),
-        "n_municipalities": len(site.get("municipalities") or []),
-        "did_notebook": paths.rel_root(did_nb),
-        "its_notebook": paths.rel_root(its_nb),
-        "site_facts": site_facts(site),
-        "municipality_table": municipality_table(region, site),
+        "n_municipalities": len(site.municipalities) if site else 0,
+        "did_notebook": inputs.rel_root(executed_notebook(site_id, "did_region")),
+        "its_notebook": inputs.rel_root(executed_notebook(site_id, "its_region")),
+        "site_facts": site_facts(site_id),
+        "municipality_table": municipality_table(site_id),
         "comparison_text": comparison_text(did_rows, params),
-        "parameter_table": parameter_table(region, params),
-        "did_figures": [
-            figure_block(page_dir, did_nb, lab, why_missing("did_region", errors))
-            for lab in DID_FIGURES
-        ],
-        "its_figures": [
-            figure_block(page_dir, its_nb, lab, why_missing("its_region", errors))
-            for lab in ITS_FIGURES
-        ],
-        "did_table": did_tables(did_rows, f"tbl-{region}-did").markdown()
-        or missing_note(
-            "No difference-in-differences estimates.", why_missing("did_region", errors)
-        ),
-        "its_table": its_tables(its_rows, f"tbl-{region}-its").markdown()
-        or missing_note("No interrupted-time-series estimates.", why_missing("its_region", errors)),
-        "robustness": robustness_text(region),
-        "diagnostics": diagnostics(region, did_rows),
-        "caveats": caveats(site, did_rows, its_rows, errors),
+        "parameter_table": parameter_table(site_id, params),
+        "did_figures": figures("did_region", DID_FIGURES),
+        "its_figures": figures("its_region", ITS_FIGURES),
+        "did_table": did_tables(did_rows, f"tbl-{site_id}-did").markdown()
+        or missing_note("No difference-in-differences estimates.", did_why),
+        "its_table": its_tables(its_rows, f"tbl-{site_id}-its").markdown()
+        or missing_note("No interrupted-time-series estimates.", its_why),
+        "robustness": robustness_text(site_id),
+        "diagnostics": diagnostics(site_id, did_rows, runs),
+        "caveats": caveats(site_id, did_rows, errors),
     }
 
 
-def figure_refs(figures: dict[Path, tuple[str, ...]]) -> dict[str, str]:
-    """``@label`` where the notebook has the figure, else words saying it is missing."""
-    refs = {}
-    for notebook, labels in figures.items():
-        found = notebook_labels(notebook)
-        for label in labels:
-            refs[label] = f"@{label}" if label in found else f"figure `{label}`: not available"
-    return refs
-
-
-def status_note(site: dict[str, Any]) -> str:
-    if site.get("status") != "unverified":
+def status_note(site_id: str) -> str:
+    site = inputs.site(site_id)
+    if site is None or site.status != "unverified":
         return ""
     return (
         "The registry marks this site's municipalities as unverified: the "
@@ -136,68 +166,57 @@ def status_note(site: dict[str, Any]) -> str:
     )
 
 
-def site_facts(site: dict[str, Any]) -> str:
-    if site.get("missing"):
-        return "_The site registry could not be read; only the site id is known here._"
-    facts_ = [
-        f"- **Programme start:** {site.get('start_year') or '–'}",
-        f"- **Lead insurer:** {site.get('lead_insurer') or '–'}",
-        f"- **Registry status:** {site.get('status') or '–'}",
+def site_facts(site_id: str) -> str:
+    site = inputs.site(site_id)
+    if site is None:
+        return "_The facts snapshot (`reports/results/facts.json`) does not know this site._"
+    lines = [
+        f"- **Programme start:** {site.start_year or '–'}",
+        f"- **Lead insurer:** {site.lead_insurer or '–'}",
+        f"- **Registry status:** {site.status or '–'}",
     ]
-    sources = site.get("sources") or []
-    if sources:
-        items = sources.items() if isinstance(sources, dict) else enumerate(sources, 1)
-        facts_.append("- **Sources:** " + "; ".join(f"{k}: {v}" for k, v in items))
-    return "\n".join(facts_)
+    if site.sources:
+        lines.append("- **Sources:** " + "; ".join(f"{k}: {v}" for k, v in site.sources.items()))
+    return "\n".join(lines)
 
 
-def municipality_table(site_id: str, site: dict[str, Any]) -> str:
-    codes = [str(c) for c in site.get("municipalities") or []]
-    names = [str(n) for n in site.get("municipality_names") or []]
-    rows = [[code, names[i] if i < len(names) else "–"] for i, code in enumerate(codes)]
-    caption = f"Municipalities of the site ({len(codes)}; CBS codes)"
-    return md_table(["Code", "Municipality"], rows, caption, f"tbl-{site_id}-municipalities")
+def municipality_table(site_id: str) -> str:
+    site = inputs.site(site_id)
+    found = [[m.code, m.name or "–"] for m in site.municipalities] if site else []
+    caption = f"Municipalities of the site ({len(found)}; CBS codes)"
+    return md_table(["Code", "Municipality"], found, caption, f"tbl-{site_id}-municipalities")
 
 
 def comparison_text(did_rows: Rows, params: dict[str, Any]) -> str:
-    pool = params.get("control_pool", "–")
-    buffer = (
-        " without municipalities in a COROP region of any Pioneer site (buffer)"
-        if params.get("buffer")
-        else ""
-    )
+    buffer = " without municipalities in a COROP region of any Pioneer site (buffer)"
     text = (
-        f"Control municipalities come from the **{pool}** pool{buffer}; "
+        f"Control municipalities come from the **{params.get('control_pool', '–')}** pool"
+        f"{buffer if params.get('buffer') else ''}; "
         "the other Pioneer sites' municipalities are never controls."
     )
     if did_rows:
-        first = did_rows[0]
-        units, treated = fmt_int(first.get("n_units")), fmt_int(first.get("n_treated_units"))
+        units, treated = (fmt_int(did_rows[0].get(k)) for k in ("n_units", "n_treated_units"))
         text += f" The estimation sample has {units} municipalities, {treated} of them in the site."
     return text
 
 
 def parameter_table(site_id: str, params: dict[str, Any]) -> str:
-    rows = [
-        [f"`{key}`", ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value)]
-        if not isinstance(value, str)
-        else [f"`{key}`", value]
-        for key, value in sorted(params.items())
-    ]
-    return md_table(
-        ["Parameter", "Value"],
-        rows,
-        "Notebook parameters of this site's tasks",
-        f"tbl-{site_id}-parameters",
-    )
+    def show(key: str, value: Any) -> str:
+        if key == "inference":  # the methods' names as the tables print them
+            value = [METHODS.get(m, (m,))[0] for m in value]
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        return value if isinstance(value, str) else json.dumps(value)
+
+    found = [[f"`{key}`", show(key, value)] for key, value in sorted(params.items())]
+    caption = "Notebook parameters of this site's tasks"
+    return md_table(["Parameter", "Value"], found, caption, f"tbl-{site_id}-parameters")
 
 
-def robustness_text(region: str) -> str:
+def robustness_text(site_id: str) -> str:
     """Where this site's robustness results are, or that they are not there yet."""
-    link = f"[robustness results for this site](../robustness.qmd#sec-robustness-{region})"
-    has_table = bool(region_rows(region, "robustness.csv"))
-    has_figures = bool(notebook_labels(paths.robustness_notebook(region)))
-    if not (has_table or has_figures):
+    link = f"[robustness results for this site](../robustness.qmd#sec-robustness-{site_id})"
+    if not (rows(site_id, "robustness.csv") or notebook_labels(robustness_notebook(site_id))):
         return (
             "Robustness results (other control pools, leaving out one municipality at a "
             f"time, placebo start years) are not available yet for this site; see the {link}."
@@ -208,51 +227,51 @@ def robustness_text(region: str) -> str:
     )
 
 
-def diagnostics(region: str, did_rows: Rows) -> str:
+def robustness_notebook(site_id: str) -> Path:
+    return executed_notebook(site_id, inputs.ROBUSTNESS)
+
+
+def diagnostics(site_id: str, did_rows: Rows, runs: Runs) -> str:
     seen: dict[str, dict[str, str]] = {}
     for row in did_rows:
         if to_float(row.get("estimate")) is not None:
             seen.setdefault(row.get("outcome", ""), row)
-    rows = [
-        [facts.outcome_label(o), fmt_p(r.get("pretrend_p")), fmt_int(r.get("n_periods"))]
+    found = [
+        [inputs.outcome_label(o), fmt_p(r.get("pretrend_p")), fmt_int(r.get("n_periods"))]
         for o, r in seen.items()
     ]
     pretrends = md_table(
         ["Outcome", "Pre-trend test p", "Years"],
-        rows,
+        found,
         "Parallel pre-trends test (joint test of the pre-start event-study coefficients); "
         "a small p-value warns that the site already diverged from its controls",
-        f"tbl-{region}-pretrends",
+        f"tbl-{site_id}-pretrends",
     )
-    parts = [pretrends or "_No difference-in-differences results for this site yet._"]
-    parts.append(provenance_table(region, f"tbl-{region}-runs"))
-    return "\n".join(p for p in parts if p)
-
-
-def provenance_table(region: str, label: str) -> str:
-    from proeftuin.report.results import code_version
-
-    rows = [
-        [
-            name.split("/", 1)[1],
-            prov.get("status", "–"),
-            code_version(prov.get("code_version")),
-            fmt_num(prov.get("duration_s")),
-            prov.get("finished", "–"),
-        ]
-        for name, prov in provenance_records(region)
-    ]
-    return md_table(
+    task_rows = [
+        [t.notebook, t.status, code_version(t), fmt_num(t.record.get("duration_s")),
+         t.record.get("finished", "–")]
+        for t in runs.of(site_id).values()
+    ]  # fmt: skip
+    runs_table = md_table(
         ["Notebook", "Status", "Code version", "Run time (s)", "Finished"],
-        rows,
+        task_rows,
         "Task runs (from the provenance records)",
-        label,
+        f"tbl-{site_id}-runs",
+    )
+    return "\n".join([pretrends or "_No difference-in-differences results for this site yet._"]
+                     + ([runs_table] if runs_table else []))  # fmt: skip
+
+
+def code_version(task: TaskRun) -> str:
+    """``git describe`` output, with uncommitted changes said in words."""
+    value = task.record.get("code_version")
+    text = str(value) if value else "–"
+    return f"`{text.removesuffix('-dirty')}`" + (
+        " (uncommitted changes)" if text.endswith("-dirty") else ""
     )
 
 
-def caveats(
-    site: dict[str, Any], did_rows: Rows, its_rows: Rows, errors: dict[str, str]
-) -> list[str]:
+def caveats(site_id: str, did_rows: Rows, errors: dict[str, str]) -> list[str]:
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
     found = [
         "One site is one treated region: inference rests on few treated municipalities. "
@@ -266,7 +285,47 @@ def caveats(
     ]
     if treated is not None and treated < 5:
         found.append(f"Only {treated:.0f} treated municipalities: every interval is fragile.")
-    if site.get("status") == "unverified":
+    if status_note(site_id):
         found.append("Site membership is unverified in the registry (see the note above).")
-    found += [f"Task `{nb}` failed: {err}" for nb, err in sorted(errors.items())]
-    return found
+    return found + [f"Task `{nb}` failed: {err}" for nb, err in sorted(errors.items())]
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def expand_includes(page: Path, text: str) -> tuple[str, list[str]]:
+    """The page text with its includes inlined (one level), and the includes not found."""
+    missing: list[str] = []
+
+    def inline(match: re.Match[str]) -> str:
+        included = page.parent / match.group(1)
+        if included.is_file():
+            return included.read_text(encoding="utf-8")
+        missing.append(match.group(1))
+        return ""
+
+    return INCLUDE_RE.sub(inline, text), missing
+
+
+def page_problems(page: Path) -> list[str]:
+    """Embeds whose target is missing, includes not found, cross-references not defined."""
+    text, missing = expand_includes(page, page.read_text(encoding="utf-8"))
+    problems = [f"{page.name}: include {target} not found" for target in missing]
+    labels = set(LABEL_DEF_RE.findall(text))
+    for target, label in EMBED_RE.findall(text):
+        found = notebook_labels(page.parent / target)
+        labels |= set(found)
+        if label not in found:
+            problems.append(f"{page.name}: embed {target}#{label} not in an executed notebook")
+    body = FRONT_MATTER_RE.sub("", text, count=1)
+    for ref in XREF_RE.findall(re.sub(r"`[^`]*`", "", body)):
+        if ref not in labels:
+            problems.append(f"{page.name}: cross-reference @{ref} does not resolve")
+    return problems
+
+
+def validate_pages(pages: list[Path]) -> list[str]:
+    """Every problem that would break the render, and sites of the snapshot without a page."""
+    problems = [p for page in pages for p in page_problems(page)]
+    names = {page.stem for page in pages if page.parent == inputs.region_pages_dir()}
+    return problems + [f"no page for region {s}" for s in inputs.sites() if s not in names]

@@ -1,22 +1,23 @@
 """The single PDF (Typst): every website page as a chapter of ``reports/full-report.qmd``.
 
-Embeds become the same notebook figures, extracted to ``_generated/figures`` under labels
-that are unique in the whole document (``fig-<site>-event-study``).
+Site chapters are the site template rendered for print, and the include files are their
+print texts: figures are the files the notebooks saved beside their results, under labels
+unique in the whole document (``fig-<site>-event-study``). A static page's own embed (a
+figure of the synthesis or validation, unique already) becomes its saved file, same label.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
-import jinja2
+import yaml
 
-from proeftuin.report import paths
-from proeftuin.report.checks import EMBED_RE, INCLUDE_RE
-from proeftuin.report.notebooks import cell_image, cell_options, notebook_labels
-from proeftuin.report.tables import missing_note
+from proeftuin.report import inputs
+from proeftuin.report.includes import include_texts
+from proeftuin.report.inputs import Runs
+from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, jinja, site_page
 
 PDF_PAGES = ("index", "synthesis", "robustness", "methods", "data", "reproducibility")
 PDF_NAME = "proeftuin-report.pdf"
@@ -25,85 +26,50 @@ QMD_LINK_RE = re.compile(r"\[([^\]]+)\]\((?:\.\./)?[\w/-]+\.qmd(?:#[\w-]+)?\)")
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """YAML front matter and body of a page."""
-    import yaml
-
     match = re.match(r"^---\n(.*?)\n---\n", text, flags=re.DOTALL)
     if not match:
         return {}, text
     return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
 
 
-def demote(body: str) -> str:
-    """Headings one level down, outside code fences (pages become chapters of the PDF)."""
+def chapter(text: str) -> str:
+    """A page as a chapter: its title a level-1 heading, every heading one level down
+    (outside code fences), links to other pages reduced to their text."""
+    meta, body = split_front_matter(text)
     out, fenced = [], False
-    for line in body.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
+    for line in QMD_LINK_RE.sub(r"\1", body).splitlines():
+        fenced = not fenced if line.startswith("```") else fenced
         out.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
-    return "\n".join(out) + "\n"
+    return f"# {meta.get('title', '')}\n\n" + "\n".join(out) + "\n"
 
 
-def pdf_label(prefix: str, notebook: Path, label: str) -> str:
-    """A document-wide unique label: by page prefix, else by the notebook's site folder."""
-    owner = prefix or ("" if notebook.parent.name in paths.GLOBAL_FOLDERS else notebook.parent.name)
-    return f"fig-{owner}-{label.removeprefix('fig-')}" if owner else label
+def static_chapter(page: Path, texts: dict[str, str]) -> str:
+    """A static page for print: includes whose print text differs (figures) inlined, embeds
+    as saved figure files."""
+    generated = inputs.generated_dir()
 
-
-def pdf_body(page: Path, prefix: str) -> str:
-    """A page as a PDF chapter: embeds become the same notebook figures under unique labels."""
-    meta, body = split_front_matter(page.read_text(encoding="utf-8"))
-    body = INCLUDE_RE.sub(lambda m: _include(page, m.group(1)), body)
-    renamed: dict[str, str] = {}
+    def include(match: re.Match[str]) -> str:
+        web = generated / Path(match.group(1)).name
+        text = texts.get(web.name)
+        same = text is None or (web.is_file() and web.read_text(encoding="utf-8") == text)
+        return match.group(0) if same else text
 
     def embed(match: re.Match[str]) -> str:
-        notebook = (page.parent / match.group(1)).resolve()
-        label = match.group(2)
-        renamed[label] = pdf_label(prefix, notebook, label)
-        return extracted_figure(notebook, label, renamed[label])
+        notebook = Path(match.group(1))
+        return figure(notebook.parent.name, notebook.stem, match.group(2),
+                      page_dir=inputs.reports_dir(), pdf=True)  # fmt: skip
 
-    body = EMBED_RE.sub(embed, body)
-    for old, new in renamed.items():
-        body = re.sub(rf"@{re.escape(old)}\b(?!-)", f"@{new}", body)
-    body = QMD_LINK_RE.sub(r"\1", body)
-    title = str(meta.get("title", page.stem))
-    return f"# {title}\n\n{demote(body)}"
+    text = INCLUDE_RE.sub(include, page.read_text(encoding="utf-8"))
+    return chapter(EMBED_RE.sub(embed, text))
 
 
-def _include(page: Path, target: str) -> str:
-    """Includes holding figure embeds are inlined (their figures need PDF labels);
-    others stay includes, rebased to the PDF source's folder."""
-    included = (page.parent / target).resolve()
-    if included.is_file():
-        text = included.read_text(encoding="utf-8")
-        if EMBED_RE.search(text):
-            return text
-    path = os.path.relpath(included, paths.reports_dir().resolve())
-    return f"{{{{< include {Path(path).as_posix()} >}}}}"
-
-
-def extracted_figure(notebook: Path, label: str, new_label: str) -> str:
-    """A notebook figure's image written to ``_generated/figures``, as a Markdown figure."""
-    cell = notebook_labels(notebook).get(label)
-    image = cell_image(cell) if cell else None
-    if cell is None or image is None:
-        return missing_note(f"Figure `{label}` from `{notebook.name}` is not available.", "")
-    data, ext = image
-    target = paths.generated_dir() / "figures" / f"{new_label}.{ext}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    caption = cell_options(cell).get("fig-cap", label)
-    source = paths.rel_root(notebook)
-    rel = target.relative_to(paths.reports_dir()).as_posix()
-    return f"![{caption} (Source: `{source}`)]({rel}){{#{new_label}}}\n"
-
-
-def write_pdf_source(plan: Any, env: jinja2.Environment) -> Path:
+def write_pdf_source(runs: Runs) -> Path:
     """``reports/full-report.qmd``: every page as one Typst document (gitignored)."""
-    reports = paths.reports_dir()
-    chapters = [pdf_body(reports / "index.qmd", "")]
-    chapters += [pdf_body(paths.region_pages_dir() / f"{r}.qmd", r) for r in plan.regions]
-    chapters += [pdf_body(reports / f"{n}.qmd", "") for n in PDF_PAGES[1:]]
-    header = env.get_template("full-report.qmd.j2").render()
+    reports, texts = inputs.reports_dir(), include_texts(runs, pdf=True)
+    chapters = [static_chapter(reports / "index.qmd", texts)]
+    chapters += [chapter(site_page(s, runs, pdf=True)) for s in inputs.sites()]
+    chapters += [static_chapter(reports / f"{name}.qmd", texts) for name in PDF_PAGES[1:]]
     target = reports / "full-report.qmd"
+    header = jinja().get_template("full-report.qmd.j2").render()
     target.write_text(header + "\n\n".join(chapters), encoding="utf-8")
     return target

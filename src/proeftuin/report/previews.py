@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from proeftuin import settings
-from proeftuin.report import facts, paths
+from proeftuin.report import inputs
 from proeftuin.report.estimates import (
     did_tables,
     its_tables,
@@ -17,40 +17,15 @@ from proeftuin.report.estimates import (
     scorecard_table,
     validation_table,
 )
-from proeftuin.report.results import read_csv, region_rows
+from proeftuin.report.inputs import read_csv, rows, site_name
 
 NOTEBOOK_TITLES = {
     "did_region": "Difference-in-differences",
     "its_region": "Interrupted time series",
-    paths.ROBUSTNESS_NOTEBOOK: "Robustness checks",
-    paths.SYNTHESIS: "Synthesis across the sites",
-    paths.VALIDATION: "Validation against published results",
+    inputs.ROBUSTNESS: "Robustness checks",
+    inputs.SYNTHESIS: "Synthesis across the sites",
+    inputs.VALIDATION: "Validation against published results",
 }
-PREVIEW_CSS = """
-*,*::before,*::after{box-sizing:border-box}
-body{font-family:system-ui,sans-serif;max-width:78rem;margin:2rem auto;padding:0 1rem;
-color:#1a1a1a;line-height:1.5;overflow-wrap:break-word}
-h2{margin-top:2.5rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
-h2 small{font-weight:normal;color:#555;font-size:.9rem}
-h3{margin-bottom:.3rem}
-.table-wrap{max-width:100%;overflow-x:auto;margin:.6rem 0 1.2rem}
-table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums}
-caption{caption-side:top;text-align:left;font-size:.85rem;color:#333;padding:.2rem 0;
-font-style:italic}
-th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top}
-th{background:#eef2f7;font-weight:600}
-td.num{text-align:right;white-space:nowrap}
-th.num{text-align:right}
-td:first-child{min-width:12rem}
-tbody tr:nth-child(even){background:#fafafa}
-.table-notes{font-size:.8rem;color:#444;margin:.2rem 0}
-.notice{border-left:.3rem solid #b35900;background:#fff4e5;padding:.5rem 1rem}
-.empty{color:#555;font-style:italic}
-nav.contents{background:#f5f7fa;padding:.5rem 1rem;border-radius:.3rem}
-nav.contents a{margin-right:1rem;white-space:nowrap}
-code{background:#f3f3f3;padding:0 .2rem}
-a{color:#0072B2}
-"""
 
 
 def notebook_to_html(notebook: Path, target: Path) -> None:
@@ -58,7 +33,7 @@ def notebook_to_html(notebook: Path, target: Path) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
-        template_name="lab", template_file=str(paths.templates_dir() / "preview.html.j2")
+        template_name="lab", template_file=str(inputs.templates_dir() / "preview.html.j2")
     )
     body, _ = exporter.from_filename(str(notebook))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +48,7 @@ def executed_notebooks() -> list[Path]:
 
 def write_previews(message: str = "") -> Path:
     """HTML previews of every executed notebook and an index linking them; the index path."""
-    out = paths.previews_dir()
+    out = inputs.reports_dir() / "previews"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -104,33 +79,33 @@ def notebook_link(rel: str, notebook: Path) -> str:
 
 def preview_index(links: dict[str, list[str]], message: str) -> str:
     """The index page: notice, contents, the synthesis, each site, the validation."""
-    sites = sorted(set(links) - set(paths.GLOBAL_FOLDERS))
+    sites = sorted(set(links) - set(inputs.GLOBAL_FOLDERS))
     sections = [
-        _section(paths.SYNTHESIS, "Synthesis across the sites", links, _synthesis_tables()),
-        *[_section(s, facts.site_name(s), links, _site_tables(s), s) for s in sites],
-        _section(paths.VALIDATION, "Validation", links, _validation_tables()),
+        _section(inputs.SYNTHESIS, "Synthesis across the sites", links, _synthesis_tables()),
+        *[_section(s, site_name(s), links, _site_tables(s), s) for s in sites],
+        _section(inputs.VALIDATION, "Validation", links, _validation_tables()),
     ]
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<title>proeftuin: notebook previews</title><link rel='icon' href='data:,'>",
-        f"<style>{PREVIEW_CSS}</style></head><body>",
+        f"<style>{(inputs.templates_dir() / 'previews.css').read_text()}</style></head><body>",
         "<h1>Pioneer sites evaluation: notebook previews</h1>",
         f"<p class='notice'>{html.escape(message)}</p>" if message else "",
         "<p>Costs: Bron: Vektis. CBS data: CC BY 4.0.</p>",
     ]
     if not links:
         parts.append("<p>No executed notebooks yet: run <code>proeftuin run</code>.</p>")
-    parts.append(_contents([paths.SYNTHESIS, *sites, paths.VALIDATION], links))
+    parts.append(_contents([inputs.SYNTHESIS, *sites, inputs.VALIDATION], links))
     parts += [s for s in sections if s]
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
 
 
 def _contents(folders: list[str], links: dict[str, list[str]]) -> str:
-    names = {paths.SYNTHESIS: "Synthesis", paths.VALIDATION: "Validation"}
+    names = {inputs.SYNTHESIS: "Synthesis", inputs.VALIDATION: "Validation"}
     items = [
-        f"<a href='#{html.escape(f)}'>{html.escape(names.get(f) or facts.site_name(f))}</a>"
+        f"<a href='#{html.escape(f)}'>{html.escape(names.get(f) or site_name(f))}</a>"
         for f in folders
         if f in links or f in names
     ]
@@ -153,9 +128,9 @@ def _section(folder: str, title: str, links: dict[str, list[str]], body: str, si
 def _site_tables(region: str) -> str:
     parts = []
     for heading, tables in (
-        ("Difference-in-differences", did_tables(region_rows(region, "did_estimates.csv"), "")),
-        ("Interrupted time series", its_tables(region_rows(region, "its_estimates.csv"), "")),
-        ("Robustness", robustness_tables(region_rows(region, "robustness.csv"), region)),
+        ("Difference-in-differences", did_tables(rows(region, "did_estimates.csv"), "")),
+        ("Interrupted time series", its_tables(rows(region, "its_estimates.csv"), "")),
+        ("Robustness", robustness_tables(rows(region, "robustness.csv"), region)),
     ):
         if tables:
             parts.append(f"<h3>{heading}</h3>" + tables.html())
@@ -163,11 +138,11 @@ def _site_tables(region: str) -> str:
 
 
 def _synthesis_tables() -> str:
-    pooled = pooled_table(region_rows(paths.SYNTHESIS, "pooled.csv")).html()
-    scorecard = scorecard_table(region_rows(paths.SYNTHESIS, "scorecard.csv")).html()
+    pooled = pooled_table(rows(inputs.SYNTHESIS, "pooled.csv")).html()
+    scorecard = scorecard_table(rows(inputs.SYNTHESIS, "scorecard.csv")).html()
     return pooled + scorecard
 
 
 def _validation_tables() -> str:
-    path = paths.results_dir(paths.VALIDATION) / "validation.csv"
+    path = inputs.results_dir(inputs.VALIDATION) / "validation.csv"
     return validation_table(read_csv(path)).html()

@@ -1,0 +1,217 @@
+"""What the report reads, and where: the facts snapshot, the results files, the task runs and
+the executed notebooks' labelled cells. Nothing here reads the plan, the registry or the
+outcome catalogue; a copied ``reports/results`` + ``reports/executed`` folder is enough.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from proeftuin import settings
+from proeftuin.facts import Facts, OutcomeFacts, SiteFacts, facts_path, read_facts
+
+SYNTHESIS, VALIDATION, ROBUSTNESS = "synthesis", "validation", "robustness_region"
+GLOBAL_FOLDERS = (SYNTHESIS, VALIDATION)
+Rows = list[dict[str, str]]
+
+
+def reports_dir() -> Path:
+    return settings.project_root() / "reports"
+
+
+def generated_dir() -> Path:
+    return reports_dir() / "_generated"
+
+
+def region_pages_dir() -> Path:
+    return reports_dir() / "regions"
+
+
+def templates_dir() -> Path:
+    return reports_dir() / "templates"
+
+
+def results_dir(folder: str = "") -> Path:
+    """``reports/results`` or one task folder in it."""
+    return settings.results_dir() / folder if folder else settings.results_dir()
+
+
+def executed_notebook(folder: str, name: str) -> Path:
+    return settings.executed_dir() / folder / f"{name}.ipynb"
+
+
+def rel_root(path: Path) -> str:
+    """A path relative to the project root (as given when it lies elsewhere)."""
+    try:
+        return path.relative_to(settings.project_root()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# ----------------------------------------------------------------------------- the facts
+
+
+def facts() -> Facts:
+    """The facts snapshot of the last run (re-read only when the file changed)."""
+    path = facts_path()
+    return _facts(path, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@lru_cache(maxsize=4)
+def _facts(path: Path, stamp: int) -> Facts:
+    return read_facts(path)
+
+
+def sites() -> list[str]:
+    return [s.id for s in facts().sites]
+
+
+def site(site_id: str) -> SiteFacts | None:
+    return facts().site(site_id)
+
+
+def site_name(site_id: str) -> str:
+    found = site(site_id)
+    return found.name if found else site_id
+
+
+def outcome(name: str) -> OutcomeFacts:
+    """An outcome's facts; its bare name (no unit, no direction) when the snapshot lacks it."""
+    found = facts().outcome(name)
+    return found or OutcomeFacts(name=name, label=name, unit="", dimension="", better="lower")
+
+
+def better_direction(name: str) -> str:
+    """``"higher"``, ``"lower"`` or ``""`` (unknown): which way is good for the outcome."""
+    found = facts().outcome(name)
+    return found.better if found else ""
+
+
+def outcome_label(name: str) -> str:
+    """``Label (unit)`` for a reader, without repeating a unit the label already names."""
+    label, unit = outcome(name).label, outcome(name).unit
+    if not unit or unit == "ratio" or unit in label:
+        return label
+    if label.endswith(")") and "(" in label:
+        head, _, inner = label[:-1].rpartition("(")
+        if unit.startswith(inner):  # "Good health (%)" + "% of adults"
+            return f"{head}({unit})"
+    return f"{label} ({unit})"
+
+
+# ----------------------------------------------------------------------------- results files
+
+
+def read_csv(path: Path) -> Rows:
+    """Rows of a results CSV (empty when the file is missing)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content; ``None`` when missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def rows(folder: str, name: str) -> Rows:
+    return read_csv(results_dir(folder) / name)
+
+
+def figure_file(folder: str, label: str) -> Path:
+    """The file a notebook saved for a labelled figure (``plots.save_figure``)."""
+    return results_dir(folder) / f"{label}.png"
+
+
+# ----------------------------------------------------------------------------- task runs
+
+
+@dataclass
+class TaskRun:
+    """One task as the run left it: ``region/notebook``, status, parameters, outputs."""
+
+    name: str
+    status: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # file -> SHA-256
+    executed: str = ""  # the executed notebook, relative to the project root
+    record: dict[str, Any] = field(default_factory=dict)  # the whole provenance record
+
+    @property
+    def region(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    @property
+    def notebook(self) -> str:
+        return self.name.split("/", 1)[1]
+
+
+@dataclass
+class Runs:
+    tasks: list[TaskRun] = field(default_factory=list)
+    wall_time_s: float | None = None
+
+    def of(self, region: str) -> dict[str, TaskRun]:
+        """The region's tasks by notebook."""
+        return {t.notebook: t for t in self.tasks if t.region == region}
+
+    def errors(self, region: str) -> dict[str, str]:
+        """Errors of the region's failed tasks, by notebook."""
+        return {n: t.record.get("error") or "failed" for n, t in self.of(region).items()
+                if t.status == "failed"}  # fmt: skip
+
+
+def read_runs() -> Runs:
+    """Which tasks ran: THE one reader of run records. Today the provenance records
+    (``reports/results/<folder>/<notebook>.provenance.json``) and ``run_summary.json``;
+    switching to the run manifest (``reports/results/manifest.json``) changes only this."""
+    tasks = []
+    for path in sorted(results_dir().glob("*/*.provenance.json")):
+        record = read_json(path) or {}
+        name = f"{path.parent.name}/{path.name.removesuffix('.provenance.json')}"
+        tasks.append(
+            TaskRun(
+                name=str(record.get("task") or name),
+                status=str(record.get("status") or "–"),
+                parameters=dict(record.get("parameters") or {}),
+                outputs=dict(record.get("output_sha256") or {}),
+                executed=str(record.get("executed_notebook") or ""),
+                record=record,
+            )
+        )
+    summary = read_json(results_dir() / "run_summary.json")
+    wall = summary.get("wall_time_s") if isinstance(summary, dict) else None
+    return Runs(tasks, wall)
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def cell_options(cell: dict[str, Any]) -> dict[str, str]:
+    """Quarto cell options (``#| key: value`` lines at the top of a code cell)."""
+    source = cell.get("source", "")
+    text = "".join(source) if isinstance(source, list) else str(source)
+    options: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("#|"):
+            break
+        key, _, value = line[2:].partition(":")
+        options[key.strip()] = value.strip().strip("\"'")
+    return options
+
+
+def notebook_labels(path: Path) -> dict[str, dict[str, str]]:
+    """Cell options of an executed notebook's labelled code cells, by label."""
+    data = read_json(path)
+    cells = data.get("cells", []) if isinstance(data, dict) else []
+    found = [cell_options(c) for c in cells if c.get("cell_type") == "code"]
+    return {o["label"]: o for o in found if o.get("label")}
