@@ -113,36 +113,42 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
 def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     """Everything the site template shows, from the facts snapshot and the results."""
     site = inputs.site(site_id)
-    tasks = runs.of(site_id)
-    params = next(iter(tasks.values())).parameters if tasks else {}
-    if site is not None and not params:
-        params = site.parameters.model_dump(exclude={"outcomes"})
+    facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": ""}
+    facts.setdefault("missing", True)
+    params = next(iter(runs.of(site_id).values()), None)
+    params = params.parameters if params else site.parameters.model_dump() if site else {}
+    params = {k: v for k, v in params.items() if k != "outcomes"}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
     errors = runs.errors(site_id)
     did_why, its_why = why_missing("did_region", errors), why_missing("its_region", errors)
     page_dir = inputs.reports_dir() if pdf else inputs.region_pages_dir()
+    treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
 
     def figures(notebook: str, labels: tuple[str, ...]) -> list[str]:
         why = why_missing(notebook, errors)
         return [figure(site_id, notebook, lab, why, page_dir=page_dir, pdf=pdf, owner=site_id)
                 for lab in labels]  # fmt: skip
 
-    refs = {(nb, lab) for nb, labs in (("did_region", DID_FIGURES), ("its_region", ITS_FIGURES))
-            for lab in labs}  # fmt: skip
+    refs = [("did_region", lab) for lab in DID_FIGURES] + [("its_region", "fig-its")]
     return {
-        "site": {"name": site.name if site else site_id},
+        "site": facts,
         "site_id": site_id,
+        "params": params,
+        "errors": errors,
         "ref": {lab: figure_ref(site_id, nb, lab, pdf=pdf, owner=site_id) for nb, lab in refs},
-        "status_note": status_note(site_id),
-        "start_year": params.get("start_year") or (site.start_year if site else ""),
+        "start_year": params.get("start_year") or facts.get("start_year", ""),
         "first_year": params.get("first_year", "–"),
         "last_year": params.get("last_year", "–"),
-        "n_municipalities": len(site.municipalities) if site else 0,
+        "n_municipalities": len(facts.get("municipalities", [])),
         "did_notebook": inputs.rel_root(executed_notebook(site_id, "did_region")),
         "its_notebook": inputs.rel_root(executed_notebook(site_id, "its_region")),
-        "site_facts": site_facts(site_id),
         "municipality_table": municipality_table(site_id),
-        "comparison_text": comparison_text(did_rows, params),
+        "sample": did_rows
+        and {
+            "units": fmt_int(did_rows[0].get("n_units")),
+            "treated": fmt_int(treated),
+            "treated_n": 5 if treated is None else treated,
+        },
         "parameter_table": parameter_table(site_id, params),
         "did_figures": figures("did_region", DID_FIGURES),
         "its_figures": figures("its_region", ITS_FIGURES),
@@ -150,34 +156,11 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         or missing_note("No difference-in-differences estimates.", did_why),
         "its_table": its_tables(its_rows, f"tbl-{site_id}-its").markdown()
         or missing_note("No interrupted-time-series estimates.", its_why),
-        "robustness": robustness_text(site_id),
+        "has_robustness": bool(
+            rows(site_id, "robustness.csv") or notebook_labels(robustness_notebook(site_id))
+        ),
         "diagnostics": diagnostics(site_id, did_rows, runs),
-        "caveats": caveats(site_id, did_rows, errors),
     }
-
-
-def status_note(site_id: str) -> str:
-    site = inputs.site(site_id)
-    if site is None or site.status != "unverified":
-        return ""
-    return (
-        "The registry marks this site's municipalities as unverified: the "
-        "list could not be confirmed against a published source."
-    )
-
-
-def site_facts(site_id: str) -> str:
-    site = inputs.site(site_id)
-    if site is None:
-        return "_The facts snapshot (`reports/results/facts.json`) does not know this site._"
-    lines = [
-        f"- **Programme start:** {site.start_year or '–'}",
-        f"- **Lead insurer:** {site.lead_insurer or '–'}",
-        f"- **Registry status:** {site.status or '–'}",
-    ]
-    if site.sources:
-        lines.append("- **Sources:** " + "; ".join(f"{k}: {v}" for k, v in site.sources.items()))
-    return "\n".join(lines)
 
 
 def municipality_table(site_id: str) -> str:
@@ -185,19 +168,6 @@ def municipality_table(site_id: str) -> str:
     found = [[m.code, m.name or "–"] for m in site.municipalities] if site else []
     caption = f"Municipalities of the site ({len(found)}; CBS codes)"
     return md_table(["Code", "Municipality"], found, caption, f"tbl-{site_id}-municipalities")
-
-
-def comparison_text(did_rows: Rows, params: dict[str, Any]) -> str:
-    buffer = " without municipalities in a COROP region of any Pioneer site (buffer)"
-    text = (
-        f"Control municipalities come from the **{params.get('control_pool', '–')}** pool"
-        f"{buffer if params.get('buffer') else ''}; "
-        "the other Pioneer sites' municipalities are never controls."
-    )
-    if did_rows:
-        units, treated = (fmt_int(did_rows[0].get(k)) for k in ("n_units", "n_treated_units"))
-        text += f" The estimation sample has {units} municipalities, {treated} of them in the site."
-    return text
 
 
 def parameter_table(site_id: str, params: dict[str, Any]) -> str:
@@ -211,20 +181,6 @@ def parameter_table(site_id: str, params: dict[str, Any]) -> str:
     found = [[f"`{key}`", show(key, value)] for key, value in sorted(params.items())]
     caption = "Notebook parameters of this site's tasks"
     return md_table(["Parameter", "Value"], found, caption, f"tbl-{site_id}-parameters")
-
-
-def robustness_text(site_id: str) -> str:
-    """Where this site's robustness results are, or that they are not there yet."""
-    link = f"[robustness results for this site](../robustness.qmd#sec-robustness-{site_id})"
-    if not (rows(site_id, "robustness.csv") or notebook_labels(robustness_notebook(site_id))):
-        return (
-            "Robustness results (other control pools, leaving out one municipality at a "
-            f"time, placebo start years) are not available yet for this site; see the {link}."
-        )
-    return (
-        "How much the estimates move with other control pools, without each municipality in "
-        f"turn and with placebo start years: see the {link}."
-    )
 
 
 def robustness_notebook(site_id: str) -> Path:
@@ -269,25 +225,6 @@ def code_version(task: TaskRun) -> str:
     return f"`{text.removesuffix('-dirty')}`" + (
         " (uncommitted changes)" if text.endswith("-dirty") else ""
     )
-
-
-def caveats(site_id: str, did_rows: Rows, errors: dict[str, str]) -> list[str]:
-    treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
-    found = [
-        "One site is one treated region: inference rests on few treated municipalities. "
-        "Cluster-robust standard errors can then be too small; compare them with the wild "
-        "bootstrap and randomization inference columns.",
-        "The Pioneer sites were not chosen at random; regions that applied may differ in ways "
-        "the comparison group does not capture.",
-        "Vektis costs are claims paid under the basic insurance (Zvw); changes in what the Zvw "
-        "covers (e.g. district nursing from 2015) affect every region alike but can interact "
-        "with a region's mix of care.",
-    ]
-    if treated is not None and treated < 5:
-        found.append(f"Only {treated:.0f} treated municipalities: every interval is fragile.")
-    if status_note(site_id):
-        found.append("Site membership is unverified in the registry (see the note above).")
-    return found + [f"Task `{nb}` failed: {err}" for nb, err in sorted(errors.items())]
 
 
 # ----------------------------------------------------------------------------- checks
