@@ -32,6 +32,7 @@ from proeftuin.report.build import (
     build_report,
     find_quarto,
     generate_pages,
+    write_previews,
 )
 from proeftuin.report.pages import (
     EMBED_RE,
@@ -41,7 +42,6 @@ from proeftuin.report.pages import (
     validate_pages,
 )
 from proeftuin.report.pdf import PDF_NAME, PDF_PAGES, split_front_matter
-from proeftuin.report.previews import write_previews
 
 __all__ = [
     "EMBED_RE",
