@@ -34,19 +34,10 @@ METHODS = {
 }
 EFFECTS = {"level_change": "Level change", "slope_change": "Slope change per year"}
 GROUPS = {"health": "Population health", "quality": "Quality of care", "costs": "Costs of care"}
-POOLS = {
-    "all": "All controls",
-    "province": "Same province",
-    "care_office": "Same care office",
-    "size": "Similar size",
-    "age": "Similar age",
-}
-DESIGN_NAMES = {
-    "did": "difference-in-differences",
-    "did_region": "difference-in-differences",
-    "its": "interrupted time series",
-    "its_region": "interrupted time series",
-}
+POOLS = {"all": "All controls", "province": "Same province", "care_office": "Same care office",
+         "size": "Similar size", "age": "Similar age"}  # fmt: skip
+DESIGN_NAMES = {"did_region": "difference-in-differences", "its_region": "interrupted time series"}
+DESIGN_NAMES |= {"did": DESIGN_NAMES["did_region"], "its": DESIGN_NAMES["its_region"]}
 EVIDENCE_MARK = {"strong": "●●●", "moderate": "●●○", "weak": "●○○", "none": "○○○"}
 DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "inconclusive": "◆ inconclusive"}
 
@@ -171,20 +162,13 @@ def did_tables(rows: Rows, label_prefix: str) -> Tables:
             short = METHODS.get(method, (method, method))[0]
             header += [f"{short} 95% CI", f"{short} p"]
         body = [_did_row(name, per[name], methods, names) for name in names]
-        caption = group_caption(
-            dimension,
-            names,
+        what = (
             "difference-in-differences, average effect after the start year, "
-            "with the 95% confidence interval and p-value of each inference method",
+            "with the 95% confidence interval and p-value of each inference method"
         )
-        return Table(
-            header,
-            body,
-            caption,
-            f"{label_prefix}-{dimension or 'other'}",
-            _method_notes(rows, methods),
-            set(range(1, len(header))),
-        )
+        label, numeric = f"{label_prefix}-{dimension or 'other'}", set(range(1, len(header)))
+        notes = _method_notes(rows, methods)
+        return Table(header, body, group_caption(dimension, names, what), label, notes, numeric)
 
     return last_table_notes(grouped(rows, build))
 
@@ -239,12 +223,7 @@ def its_tables(rows: Rows, label_prefix: str) -> Tables:
             digits = shared_decimals(found.values())
             cells = [outcome_cell(outcome, names)]
             for effect in effects:
-                r = found.get(effect, {})
-                cells += [
-                    fmt_est(r.get("estimate"), digits),
-                    fmt_ci(r.get("ci_low"), r.get("ci_high"), digits),
-                    fmt_p(r.get("p_value")),
-                ]
+                cells += _est_ci_p(found.get(effect, {}), digits)
             body.append(cells)
         notes = sorted({r.get("note", "").strip() for r in estimated(rows)} - {""})
         caption = group_caption(
@@ -309,19 +288,17 @@ def pooled_table(rows: Rows) -> Table:
 
 def robustness_tables(rows: Rows, region: str) -> Tables:
     """Control pools, leave-one-out and placebo years, one compact table each."""
-    checks = by_key(rows, "check")
-    result = Tables()
-    builders = {
-        "control_pool": _pool_table,
-        "leave_one_out": _leave_one_out_table,
-        "placebo_year": _placebo_table,
-    }
-    for check, check_rows in checks.items():
-        build = builders.get(check, _other_check_table)
-        table = build(check_rows, region, check)
-        if table:
-            result.tables.append(table)
-    return result
+    builders = {"control_pool": _pool_table, "leave_one_out": _leave_one_out_table,
+                "placebo_year": _placebo_table}  # fmt: skip
+    found = [builders.get(check, _other_check_table)(check_rows, region, check)
+             for check, check_rows in by_key(rows, "check").items()]  # fmt: skip
+    return Tables([table for table in found if table])
+
+
+def _est_ci_p(row: dict[str, str], digits: int) -> list[str]:
+    """Estimate, 95% interval and p-value, in three cells."""
+    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
+    return [fmt_est(row.get("estimate"), digits), ci, fmt_p(row.get("p_value"))]
 
 
 def _est_ci(row: dict[str, str], digits: int) -> str:
@@ -342,9 +319,8 @@ def _pool_table(rows: Rows, region: str, check: str) -> Table:
             [outcome_label(outcome), *[_est_ci(found.get(v, {}), digits) for v in variants]]
         )
     caption = "Alternative control pools: estimate (95% CI) with each pool"
-    return Table(
-        header, body, caption, f"tbl-{region}-robust-pools", numeric=set(range(1, len(header)))
-    )
+    numeric = set(range(1, len(header)))
+    return Table(header, body, caption, f"tbl-{region}-robust-pools", numeric=numeric)
 
 
 def _leave_one_out_table(rows: Rows, region: str, check: str) -> Table:
@@ -358,20 +334,11 @@ def _leave_one_out_table(rows: Rows, region: str, check: str) -> Table:
         digits = shared_decimals(found)
         low = min(found, key=lambda r: float(r["estimate"]))
         high = max(found, key=lambda r: float(r["estimate"]))
-        excludes = sum(
-            1
-            for r in found
-            if (to_float(r.get("ci_low")) or 0) > 0 or (to_float(r.get("ci_high")) or 0) < 0
-        )
-        body.append(
-            [
-                outcome_label(outcome),
-                f"{fmt_est(low['estimate'], digits)} to {fmt_est(high['estimate'], digits)}",
-                names.get(low.get("variant", ""), low.get("variant", "")),
-                names.get(high.get("variant", ""), high.get("variant", "")),
-                f"{excludes} of {len(found)}",
-            ]
-        )
+        bounds = [(to_float(r.get("ci_low")) or 0, to_float(r.get("ci_high")) or 0) for r in found]
+        excludes = sum(1 for low_ci, high_ci in bounds if low_ci > 0 or high_ci < 0)
+        span = f"{fmt_est(low['estimate'], digits)} to {fmt_est(high['estimate'], digits)}"
+        without = [names.get(r.get("variant", ""), r.get("variant", "")) for r in (low, high)]
+        body.append([outcome_label(outcome), span, *without, f"{excludes} of {len(found)}"])
     caption = (
         "Leave one municipality out: range of the estimates, and the municipality whose "
         "omission gives the lowest and the highest"
@@ -390,15 +357,8 @@ def _placebo_table(rows: Rows, region: str, check: str) -> Table:
     for outcome, outcome_rows in by_key(rows, "outcome").items():
         digits = shared_decimals(outcome_rows)
         for i, r in enumerate(sorted(outcome_rows, key=lambda r: r.get("variant", ""))):
-            body.append(
-                [
-                    outcome_label(outcome) if i == 0 else "",
-                    r.get("variant", ""),
-                    fmt_est(r.get("estimate"), digits),
-                    fmt_ci(r.get("ci_low"), r.get("ci_high"), digits),
-                    fmt_p(r.get("p_value")),
-                ]
-            )
+            name = outcome_label(outcome) if i == 0 else ""
+            body.append([name, r.get("variant", ""), *_est_ci_p(r, digits)])
     caption = (
         "Placebo start years (before the real start, pre-start data only): an effect here "
         "signals diverging trends, not a programme effect"
@@ -413,9 +373,8 @@ def _other_check_table(rows: Rows, region: str, check: str) -> Table:
             outcome_label(r.get("outcome", "")),
             r.get("variant", ""),
             _est_ci(r, shared_decimals([r])),
-            fmt_p(r.get("p_value")),
-            r.get("note", ""),
         ]
+        + [fmt_p(r.get("p_value")), r.get("note", "")]
         for r in rows
     ]
     label = f"tbl-{region}-robust-{check.replace('_', '-') or 'other'}"
@@ -424,26 +383,18 @@ def _other_check_table(rows: Rows, region: str, check: str) -> Table:
 
 # ----------------------------------------------------------------------------- validation
 
-VALIDATION_COLUMNS = ("case", "quantity", "published", "estimate")
-
 
 def validation_table(rows: Rows, label: str = "tbl-validation") -> Table:
     """Our estimates next to the published ones, with the tolerance and the verdict."""
     header = ["Case", "Quantity", "Published", "Ours", "Difference", "Tolerance", "Agrees"]
-    header.append("Source")
+    digits = {"published": 4, "estimate": 4, "abs_diff": 2, "tolerance": 2}
     body = [
-        [
-            r.get("case", ""),
-            r.get("quantity", ""),
-            fmt_sig(r.get("published"), 4),
-            fmt_sig(r.get("estimate"), 4),
-            fmt_sig(r.get("abs_diff"), 2),
-            fmt_sig(r.get("tolerance"), 2),
-            _verdict(r.get("passed")),
-            r.get("source", ""),
-        ]
+        [r.get("case", ""), r.get("quantity", "")]
+        + [fmt_sig(r.get(key), n) for key, n in digits.items()]
+        + [_verdict(r.get("passed")), r.get("source", "")]
         for r in rows
     ]
+    header.append("Source")
     caption = "Validation: our estimators on data sets with published results"
     return Table(header, body, caption, label, numeric={2, 3, 4, 5})
 
