@@ -101,6 +101,8 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     figures = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if "image/png" in o.get("data", {})]  # fmt: skip
     assert len(figures) == 2  # trends and event study
+    assert (results / "fig-trends.png").is_file() and (results / "fig-event-study.svg").is_file()
+    assert json.loads((root / "reports" / "results" / "facts.json").read_text())["sites"]
     checks = pd.read_csv(results / "robustness.csv")
     assert set(checks["check"]) == {"control_pool", "placebo_year"}  # 2 municipalities: no LOO
     assert set(checks.loc[checks["check"] == "control_pool", "variant"]) >= {"all", "province"}

@@ -1,0 +1,52 @@
+"""The facts snapshot (``reports/results/facts.json``): what the report prints about sites
+and outcomes, taken from the plan, the registry and the catalogue when a run starts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from proeftuin import facts, settings
+from proeftuin.outcomes import get_outcome
+from proeftuin.plan import load_plan
+from proeftuin.regions import load_registry
+
+
+def test_the_snapshot_holds_every_plan_site_and_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = load_plan()
+    monkeypatch.setattr(settings, "results_dir", lambda: tmp_path)
+    path = facts.write_facts(plan)
+    assert path == tmp_path / "facts.json"
+    snapshot = facts.read_facts(path)
+    assert [s.id for s in snapshot.sites] == plan.regions
+    registry = load_registry().sites
+    for site in snapshot.sites:
+        known = registry[site.id]
+        assert site.name == known.name and site.lead_insurer == known.lead_insurer
+        assert [m.code for m in site.municipalities] == known.municipalities
+        assert [m.name for m in site.municipalities] == known.municipality_names
+        assert site.sources == known.sources and site.status == known.status
+        settings_ = plan.region_settings(site.id)
+        assert site.start_year == settings_["start_year"]
+        assert site.parameters.seed == settings_["seed"] and site.parameters.draws > 0
+        assert site.parameters.first_year == plan.spec.periods.first_year
+    assert [o.name for o in snapshot.outcomes] == plan.outcomes
+    for outcome in snapshot.outcomes:
+        known = get_outcome(outcome.name)
+        assert (outcome.label, outcome.unit, outcome.dimension) == (
+            known.label,
+            known.unit,
+            known.dimension,
+        )
+        assert outcome.better == ("higher" if known.higher_is_better else "lower")
+    assert json.loads(path.read_text())["schema_version"] == facts.SCHEMA_VERSION
+
+
+def test_no_snapshot_yet_reads_as_empty(tmp_path: Path) -> None:
+    empty = facts.read_facts(tmp_path / "facts.json")
+    assert empty.sites == [] and empty.outcomes == []
+    assert empty.site("vechtdal") is None and empty.outcome("cost_basket_std") is None
