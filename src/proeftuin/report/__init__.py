@@ -14,11 +14,9 @@ Modules, one job each:
 ``inputs``        what the report reads, and where (facts, results, task runs)
 ``tables``        number formatting; tables as Markdown or HTML
 ``estimates``     reader-facing tables from the results files
-``pages``         the site pages, figure blocks, checks before rendering
-``includes``      the include files of the static pages (findings in words)
+``pages``         the site pages and the static pages' include files; figures
 ``pdf``           the single-document PDF source
-``previews``      nbconvert previews of the notebooks and their index
-``build``         :func:`build_report`: generate, check, render with Quarto
+``build``         :func:`build_report`: generate, check, render (Quarto or previews)
 ================  ===========================================================
 """
 
@@ -32,15 +30,11 @@ from proeftuin.report.build import (
     build_report,
     find_quarto,
     generate_pages,
-    write_previews,
-)
-from proeftuin.report.pages import (
-    EMBED_RE,
-    INCLUDE_RE,
-    STATIC_PAGES,
     page_problems,
     validate_pages,
+    write_previews,
 )
+from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, STATIC_PAGES
 from proeftuin.report.pdf import PDF_NAME, PDF_PAGES, split_front_matter
 
 __all__ = [

@@ -1,10 +1,12 @@
-"""``build_report``: generate and check the pages, then render them with Quarto (website,
+"""``build_report``: generate the pages, check them (embeds, includes, cross-references),
+then render them with Quarto (website,
 then the PDF into it) or, without Quarto, write HTML previews of the executed notebooks
 (nbconvert, no third-party scripts) and an index linking them, with the results tables."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,12 +28,20 @@ from proeftuin.report.estimates import (
     scorecard_table,
     validation_table,
 )
-from proeftuin.report.includes import write_includes
-from proeftuin.report.inputs import rows, site_name
-from proeftuin.report.pages import STATIC_PAGES, page_problems, validate_pages, write_site_pages
+from proeftuin.report.inputs import notebook_labels, rows, site_name
+from proeftuin.report.pages import (
+    EMBED_RE,
+    INCLUDE_RE,
+    STATIC_PAGES,
+    write_includes,
+    write_site_pages,
+)
 from proeftuin.report.pdf import PDF_NAME, write_pdf_source
 from proeftuin.report.tables import Table
 
+LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
+XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
+FRONT_MATTER_RE = re.compile(r"^---\n.*?\n---\n", flags=re.DOTALL)
 REQUIRE_ENV = "REQUIRE_QUARTO"
 QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
@@ -107,6 +117,47 @@ def build_report(*, require_quarto: bool | None = None) -> ReportOutcome:
     if quarto_required(require_quarto):
         raise QuartoRequiredError(f"{outcome.message} ({REQUIRE_ENV}=1 makes this an error)")
     return outcome
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def expand_includes(page: Path, text: str) -> tuple[str, list[str]]:
+    """The page text with its includes inlined (one level), and the includes not found."""
+    missing: list[str] = []
+
+    def inline(match: re.Match[str]) -> str:
+        included = page.parent / match.group(1)
+        if included.is_file():
+            return included.read_text(encoding="utf-8")
+        missing.append(match.group(1))
+        return ""
+
+    return INCLUDE_RE.sub(inline, text), missing
+
+
+def page_problems(page: Path) -> list[str]:
+    """Embeds whose target is missing, includes not found, cross-references not defined."""
+    text, missing = expand_includes(page, page.read_text(encoding="utf-8"))
+    problems = [f"{page.name}: include {target} not found" for target in missing]
+    labels = set(LABEL_DEF_RE.findall(text))
+    for target, label in EMBED_RE.findall(text):
+        found = notebook_labels(page.parent / target)
+        labels |= set(found)
+        if label not in found:
+            problems.append(f"{page.name}: embed {target}#{label} not in an executed notebook")
+    body = FRONT_MATTER_RE.sub("", text, count=1)
+    for ref in XREF_RE.findall(re.sub(r"`[^`]*`", "", body)):
+        if ref not in labels:
+            problems.append(f"{page.name}: cross-reference @{ref} does not resolve")
+    return problems
+
+
+def validate_pages(pages: list[Path]) -> list[str]:
+    """Every problem that would break the render, and sites of the snapshot without a page."""
+    problems = [p for page in pages for p in page_problems(page)]
+    names = {page.stem for page in pages if page.parent == inputs.region_pages_dir()}
+    return problems + [f"no page for region {s}" for s in inputs.sites() if s not in names]
 
 
 # ----------------------------------------------------------------------------- Quarto

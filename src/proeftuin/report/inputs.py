@@ -137,14 +137,19 @@ def figure_file(folder: str, label: str) -> Path:
 
 @dataclass
 class TaskRun:
-    """One task as the run left it: ``region/notebook``, status, parameters, outputs."""
+    """One task as the run left it: ``region/notebook``, status, parameters, code version,
+    lock-file hash, input checksums, run time, error."""
 
     name: str
-    status: str
+    status: str = "–"
     parameters: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)  # file -> SHA-256
     executed: str = ""  # the executed notebook, relative to the project root
-    record: dict[str, Any] = field(default_factory=dict)  # the whole provenance record
+    code_version: str = "–"  # ``git describe``; ``-dirty``: uncommitted changes
+    lock_hash: str = "–"
+    data_checksums: dict[str, str] = field(default_factory=dict)
+    duration_s: float | None = None
+    finished: str = "–"
+    error: str = ""
 
     @property
     def region(self) -> str:
@@ -166,26 +171,29 @@ class Runs:
 
     def errors(self, region: str) -> dict[str, str]:
         """Errors of the region's failed tasks, by notebook."""
-        return {n: t.record.get("error") or "failed" for n, t in self.of(region).items()
-                if t.status == "failed"}  # fmt: skip
+        return {n: t.error or "failed" for n, t in self.of(region).items() if t.status == "failed"}
 
 
 def read_runs() -> Runs:
-    """Which tasks ran: THE one reader of run records. Today the provenance records
+    """Which tasks ran, and how: THE one reader of run records. Today the provenance records
     (``reports/results/<folder>/<notebook>.provenance.json``) and ``run_summary.json``;
     switching to the run manifest (``reports/results/manifest.json``) changes only this."""
     tasks = []
     for path in sorted(results_dir().glob("*/*.provenance.json")):
         record = read_json(path) or {}
-        name = f"{path.parent.name}/{path.name.removesuffix('.provenance.json')}"
+        parts = record.get("key_parts") or {}
         tasks.append(
             TaskRun(
-                name=str(record.get("task") or name),
+                name=str(record.get("task") or f"{path.parent.name}/{path.name.split('.')[0]}"),
                 status=str(record.get("status") or "–"),
                 parameters=dict(record.get("parameters") or {}),
-                outputs=dict(record.get("output_sha256") or {}),
                 executed=str(record.get("executed_notebook") or ""),
-                record=record,
+                code_version=str(record.get("code_version") or "–"),
+                lock_hash=str(parts.get("lock") or "–"),
+                data_checksums=dict(parts.get("data") or {}),
+                duration_s=record.get("duration_s"),
+                finished=str(record.get("finished") or "–"),
+                error=str(record.get("error") or ""),
             )
         )
     summary = read_json(results_dir() / "run_summary.json")

@@ -1,4 +1,6 @@
-"""The pages: one generated page per site, the figure blocks, and the checks before rendering.
+"""The generated pages: one page per site, and the include files the static pages pull in
+(``reports/_generated/*.md``: scorecard, findings in plain words in English and Dutch,
+robustness, validation, data coverage, reproducibility).
 
 A figure on the website is Quarto's ``{{< embed notebook.ipynb#label >}}`` of the executed
 notebook's labelled cell (Quarto links it to a rendered copy of the notebook). In the PDF it
@@ -17,20 +19,41 @@ from typing import Any
 
 import jinja2
 
+from proeftuin import settings
 from proeftuin.report import inputs
-from proeftuin.report.estimates import METHODS, did_tables, its_tables
+from proeftuin.report.estimates import (
+    DESIGN_NAMES,
+    METHODS,
+    did_tables,
+    generic_table,
+    its_tables,
+    pooled_table,
+    robustness_tables,
+    scorecard_table,
+    validation_table,
+)
 from proeftuin.report.inputs import Rows, Runs, TaskRun, executed_notebook, notebook_labels, rows
-from proeftuin.report.tables import fmt_int, fmt_num, fmt_p, md_table, missing_note, to_float
+from proeftuin.report.tables import (
+    fmt_ci,
+    fmt_est,
+    fmt_int,
+    fmt_num,
+    fmt_p,
+    md_table,
+    missing_note,
+    shared_decimals,
+    to_float,
+)
 
 STATIC_PAGES = ("index", "regions", "synthesis", "robustness", "methods", "data", "reproducibility")
 DID_FIGURES = ("fig-trends", "fig-event-study")
 ITS_FIGURES = ("fig-its",)
+ROBUSTNESS_FIGURES = ("fig-robustness", "fig-placebo")
+DESIGN_NAMES_NL = {"did_region": "verschil-in-verschillen", "its_region": "onderbroken tijdreeks"}
+DESIGN_NAMES_NL |= {"did": DESIGN_NAMES_NL["did_region"], "its": DESIGN_NAMES_NL["its_region"]}
 RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report`."
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
 INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
-LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
-XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
-FRONT_MATTER_RE = re.compile(r"^---\n.*?\n---\n", flags=re.DOTALL)
 
 
 def jinja() -> jinja2.Environment:
@@ -204,8 +227,7 @@ def diagnostics(site_id: str, did_rows: Rows, runs: Runs) -> str:
         f"tbl-{site_id}-pretrends",
     )
     task_rows = [
-        [t.notebook, t.status, code_version(t), fmt_num(t.record.get("duration_s")),
-         t.record.get("finished", "–")]
+        [t.notebook, t.status, code_version(t), fmt_num(t.duration_s), t.finished]
         for t in runs.of(site_id).values()
     ]  # fmt: skip
     runs_table = md_table(
@@ -220,49 +242,190 @@ def diagnostics(site_id: str, did_rows: Rows, runs: Runs) -> str:
 
 def code_version(task: TaskRun) -> str:
     """``git describe`` output, with uncommitted changes said in words."""
-    value = task.record.get("code_version")
-    text = str(value) if value else "–"
-    return f"`{text.removesuffix('-dirty')}`" + (
-        " (uncommitted changes)" if text.endswith("-dirty") else ""
+    dirty = " (uncommitted changes)" if task.code_version.endswith("-dirty") else ""
+    return f"`{task.code_version.removesuffix('-dirty')}`{dirty}"
+
+
+# ----------------------------------------------------------------------------- include files
+
+
+def include_texts(runs: Runs, *, pdf: bool = False) -> dict[str, str]:
+    """Every include file's text, by file name (PDF: figures from the saved files)."""
+    pooled = rows(inputs.SYNTHESIS, "pooled.csv")
+    return {
+        "scorecard.md": scorecard_table(rows(inputs.SYNTHESIS, "scorecard.csv")).markdown()
+        or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
+        "findings.md": findings(pooled, dutch=False),
+        "samenvatting.md": findings(pooled, dutch=True),
+        "pooled.md": pooled_table(pooled).markdown()
+        or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
+        "robustness.md": "\n".join(robustness_section(s, pdf) for s in inputs.sites()),
+        "validation.md": validation(pdf),
+        "coverage.md": coverage(),
+        "reproducibility.md": reproducibility(runs),
+    }
+
+
+def write_includes(runs: Runs) -> list[Path]:
+    """Write the website's include files; their paths."""
+    out = inputs.generated_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in include_texts(runs).items():
+        (out / name).write_text(text, encoding="utf-8")
+    return sorted(out.glob("*.md"))
+
+
+# ----------------------------------------------------------------------------- findings
+
+
+def findings(pooled: Rows, dutch: bool) -> str:
+    """Every pooled estimate as a bullet in plain words, its uncertainty stated."""
+    found = []
+    for row in pooled:
+        info = inputs.outcome(row.get("outcome", ""))
+        design = (DESIGN_NAMES_NL if dutch else DESIGN_NAMES).get(row.get("design", ""), "")
+        est, low, high = (to_float(row.get(k)) for k in ("estimate", "ci_low", "ci_high"))
+        f = {"label": info.label, "design": design or row.get("design", ""), "k": row.get("k", "?")}
+        if est is None or low is None or high is None:
+            found.append({**f, "missing": True})
+            continue
+        digits, unit = shared_decimals([row]), f" {info.unit}" if info.unit else ""
+        i2 = to_float(row.get("i2"))
+        mixed = i2 is not None and (i2 if i2 > 1 else i2 * 100) >= 50
+        found.append({**f, "missing": False, "est": fmt_est(est, digits) + unit,
+                      "ci": fmt_ci(low, high, digits), "fall": fmt_est(abs(low), digits) + unit,
+                      "rise": fmt_est(high, digits) + unit, "heterogeneous": mixed,
+                      "side": "above" if low > 0 else "below" if high < 0 else ""})  # fmt: skip
+    return jinja().get_template("findings.md.j2").render(found=found, dutch=dutch)
+
+
+# ----------------------------------------------------------------------------- robustness
+
+
+def robustness_section(site_id: str, pdf: bool = False) -> str:
+    """A site's robustness figures and tables (from ``robustness.csv``)."""
+    head = f"### {inputs.site_name(site_id)} {{#sec-robustness-{site_id}}}\n\n"
+    head += f"Main results: [the site's page](regions/{site_id}.qmd).\n\n"
+    hint = (
+        f"They are read from `reports/results/{site_id}/robustness.csv` and "
+        f"`reports/executed/{site_id}/{inputs.ROBUSTNESS}.ipynb`, written by the "
+        f"`{inputs.ROBUSTNESS}` design of `proeftuin run`."
     )
+    tables = robustness_tables(rows(site_id, "robustness.csv"), site_id)
+    if not tables and not notebook_labels(robustness_notebook(site_id)):
+        return head + missing_note("Robustness results for this site are not available yet.", hint)
+    figures = [
+        figure(site_id, inputs.ROBUSTNESS, label, hint, page_dir=inputs.reports_dir(), pdf=pdf,
+               owner=site_id)
+        for label in ROBUSTNESS_FIGURES
+    ]  # fmt: skip
+    body = tables.markdown() or missing_note("No robustness table for this site yet.", hint)
+    return head + "\n".join(figures) + "\n" + body
 
 
-# ----------------------------------------------------------------------------- checks
+# ----------------------------------------------------------------------------- validation
 
 
-def expand_includes(page: Path, text: str) -> tuple[str, list[str]]:
-    """The page text with its includes inlined (one level), and the includes not found."""
-    missing: list[str] = []
-
-    def inline(match: re.Match[str]) -> str:
-        included = page.parent / match.group(1)
-        if included.is_file():
-            return included.read_text(encoding="utf-8")
-        missing.append(match.group(1))
-        return ""
-
-    return INCLUDE_RE.sub(inline, text), missing
-
-
-def page_problems(page: Path) -> list[str]:
-    """Embeds whose target is missing, includes not found, cross-references not defined."""
-    text, missing = expand_includes(page, page.read_text(encoding="utf-8"))
-    problems = [f"{page.name}: include {target} not found" for target in missing]
-    labels = set(LABEL_DEF_RE.findall(text))
-    for target, label in EMBED_RE.findall(text):
-        found = notebook_labels(page.parent / target)
-        labels |= set(found)
-        if label not in found:
-            problems.append(f"{page.name}: embed {target}#{label} not in an executed notebook")
-    body = FRONT_MATTER_RE.sub("", text, count=1)
-    for ref in XREF_RE.findall(re.sub(r"`[^`]*`", "", body)):
-        if ref not in labels:
-            problems.append(f"{page.name}: cross-reference @{ref} does not resolve")
-    return problems
+def validation(pdf: bool = False) -> str:
+    """The validation figure and tables (``reports/results/validation/``)."""
+    hint = (
+        "They are read from `reports/results/validation/validation.csv` and "
+        "`reports/executed/validation/validation.ipynb`, written by `proeftuin run`."
+    )
+    tables = []
+    for path in sorted(inputs.results_dir(inputs.VALIDATION).glob("*.csv")):
+        if path.stem == "validation":
+            tables.append(validation_table(inputs.read_csv(path)).markdown())
+        else:
+            label = "tbl-validation-" + re.sub(r"[^\w-]", "-", path.stem)
+            caption = f"Validation: {path.stem}"
+            tables.append(generic_table(inputs.read_csv(path), caption, label).markdown())
+    tables = [t for t in tables if t]
+    notebook = inputs.executed_notebook(inputs.VALIDATION, inputs.VALIDATION)
+    if not tables and not notebook_labels(notebook):
+        return missing_note("Validation results are not available yet.", hint)
+    page_dir = inputs.reports_dir()
+    shown = figure(inputs.VALIDATION, inputs.VALIDATION, "fig-validation", hint,
+                   page_dir=page_dir, pdf=pdf)  # fmt: skip
+    return shown + "\n" + ("\n".join(tables) or missing_note("No validation table yet.", hint))
 
 
-def validate_pages(pages: list[Path]) -> list[str]:
-    """Every problem that would break the render, and sites of the snapshot without a page."""
-    problems = [p for page in pages for p in page_problems(page)]
-    names = {page.stem for page in pages if page.parent == inputs.region_pages_dir()}
-    return problems + [f"no page for region {s}" for s in inputs.sites() if s not in names]
+# ----------------------------------------------------------------------------- coverage
+
+
+def coverage() -> str:
+    """Estimation samples per site and outcome, then missingness per source and year."""
+    found = []
+    for site_id in inputs.sites():
+        seen = set()
+        for r in rows(site_id, "did_estimates.csv"):
+            if r.get("outcome") not in seen:
+                seen.add(r.get("outcome"))
+                found.append(
+                    [inputs.site_name(site_id), inputs.outcome_label(r.get("outcome", ""))]
+                    + [fmt_int(r.get(k)) for k in ("n_units", "n_treated_units", "n_periods")]
+                )
+    table = md_table(
+        ["Site", "Outcome", "Municipalities", "In the site", "Years"],
+        found,
+        "Estimation samples: municipalities and years with data, per site and outcome",
+        "tbl-coverage",
+    )
+    extra = generic_table(
+        rows("data", "coverage.csv"),
+        "Coverage and missingness per source and year",
+        "tbl-missingness",
+    ).markdown()
+    return (table or "_No estimation samples yet._\n") + "\n" + extra
+
+
+# ----------------------------------------------------------------------------- reproducibility
+
+
+def reproducibility(runs: Runs) -> str:
+    """Every task run, the input checksums, the wall time and the commands to rerun."""
+    table = md_table(
+        ["Task", "Status", "Code version", "Lock hash", "Run time (s)"],
+        [[t.name, t.status, code_version(t), f"`{t.lock_hash[:16]}`", fmt_num(t.duration_s)]
+         for t in runs.tasks],
+        "Every task run: code version, lock-file hash and run time",
+        "tbl-runs",
+    )  # fmt: skip
+    checksums: dict[str, set[str]] = {}
+    for task in runs.tasks:
+        if task.region != inputs.SYNTHESIS:  # the synthesis depends on tasks, not on data
+            for name, digest in task.data_checksums.items():
+                checksums.setdefault(name, set()).add(str(digest))
+    sums = md_table(
+        ["Data file", "SHA-256", "Same for every task"],
+        [[name, ", ".join(sorted(d)), "yes" if len(d) == 1 else "NO: inputs differ"]
+         for name, d in sorted(checksums.items())],
+        "Checksums of the input data used by the tasks",
+        "tbl-checksums",
+    )  # fmt: skip
+    parts = [table or "_No provenance records yet: run `proeftuin run`._\n", sums]
+    if runs.wall_time_s is not None:
+        parts.append(f"Wall time of the last `proeftuin run`: {fmt_num(runs.wall_time_s)} s.\n")
+    return "\n".join(p for p in [*parts, rerun_commands(runs)] if p)
+
+
+def rerun_commands(runs: Runs) -> str:
+    """Per site, the papermill command of each task that ran, with its parameters."""
+    blocks = []
+    for site_id in inputs.sites():
+        lines = [f"# {site_id}"]
+        for task in runs.of(site_id).values():
+            executed = task.executed or inputs.rel_root(
+                inputs.executed_notebook(site_id, task.notebook)
+            )
+            lines.append(
+                f"papermill notebooks/{task.notebook}.ipynb {executed} "
+                f"-k {settings.KERNEL_NAME} -y '{json.dumps(task.parameters, sort_keys=True)}'"
+            )
+        blocks.append("\n".join(lines))
+    return (
+        "To rerun one site, execute its notebooks with the same parameters, then rebuild the "
+        "report (`proeftuin report` never re-executes anything):\n\n```bash\n"
+        + "\n\n".join(blocks)
+        + "\n\nproeftuin report\n```\n"
+    )

@@ -15,9 +15,8 @@ from typing import Any
 import yaml
 
 from proeftuin.report import inputs
-from proeftuin.report.includes import include_texts
 from proeftuin.report.inputs import Runs
-from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, jinja, site_page
+from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, include_texts, jinja, site_page
 
 PDF_PAGES = ("index", "synthesis", "robustness", "methods", "data", "reproducibility")
 PDF_NAME = "proeftuin-report.pdf"
