@@ -140,7 +140,6 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     facts.setdefault("missing", True)
     params = next(iter(runs.of(site_id).values()), None)
     params = params.parameters if params else site.parameters.model_dump() if site else {}
-    params = {k: v for k, v in params.items() if k != "outcomes"}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
     errors = runs.errors(site_id)
     did_why, its_why = why_missing("did_region", errors), why_missing("its_region", errors)
