@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from proeftuin import settings
+from proeftuin.errors import DataError
 from proeftuin.fileio import atomic_write_json
 
 if TYPE_CHECKING:
@@ -92,30 +93,34 @@ def facts_path() -> Path:
 
 
 def collect_facts(plan: Plan) -> Facts:
-    """The snapshot of a validated plan, with the registry's and the catalogue's facts."""
-    from proeftuin.outcomes import get_outcome
+    """The snapshot of a plan, with the registry's and the catalogue's facts. A site or an
+    outcome they do not know (a hand-built plan) keeps its id and the plan's settings."""
+    from proeftuin.outcomes import OUTCOMES
     from proeftuin.regions import load_registry
 
-    registry = load_registry().sites
+    try:
+        registry = load_registry().sites
+    except (OSError, DataError):  # load_plan refuses a plan the registry cannot check
+        registry = {}
     sites = []
     for site_id in plan.regions:
-        site, params = registry[site_id], plan.region_settings(site_id)
-        names = site.municipality_names
+        params = plan.region_settings(site_id)
+        site = registry.get(site_id)
+        names = site.municipality_names if site else []
+        codes = site.municipalities if site else []
+        keep = {"name", "lead_insurer", "status", "sources"}
+        known = site.model_dump(include=keep) if site else {}
         site_facts = SiteFacts(
+            **{"name": site_id, "lead_insurer": "", "status": "unverified", **known},
             id=site_id,
-            name=site.name,
             municipalities=[
                 Municipality(code=code, name=names[i] if i < len(names) else "")
-                for i, code in enumerate(site.municipalities)
+                for i, code in enumerate(codes)
             ],
             start_year=params["start_year"],
-            lead_insurer=site.lead_insurer,
-            status=site.status,
-            sources=dict(site.sources),
-            fact_status=dict(site.fact_status),
+            fact_status=dict(site.fact_status) if site else {},
             parameters=SiteParameters(
-                **{k: params[k] for k in ("control_pool", "buffer", "inference", "draws")},
-                seed=params["seed"],
+                **{k: params[k] for k in ("control_pool", "buffer", "inference", "draws", "seed")},
                 first_year=plan.spec.periods.first_year,
                 last_year=plan.spec.periods.last_year,
                 outcomes=params["outcomes"],
@@ -123,10 +128,8 @@ def collect_facts(plan: Plan) -> Facts:
         )
         sites.append(site_facts)
     names = dict.fromkeys([*plan.outcomes, *(o for s in sites for o in s.parameters.outcomes)])
-    outcomes = []
-    for name in names:
-        info = get_outcome(name)
-        outcome = OutcomeFacts(
+    outcomes = [
+        OutcomeFacts(
             name=name,
             label=info.label,
             unit=info.unit,
@@ -135,7 +138,9 @@ def collect_facts(plan: Plan) -> Facts:
             description=info.description,
             comparability="" if info.comparable_over_time else "not comparable over time",
         )
-        outcomes.append(outcome)
+        for name, info in ((n, OUTCOMES.get(n)) for n in names)
+        if info is not None
+    ]
     root = settings.project_root()
     plan_file = plan.path.relative_to(root) if plan.path.is_relative_to(root) else plan.path
     return Facts(
