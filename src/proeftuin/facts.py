@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proeftuin import settings
 from proeftuin.errors import DataError
-from proeftuin.fileio import atomic_write_json
+from proeftuin.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from proeftuin.plan import Plan
@@ -152,10 +152,9 @@ def collect_facts(plan: Plan) -> Facts:
 
 
 def write_facts(plan: Plan) -> Path:
-    """Write ``reports/results/facts.json`` for this plan (at the start of every run)."""
-    path = facts_path()
-    atomic_write_json(path, collect_facts(plan).model_dump(mode="json"))
-    return path
+    """Write ``reports/results/facts.json`` for this plan (at the start of every run); keys
+    in the schema's and the registry's order (the sources of a site as the registry has them)."""
+    return atomic_write_text(facts_path(), collect_facts(plan).model_dump_json(indent=2) + "\n")
 
 
 def read_facts(path: Path | None = None) -> Facts:
