@@ -7,13 +7,15 @@ root, so they check the real papermill path without the cost of the real analysi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from proeftuin import pipeline, settings
+from proeftuin import pipeline, provenance, results, settings, synthesis
 from proeftuin.plan import Plan, PlanFile
 
 REGIONS = ("north", "south")
@@ -28,9 +30,14 @@ def _template(body: str) -> nbformat.NotebookNode:
 
 
 REGION_BODY = """
+import os
 from pathlib import Path
 if region == "broken":
     raise ValueError("planted failure in " + region)
+if Path(os.environ["PROEFTUIN_ROOT"], "FAIL").exists():  # an environment fault, same key
+    raise RuntimeError("the mirror is not there")
+if region == "envcheck":
+    Path(results_dir, "mirror.txt").write_text(os.environ.get("PROEFTUIN_DATA_MIRROR", ""))
 Path(results_dir, "did_estimates.csv").write_text(f"region,estimate\\n{region},{scale}\\n")
 """
 SYNTHESIS_BODY = """
@@ -60,10 +67,15 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _plan(project: Path, regions: tuple[str, ...] = REGIONS, **overrides: dict) -> Plan:
+def _plan(
+    project: Path,
+    regions: tuple[str, ...] = REGIONS,
+    outcomes: tuple[str, ...] = ("cost_basket",),
+    **overrides: dict,
+) -> Plan:
     spec = PlanFile.model_validate(
         {
-            "outcomes": ["cost_basket"],
+            "outcomes": list(outcomes),
             "designs": ["did_region"],
             "regions": {r: overrides.get(r, {}) for r in regions},
             "execution": {"cell_timeout": 120},
@@ -160,3 +172,119 @@ def test_runs_on_a_local_dask_cluster(project: Path) -> None:
     assert {r.status for r in summary.results} == {"executed"}
     pooled = project / "reports" / "results" / "synthesis" / "pooled.csv"
     assert "north;south" in pooled.read_text()
+
+
+def _manifest_statuses() -> dict[str, str]:
+    return {t.name: t.status for t in results.read_manifest().tasks}
+
+
+def test_the_manifest_records_every_task_and_the_synthesis_names_the_failed_site(
+    project: Path,
+) -> None:
+    plan = _plan(project, regions=("north", "broken"))
+    pipeline.run_plan(plan, jobs=2)
+    manifest = results.read_manifest()
+    assert manifest.schema_version == results.SCHEMA_VERSION
+    assert (manifest.plan_hash, manifest.state) == (plan.hash(), "complete")
+    north, broken = manifest.task("north/did_region"), manifest.task("broken/did_region")
+    assert north.status == "ok" and north.region == "north" and north.error is None
+    assert north.template == "notebooks/did_region.ipynb"
+    assert north.executed_notebook == "reports/executed/north/did_region.ipynb"
+    for output in north.outputs:  # every output listed with the SHA-256 on disk
+        assert provenance.sha256_file(project / output.path) == output.sha256
+    assert "reports/results/north/did_estimates.csv" in {o.path for o in north.outputs}
+    assert broken.status == "failed" and broken.outputs == []
+    assert (broken.error.region, broken.error.notebook) == ("broken", "did_region")
+    assert broken.error.cell.startswith("cell ")
+    assert broken.error.message == "ValueError: planted failure in broken"
+    assert manifest.task("validation/validation").region is None
+
+    inputs = synthesis.inputs(plan.regions, plan.designs, plan.hash())
+    assert inputs.usable("did_region") == ["north"]
+    assert "broken / did_region: failed" in inputs.note()
+    card = synthesis.scorecard(
+        pd.DataFrame(), ["cost_basket_std"], missing=inputs.excluded("did_region")
+    )
+    assert card.set_index("region").loc["broken", "direction"] == "failed"
+    assert any("broken/did_region: failed" in p for p in results.results_problems(plan.hash()))
+
+
+def test_a_failure_keeps_the_good_outputs_of_the_same_task(project: Path) -> None:
+    plan = _plan(project, regions=("north",))
+    pipeline.run_plan(plan, jobs=1)
+    estimates = project / "reports" / "results" / "north" / "did_estimates.csv"
+    good = estimates.read_text()
+    (project / "FAIL").touch()  # same template, parameters and data: same cache key
+    failed = pipeline.run_plan(plan, regions=["north"], jobs=1, force=True)
+    assert [r.task for r in failed.failed] == ["north/did_region"]
+    assert estimates.read_text() == good
+    assert (project / "reports" / "executed" / "north" / "did_region.ipynb").is_file()
+    assert _manifest_statuses()["north/did_region"] == "failed"  # said, not hidden
+    (project / "FAIL").unlink()
+    again = pipeline.run_plan(plan, jobs=1)
+    assert _statuses(again)["north/did_region"] == "cached"  # the good outputs still count
+
+
+def test_an_outcome_subset_never_replaces_the_full_results(project: Path) -> None:
+    plan = _plan(project, outcomes=("cost_basket_std", "cost_gp_std"))
+    pipeline.run_plan(plan, jobs=2)
+    results_dir = project / "reports" / "results"
+    before = {p: p.read_bytes() for p in results_dir.rglob("*") if p.is_file()}
+    subset = pipeline.run_plan(plan, regions=["north"], outcomes=["cost_gp_std"], jobs=1)
+    assert _statuses(subset) == {"north/did_region": "executed"}  # no synthesis on a subset
+    assert subset.subset == "cost_gp_std"
+    folder = results_dir / "subsets" / "cost_gp_std"
+    assert (folder / "north" / "did_estimates.csv").is_file()
+    assert results.read_manifest(folder / "manifest.json").subset == "cost_gp_std"
+    assert {p: p.read_bytes() for p in before} == before  # the full results: untouched
+    record = json.loads((folder / "north" / "did_region.provenance.json").read_text())
+    assert record["parameters"]["outcomes"] == ["cost_gp_std"]
+
+
+def test_a_region_run_after_a_plan_change_marks_the_other_regions_stale(project: Path) -> None:
+    old = _plan(project)
+    pipeline.run_plan(old, jobs=2)
+    new = _plan(project, north={"draws": 199}, south={"draws": 199})  # as a new default
+    pipeline.run_plan(new, regions=["north"], jobs=2)
+    manifest = results.read_manifest()
+    assert manifest.plan_hash == new.hash() != old.hash()
+    south = manifest.task("south/did_region")
+    assert south.status == "not_run"
+    assert f"from plan {old.hash()[:12]}, not the current plan {new.hash()[:12]}" in south.note
+    inputs = synthesis.inputs(new.regions, new.designs, new.hash())
+    assert inputs.usable("did_region") == ["north"]  # south's 999-draw results: not pooled
+    with pytest.raises(synthesis.SynthesisInputError, match="rerun `proeftuin run`"):
+        synthesis.inputs(old.regions, old.designs, old.hash())
+    assert any("south/did_region: not run" in p for p in results.results_problems(new.hash()))
+    assert "the results were made under plan" in results.results_problems(old.hash())[0]
+
+
+def test_a_second_run_is_refused_and_a_stale_lock_or_staging_is_cleared(project: Path) -> None:
+    with pipeline.RunLock(), pytest.raises(pipeline.PipelineError) as refused:
+        pipeline.run_plan(_plan(project), jobs=1)
+    assert str(refused.value).startswith(f"a run is in progress (pid {os.getpid()})")
+    assert not (project / "reports" / "executed").exists()  # refused before any kernel
+
+    lock = results.lock_path()
+    lock.write_text("999999\n")  # a run that died: its pid is gone, the lock is not held
+    staging = results.staging_dir() / "north-did_region-0123456789ab"
+    staging.mkdir(parents=True)
+    (staging / "did_estimates.csv").write_text("half")
+    partial = project / "reports" / "executed" / "north" / ".did_region.0123456789ab.ipynb"
+    partial.parent.mkdir(parents=True)
+    partial.write_text("{}")
+    summary = pipeline.run_plan(_plan(project), jobs=2)
+    assert not summary.failed
+    assert not staging.exists() and not partial.exists()
+    assert lock.read_text() == ""  # released
+
+
+def test_kernels_see_settings_as_absolute_paths(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caller = tmp_path_factory.mktemp("caller")
+    monkeypatch.chdir(caller)
+    monkeypatch.setenv(settings.MIRROR_ENV, "../shared/data")  # as in the README
+    pipeline.run_plan(_plan(project, regions=("envcheck",)), jobs=1)
+    seen = (project / "reports" / "results" / "envcheck" / "mirror.txt").read_text()
+    assert seen == str((caller / "../shared/data").resolve())

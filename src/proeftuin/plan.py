@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from proeftuin import settings
+from proeftuin import results, settings
 from proeftuin.errors import PlanError
 
 SYNTHESIS = "synthesis"
@@ -88,10 +88,16 @@ class Task:
     notebook: str
     parameters: dict[str, Any]
     depends_on: tuple[str, ...] = ()
+    subset: str | None = None  # an outcome-subset run: outputs go to their own folder
 
     @property
     def name(self) -> str:
         return f"{self.region}/{self.notebook}"
+
+    @property
+    def site(self) -> str | None:
+        """The site id, or None for the global tasks (validation, synthesis)."""
+        return None if self.region in GLOBAL_NOTEBOOKS else self.region
 
     @property
     def template(self) -> Path:
@@ -99,11 +105,11 @@ class Task:
 
     @property
     def executed_path(self) -> Path:
-        return settings.executed_dir() / self.region / f"{self.notebook}.ipynb"
+        return results.executed_dir(self.region, self.subset) / f"{self.notebook}.ipynb"
 
     @property
     def results_dir(self) -> Path:
-        return settings.results_dir() / self.region
+        return results.results_dir(self.region, self.subset)
 
     @property
     def provenance_path(self) -> Path:
@@ -138,23 +144,56 @@ class Plan:
         merged.setdefault("start_year", self.start_years[region])
         return merged
 
+    def hash(self) -> str:
+        """SHA-256 of the validated plan: periods, defaults, outcomes, designs and every
+        region's merged parameters (what the results depend on; not execution settings)."""
+        from proeftuin.provenance import sha256_json
+
+        return sha256_json(
+            {
+                "periods": self.spec.periods.model_dump(),
+                "defaults": self.spec.defaults.model_dump(),
+                "outcomes": self.outcomes,
+                "designs": self.designs,
+                "regions": {r: self.region_settings(r) for r in self.regions},
+            }
+        )
+
+    def subset_tag(self, outcomes: list[str] | None) -> str | None:
+        """A folder name for an outcome-subset run, or None when all outcomes run."""
+        if not outcomes or set(outcomes) >= set(self.outcomes):
+            return None
+        return "+".join(o for o in self.outcomes if o in outcomes)
+
     def tasks(
         self, regions: list[str] | None = None, outcomes: list[str] | None = None
     ) -> list[Task]:
         """Expand into tasks: every (region, design), the validation against published
-        results, then the synthesis over all regions."""
+        results, then the synthesis over all regions.
+
+        An outcome subset never replaces a full run's results: its region tasks write to
+        ``reports/results/subsets/<outcomes>/`` and it has no validation or synthesis.
+        """
         chosen = regions or self.regions
+        subset = self.subset_tag(outcomes)
         region_tasks = [
-            Task(region, design, self._parameters(region, design, outcomes))
+            Task(region, design, self._parameters(region, design, outcomes), subset=subset)
             for region in chosen
             for design in self.designs
         ]
+        if subset:
+            return region_tasks
         all_region_names = tuple(f"{r}/{d}" for r in self.regions for d in self.designs)
         validation = Task(VALIDATION, VALIDATION, {})
         synthesis = Task(
             SYNTHESIS,
             SYNTHESIS,
-            {"regions": self.regions, "designs": self.designs, "outcomes": self.outcomes},
+            {
+                "regions": self.regions,
+                "designs": self.designs,
+                "outcomes": self.outcomes,
+                "plan_hash": self.hash(),
+            },
             depends_on=all_region_names,
         )
         return [*region_tasks, validation, synthesis]

@@ -14,6 +14,28 @@ ROOT_ENV = "PROEFTUIN_ROOT"
 KERNEL_NAME = "proeftuin"
 
 
+PATH_SETTINGS = (MIRROR_ENV, ROOT_ENV)
+
+
+def resolve_environment() -> dict[str, str]:
+    """Make the path settings absolute, once, against the caller's working directory.
+
+    Kernels run with the project root as their working directory, so a relative
+    ``PROEFTUIN_DATA_MIRROR=../shared/data`` would otherwise name another folder there.
+    Called by the CLI before any command, and by the pipeline before it starts kernels.
+    """
+    for name in PATH_SETTINGS:
+        value = os.environ.get(name)
+        if value:
+            os.environ[name] = str(Path(value).expanduser().resolve())
+    return environment()
+
+
+def environment() -> dict[str, str]:
+    """The path settings that are set, as passed on to kernels."""
+    return {name: os.environ[name] for name in PATH_SETTINGS if os.environ.get(name)}
+
+
 def project_root() -> Path:
     """The compendium's top folder: ``$PROEFTUIN_ROOT`` or the checkout holding this package."""
     override = os.environ.get(ROOT_ENV)

@@ -1,0 +1,59 @@
+"""Cache keys and the finished-task check: a task is skipped when nothing it depends on
+changed and its recorded outputs are on disk unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from proeftuin import provenance
+from proeftuin.plan import Task
+
+EXECUTED = "<executed notebook>"
+
+
+def task_key_parts(task: Task, dependencies: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything a task's output depends on, as hashes.
+
+    ``dependencies`` (for the synthesis): per region task, its cache key when its results
+    are good, else its status (``failed``, ``not_run``), so a failure reruns the synthesis.
+    """
+    return {
+        "template": provenance.notebook_hash(task.template),
+        "parameters": task.parameters,
+        "source": provenance.source_hash(),
+        "data": _input_checksums(task, dependencies or {}),
+        "lock": provenance.lock_hash(),
+    }
+
+
+def _input_checksums(task: Task, dependencies: dict[str, str]) -> dict[str, str]:
+    if task.depends_on:  # the synthesis depends on the finished region results
+        return {name: dependencies.get(name, "missing") for name in task.depends_on}
+    return {**provenance.source_checksums(), **provenance.curated_data_hashes()}
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A provenance record, or ``{}`` when missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def is_current(task: Task, key: str) -> bool:
+    """A task is current when its finished record has this key and every output it lists
+    is on disk unchanged (same SHA-256 as when the task finished)."""
+    record = read_record(task.provenance_path)
+    if record.get("status") != "ok" or record.get("key") != key:
+        return False
+    recorded = record.get("output_sha256", {})
+    return bool(recorded) and all(
+        path.is_file() and provenance.sha256_file(path) == digest
+        for path, digest in ((output_path(task, name), d) for name, d in recorded.items())
+    )
+
+
+def output_path(task: Task, name: str) -> Path:
+    return task.executed_path if name == EXECUTED else task.results_dir / name
