@@ -7,19 +7,25 @@ The scorecard grades each region by the most robust method it has: randomization
 over placebo regions (exact under the sharp null with few treated municipalities), else the
 wild cluster bootstrap, else CRV1; interval, p-value and method come from that one row.
 Neighbouring regions (the two Limburg sites) may share shocks, which pooling ignores.
+
+What goes in is decided by the run manifest (:mod:`proeftuin.results`), not by which files
+happen to exist: :func:`inputs` refuses a manifest made under another plan, and pools only
+regions whose task succeeded and whose results files are the ones the manifest lists.
+Every other region gets a row saying why it is out (failed, not run, from another plan).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from proeftuin import settings
+from proeftuin import provenance, results, settings
 from proeftuin.headline import EVIDENCE_PREFERENCE, INTERVAL_PREFERENCE, headline
 from proeftuin.headline import finite as _finite
 
@@ -29,10 +35,75 @@ POOLED_COLUMNS = [
     "outcome", "design", "method", "estimate", "se", "ci_low", "ci_high", "p_value", "se_dl",
     "tau2", "i2", "q_p", "k",
 ]  # fmt: skip
+INPUT_COLUMNS = ["region", "notebook", "status", "note"]
 SCORECARD_COLUMNS = [
     "region", "dimension", "outcome", "estimate", "ci_low", "ci_high", "p_value", "method",
     "evidence", "direction",
 ]  # fmt: skip
+
+
+class SynthesisInputError(RuntimeError):
+    """The results cannot be synthesised as they are (e.g. made under another plan)."""
+
+
+@dataclass
+class Inputs:
+    """Per region and design: whether its results go into the synthesis, and if not, why."""
+
+    status: pd.DataFrame  # INPUT_COLUMNS; status: ok | cached | failed | not_run | ...
+
+    def usable(self, notebook: str) -> list[str]:
+        rows = self.status[self.status["notebook"] == notebook]
+        return rows.loc[rows["status"].isin(results.GOOD), "region"].tolist()
+
+    def excluded(self, notebook: str) -> pd.DataFrame:
+        rows = self.status[self.status["notebook"] == notebook]
+        return rows[~rows["status"].isin(results.GOOD)].reset_index(drop=True)
+
+    def note(self) -> str:
+        """A prominent note when anything is out; else a one-line all-clear."""
+        out = self.status[~self.status["status"].isin(results.GOOD)]
+        if out.empty:
+            return "All regions' results are complete and from the current plan."
+        lines = [f"- **{r.region} / {r.notebook}: {r.status.replace('_', ' ')}** ({r.note})"
+                 for r in out.itertuples()]  # fmt: skip
+        return "**⚠ INCOMPLETE: not every region is in this synthesis.**\n\n" + "\n".join(lines)
+
+
+def inputs(
+    regions: Sequence[str],
+    designs: Sequence[str],
+    plan_hash: str = "",
+    manifest: results.Manifest | None = None,
+) -> Inputs:
+    """What the run manifest says of each region's tasks; refuses another plan's manifest."""
+    manifest = manifest or results.read_manifest()
+    if plan_hash and manifest.plan_hash != plan_hash:
+        raise SynthesisInputError(
+            f"the run manifest is for plan {manifest.plan_hash[:12]}, this synthesis for plan "
+            f"{plan_hash[:12]}: rerun `proeftuin run` without --region"
+        )
+    rows = []
+    for region in regions:
+        for notebook in designs:
+            entry = manifest.task(f"{region}/{notebook}")
+            if entry is None:
+                rows.append((region, notebook, "not_run", "not in the run manifest"))
+                continue
+            if not entry.succeeded:
+                why = entry.error.message if entry.error else (entry.note or entry.status)
+                rows.append((region, notebook, entry.status, why))
+                continue
+            changed = [o.path for o in entry.outputs if not _unchanged(o)]
+            status, note = ("stale", f"changed since the run: {changed[0]}") if changed else (
+                entry.status, "")  # fmt: skip
+            rows.append((region, notebook, status, note))
+    return Inputs(pd.DataFrame(rows, columns=INPUT_COLUMNS))
+
+
+def _unchanged(output: results.OutputFile) -> bool:
+    path = settings.project_root() / output.path
+    return path.is_file() and provenance.sha256_file(path) == output.sha256
 
 
 def collect(regions: Sequence[str], design: str = "did", root: Path | None = None) -> pd.DataFrame:
@@ -131,11 +202,15 @@ def evidence(p_value: float | None) -> str:
     return next((label for cut, label in EVIDENCE_LEVELS if p_value < cut), "none")
 
 
-def scorecard(table: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+def scorecard(
+    table: pd.DataFrame, outcomes: Sequence[str], missing: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per region and Triple Aim dimension: the headline outcome, its effect and evidence.
 
     Estimate, interval, p-value and method all come from one row: the region's most robust
     inference method with a p-value. Without evidence the direction is 'inconclusive'.
+    Regions in ``missing`` (see :meth:`Inputs.excluded`) get rows whose direction says why
+    they have no estimate ('failed', 'not run', ...).
     """
     from proeftuin.outcomes import get_outcome
 
@@ -151,6 +226,11 @@ def scorecard(table: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
             hit = tests[(tests["region"] == region) & (tests["outcome"] == outcome)]
             row = _scorecard_row(None if hit.empty else hit.iloc[0], better_if_higher)
             rows.append({"region": region, "dimension": dimension, "outcome": outcome, **row})
+        for gone in [] if missing is None else missing.itertuples():
+            row = _scorecard_row(None, better_if_higher) | {
+                "direction": gone.status.replace("_", " ")
+            }
+            rows.append({"region": gone.region, "dimension": dimension, "outcome": outcome, **row})
     return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
 
