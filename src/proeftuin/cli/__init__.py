@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from proeftuin import settings
 from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd
 from proeftuin.errors import ProeftuinError
 
@@ -37,6 +38,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _settings() -> None:
+    """Evaluate the Dutch Pioneer sites: data -> notebooks -> report."""
+    settings.resolve_environment()  # relative paths mean the caller's folder, everywhere
+
+
 app.command("data")(data_cmd.data)
 app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)

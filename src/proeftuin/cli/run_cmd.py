@@ -21,11 +21,29 @@ from rich.table import Table
 from proeftuin.plan import PlanError, Task, load_plan
 
 console = Console(stderr=True)
+WIDE = 400  # columns when the output is not a terminal: nothing cut, nothing wrapped
+INTERRUPTED_EXIT = 130
 
 JobsOption = Annotated[
     int | None, typer.Option("--jobs", "-j", help="Parallel processes (default: all cores).")
 ]
 _last_run_failed = False
+
+
+MARKS = {
+    "executed": "[green]✓",
+    "cached": "[dim]=",
+    "failed": "[red]✗",
+    "interrupted": "[yellow]![/]",
+    "not_run": "[yellow]-[/]",
+}
+STYLES = {
+    "executed": "green",
+    "cached": "dim",
+    "failed": "red",
+    "interrupted": "yellow",
+    "not_run": "yellow",
+}
 
 
 class ProgressDisplay:
@@ -40,6 +58,7 @@ class ProgressDisplay:
             TimeElapsedColumn(),
             console=console,
             transient=False,
+            disable=not console.is_terminal,
         )
         self._rows: dict[str, TaskID] = {}
         self._overall: TaskID | None = None
@@ -57,9 +76,10 @@ class ProgressDisplay:
         row = self._rows.pop(result.task, None)
         if row is not None:
             self._progress.remove_task(row)
-        mark = {"executed": "[green]✓", "cached": "[dim]=", "failed": "[red]✗"}[result.status]
-        detail = f"{result.duration_s:.1f}s" if result.status != "cached" else "cached"
-        self._progress.console.print(f"{mark} {result.task} [dim]{detail}")
+        if result.status != "cached":  # cached tasks are counted, not listed
+            mark = MARKS[result.status]
+            detail = f"{result.duration_s:.1f}s" if result.status in ("executed", "failed") else ""
+            self._progress.console.print(f"{mark} {result.task} [dim]{detail or result.status}")
         if self._overall is not None:
             self._progress.advance(self._overall)
 
@@ -108,12 +128,41 @@ def run(
             display=ProgressDisplay(),
         )
     except PipelineError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
-    console.print(_summary_table(summary, time.perf_counter() - started))
-    _last_run_failed = bool(summary.failed)
+    _report(summary, time.perf_counter() - started)
+    _last_run_failed = bool(summary.failed) or summary.interrupted
+    if summary.interrupted:
+        raise typer.Exit(INTERRUPTED_EXIT)
     if summary.failed and exit_on_failure:
         raise typer.Exit(1)
+
+
+def _report(summary, wall: float) -> None:  # noqa: ANN001 - pipeline.RunSummary
+    """The run's outcome: one line when everything was cached, else the summary table and,
+    for each failed task, its full error (never cut, also when not on a terminal)."""
+    if not console.is_terminal:
+        console.width = WIDE
+    if summary.subset:
+        console.print(
+            f"outcome subset: results in reports/results/subsets/{summary.subset}/ "
+            "(the full results and the synthesis are untouched)",
+            soft_wrap=True,
+        )
+    if summary.results and all(r.status == "cached" for r in summary.results):
+        console.print(f"[dim]up to date:[/] all {len(summary.results)} tasks cached ({wall:.1f}s)")
+        return
+    console.print(_summary_table(summary, wall))
+    for failed in summary.failed:
+        where = f" ({failed.cell})" if failed.cell else ""
+        console.print(
+            f"[red]failed:[/] {failed.task}{where}: {failed.error}", soft_wrap=True, highlight=False
+        )
+    if summary.interrupted:
+        console.print(
+            f"[yellow]interrupted, {len(summary.not_run)} tasks not run[/] "
+            "(finished tasks were kept; run again to finish)"
+        )
 
 
 def _check_selection(plan, regions: list[str] | None, outcomes: list[str] | None) -> None:  # noqa: ANN001
@@ -135,14 +184,13 @@ def _summary_table(summary, wall: float) -> Table:  # noqa: ANN001 - pipeline.Ru
     table = Table(title=f"run summary ({wall:.1f}s wall)", show_lines=False)
     for column in ("task", "status", "seconds", "cell", "error"):
         table.add_column(column)
-    style = {"executed": "green", "cached": "dim", "failed": "red"}
     for r in summary.results:
         table.add_row(
             r.task,
-            f"[{style[r.status]}]{r.status}",
+            f"[{STYLES[r.status]}]{r.status}",
             f"{r.duration_s:.1f}",
             r.cell or "",
-            (r.error or "")[:200],
+            (r.error or "").splitlines()[0] if r.error else "",
         )
     return table
 
