@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from proeftuin import report, settings
+from proeftuin import report, results, settings
 from proeftuin.cli import app
 from proeftuin.report import build
 
@@ -49,7 +49,29 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
     monkeypatch.delenv(report.REQUIRE_ENV, raising=False)
     monkeypatch.setattr(build, "find_quarto", lambda: None)
+    write_manifest()  # a complete run
     return root
+
+
+def write_manifest(**task_status: str) -> None:
+    """A run manifest: every fixture task ``ok`` unless ``task_status`` says otherwise."""
+    names = [f"{s}/{d}" for s in SITES for d in ("did_region", "its_region")]
+    stamp = results.now()
+    entries = [
+        results.TaskEntry(
+            name=name,
+            region=name.split("/")[0],
+            notebook=name.split("/")[1],
+            template=f"notebooks/{name.split('/')[1]}.ipynb",
+            status=task_status.get(name.replace("/", "__").replace("-", "_"), "ok"),
+        )
+        for name in names
+    ]
+    manifest = results.Manifest(
+        plan_hash="fixture", code_version="fixture", created=stamp, updated=stamp,
+        state="complete", tasks=entries,
+    )  # fmt: skip
+    results.write_manifest(manifest)
 
 
 def drop_site(root: Path, site_id: str) -> None:
@@ -311,3 +333,33 @@ def test_reproducibility_reads_the_provenance_records(project: Path) -> None:
     assert "`v0.1.0-3-gabc1234` (uncommitted changes)" in text
     assert "vektis_2015_gemeente.csv" in text and "`9f8e7d6c5b4a3210`" in text
     assert "Wall time of the last `proeftuin run`: 90.50 s." in text
+
+
+def test_incomplete_results_are_said_prominently_and_exit_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_manifest(site_a__did_region="failed")
+    failed_copy = project / "reports" / "executed" / "site-a" / "did_region.failed.ipynb"
+    shutil.copy(project / "reports" / "executed" / "site-a" / "did_region.ipynb", failed_copy)
+    result = CliRunner().invoke(app, ["report"])
+    assert result.exit_code == 1
+    assert "INCOMPLETE results" in result.output and "site-a/did_region: failed" in result.output
+    index = (project / "reports" / "previews" / "index.html").read_text()
+    assert "INCOMPLETE RESULTS: site-a/did_region: failed" in index
+    assert "did_region.failed" not in index  # a failed execution is not listed as a result
+    accepted = CliRunner().invoke(app, ["report", "--allow-incomplete"])
+    assert accepted.exit_code == 0 and "site-a/did_region: failed" in accepted.output
+
+    write_manifest()
+    new_plan = type("Plan", (), {"hash": lambda _: "b" * 64})()
+    monkeypatch.setattr("proeftuin.plan.load_plan", lambda: new_plan)
+    changed = CliRunner().invoke(app, ["report"])
+    assert changed.exit_code == 1
+    said = " ".join(changed.output.replace("│", " ").split())  # the box wraps lines
+    assert "made under plan fixture, but analysis.yml is now plan bbbbbbbbbbbb" in said
+
+
+def test_a_missing_manifest_is_said(project: Path) -> None:
+    (project / "reports" / "results" / "manifest.json").unlink()
+    result = CliRunner().invoke(app, ["report"])
+    assert result.exit_code == 1 and "no run manifest" in result.output

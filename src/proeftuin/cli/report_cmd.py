@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from proeftuin.errors import ProeftuinError
+
 RequireOption = Annotated[
     bool | None,
     typer.Option(
@@ -17,15 +19,27 @@ RequireOption = Annotated[
         show_default=False,
     ),
 ]
+AllowOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-incomplete",
+        help="Exit 0 even when results failed, are missing, or are from another plan.",
+    ),
+]
 
 
-def report(require_quarto: RequireOption = None) -> None:
-    """Render the evaluation report: website and PDF with Quarto, else notebook previews."""
+def report(require_quarto: RequireOption = None, allow_incomplete: AllowOption = False) -> None:
+    """Render the evaluation report: website and PDF with Quarto, else notebook previews.
+
+    Exits 1, after a warning, when the run manifest has failed or missing tasks or was
+    made under another plan than analysis.yml (``--allow-incomplete`` accepts it)."""
     from proeftuin.report import QuartoRequiredError, build_report
 
     console = Console()
+    problems = _results_problems()
+    warning = "INCOMPLETE RESULTS: " + "; ".join(problems) if problems else ""
     try:
-        outcome = build_report(require_quarto=require_quarto)
+        outcome = build_report(require_quarto=require_quarto, warning=warning)
     except QuartoRequiredError as exc:
         console.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
         raise typer.Exit(code=1) from None
@@ -34,3 +48,36 @@ def report(require_quarto: RequireOption = None) -> None:
     style = "green" if outcome.rendered else "bold yellow"
     console.print(Text("report: ", style=style) + Text(outcome.message), highlight=False)
     console.print(Text(f"{len(outcome.pages)} pages generated."), highlight=False)
+    if problems:
+        _warn(console, problems, allow_incomplete)
+        if not allow_incomplete:
+            raise typer.Exit(code=1)
+
+
+def _results_problems() -> list[str]:
+    """The run manifest's problems, judged against the current analysis.yml."""
+    from proeftuin.results import results_problems
+
+    try:  # the current analysis.yml, when there is one (a results folder alone has none)
+        from proeftuin.plan import load_plan
+
+        plan_hash: str | None = load_plan().hash()
+    except (ImportError, ProeftuinError, OSError):
+        plan_hash = None
+    return results_problems(plan_hash)
+
+
+def _warn(console: Console, problems: list[str], allowed: bool) -> None:
+    from rich.panel import Panel
+
+    what = "accepted (--allow-incomplete)" if allowed else "--allow-incomplete accepts them"
+    body = Text("\n").join(Text(f"• {p}") for p in problems)
+    console.print(
+        Panel(
+            body,
+            title=f"⚠ the report is built from INCOMPLETE results: {len(problems)} problems",
+            subtitle=what,
+            border_style="bold red",
+            expand=False,
+        )
+    )

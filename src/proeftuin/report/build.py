@@ -88,11 +88,12 @@ def not_rendered_message(reason: str, previews: Path) -> str:
     )
 
 
-def build_report(*, require_quarto: bool | None = None) -> ReportOutcome:
+def build_report(*, require_quarto: bool | None = None, warning: str = "") -> ReportOutcome:
     """Generate the pages, then render with Quarto if found, else write HTML previews.
 
     With ``require_quarto`` (default: ``$REQUIRE_QUARTO=1``) a missing Quarto or a page
-    problem raises :class:`QuartoRequiredError` after the previews are written.
+    problem raises :class:`QuartoRequiredError` after the previews are written. ``warning``
+    (incomplete results) heads the previews index.
     """
     pages = generate_pages()
     problems = validate_pages(pages)
@@ -105,7 +106,8 @@ def build_report(*, require_quarto: bool | None = None) -> ReportOutcome:
             message += "; the PDF was not produced (see Quarto's output)"
         return ReportOutcome(True, message, pages, quarto, site, pdf)
     reason = "Quarto was not found" if quarto is None else "the pages have problems"
-    index = write_previews(not_rendered_message(reason, inputs.reports_dir() / "previews"))
+    notice = not_rendered_message(reason, inputs.reports_dir() / "previews")
+    index = write_previews(f"{warning} {notice}" if warning else notice)
     outcome = ReportOutcome(
         rendered=False,
         message=not_rendered_message(reason, index.parent),
@@ -260,9 +262,12 @@ def notebook_to_html(notebook: Path, target: Path) -> None:
 
 
 def executed_notebooks() -> list[Path]:
-    """Executed notebooks, without the hidden files of a run still in progress."""
+    """Executed notebooks, without the hidden files of a run still in progress and without
+    the copies of failed executions (``*.failed.ipynb``), which are not results."""
     found = settings.executed_dir().glob("*/*.ipynb")
-    return sorted(p for p in found if not p.name.startswith((".", "_")))
+    return sorted(
+        p for p in found if not p.name.startswith((".", "_")) and not p.stem.endswith(".failed")
+    )
 
 
 def write_previews(message: str = "") -> Path:
