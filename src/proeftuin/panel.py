@@ -17,7 +17,7 @@ import pandera.pandas as pa
 from proeftuin import mortality, outcomes, settings
 from proeftuin.fileio import write_table
 from proeftuin.geography import Geography, allocate_int, build_geography
-from proeftuin.provenance import source_checksums  # noqa: F401 - part of the panel API
+from proeftuin.provenance import sha256_files, source_checksums  # noqa: F401 - panel API
 from proeftuin.sources import cbs, vektis
 from proeftuin.sources.errors import DataError
 from proeftuin.sources.fetch import acquire, checksum_table
@@ -415,7 +415,9 @@ def build_panel(
     manifest_path = out / "manifest.json"
     if not force and all((out / f).is_file() for f in FILES):
         old = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if old.get("sources") == sums and old.get("code_fingerprint") == fingerprint:
+        built = sha256_files(out, FILES[:-1])  # not truncated or edited since the build
+        now = {"sources": sums, "code_fingerprint": fingerprint, "outputs": built}
+        if all(old.get(k) == v for k, v in now.items()):
             return PanelBuild(out / "panel.parquet", old, sums, rebuilt=False)
     panel, cov, totals = compute(paths)
     out.mkdir(parents=True, exist_ok=True)
@@ -423,6 +425,7 @@ def build_panel(
     write_table(cov, out / "covariates.parquet")
     write_table(outcomes.dictionary(), out / "dictionary.csv")
     manifest = _manifest(sums, fingerprint, panel, cov, totals, time.perf_counter() - start)
+    manifest["outputs"] = sha256_files(out, FILES[:-1])
     write_table(json.dumps(manifest, indent=2, ensure_ascii=False), manifest_path)
     return PanelBuild(out / "panel.parquet", manifest, sums, panel=panel)
 

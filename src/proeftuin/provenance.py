@@ -45,6 +45,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_files(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
+    """SHA-256 of each named file in ``folder``."""
+    return {name: sha256_file(folder / name) for name in names}
+
+
 def sha256_json(payload: Any) -> str:
     return sha256_bytes(json.dumps(payload, sort_keys=True, default=str).encode())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from proeftuin.errors import DesignError, InsufficientPrePeriod
@@ -24,12 +25,13 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str | None]) -> None:
 
 
 def require_numeric(data: pd.DataFrame, column: str, role: str) -> pd.Series:
-    """The column as floats, or a DesignError naming the first non-numeric value."""
+    """The column as finite floats (or missing), else a DesignError naming the first bad
+    value; an empty frame (a header-only file) is refused as such."""
+    if data.empty:
+        raise DesignError("the data have no rows (a header only?): nothing to estimate")
     series = data[column]
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype(float)
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype(float)
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return _finite(series.astype(float), column, role)
     converted = pd.to_numeric(series, errors="coerce")
     bad = series[converted.isna() & series.notna()]
     if len(bad):
@@ -37,7 +39,17 @@ def require_numeric(data: pd.DataFrame, column: str, role: str) -> pd.Series:
             f"{role} column '{column}' is not numeric (e.g. value {bad.iloc[0]!r} "
             f"in row {bad.index[0]})"
         )
-    return converted.astype(float)
+    return _finite(converted.astype(float), column, role)
+
+
+def _finite(values: pd.Series, column: str, role: str) -> pd.Series:
+    infinite = values[np.isinf(values.to_numpy())]
+    if len(infinite):
+        raise DesignError(
+            f"{role} column '{column}' has {len(infinite)} infinite values (e.g. "
+            f"{infinite.iloc[0]} in row {infinite.index[0]}): remove or recode them"
+        )
+    return values
 
 
 def require_unique_rows(data: pd.DataFrame, keys: list[str]) -> None:

@@ -1,0 +1,81 @@
+"""Inputs refused with one line naming what to do: infinite outcomes, header-only data
+(``estimators.validation.require_numeric``), and a corrupt panel that is not up to date."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from proeftuin import settings
+from proeftuin.cli import app
+from proeftuin.estimators import DesignError, estimate_did
+from proeftuin.estimators.validation import require_numeric
+
+BASE = ["did", "--unit", "unit", "--time", "year", "--outcome", "y", "--first-treated", "g"]
+
+
+def _panel() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    units, years = np.arange(12), np.arange(2011, 2017)
+    frame = pd.DataFrame([(u, t) for u in units for t in years], columns=["unit", "year"]).assign(
+        g=lambda d: np.where(d["unit"] < 4, 2014, 0)
+    )
+    return frame.assign(y=rng.normal(size=len(frame)) + 0.5 * (frame["year"] >= frame["g"]))
+
+
+def _estimate(tmp_path: Path, frame: pd.DataFrame, *extra: str):
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    return CliRunner().invoke(app, ["estimate", *BASE[:1], "--data", str(path), *BASE[1:], *extra])
+
+
+@pytest.mark.parametrize("method", ["cs", "twfe"])
+def test_an_infinite_outcome_is_refused_in_one_line(tmp_path: Path, method: str) -> None:
+    frame = _panel()
+    frame.loc[7, "y"] = np.inf
+    result = _estimate(tmp_path, frame, "--method", method, "--inference", "crv1", "--json")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "outcome column 'y' has 1 infinite values (e.g. inf in row 7)" in lines[0]
+    assert "remove or recode them" in lines[0]
+
+
+def test_a_header_only_file_says_it_has_no_rows(tmp_path: Path) -> None:
+    result = _estimate(tmp_path, _panel().iloc[:0], "--json")
+    assert result.exit_code == 2
+    assert "the data have no rows (a header only?)" in result.stderr
+    with pytest.raises(DesignError, match="no rows"):
+        estimate_did(_panel().iloc[:0], unit="unit", time="year", outcome="y", first_treated="g")
+
+
+def test_require_numeric_passes_finite_and_missing_values() -> None:
+    values = require_numeric(pd.DataFrame({"y": [1.0, np.nan, -2.5]}), "y", "outcome")
+    assert values.isna().sum() == 1 and values.dropna().tolist() == [1.0, -2.5]
+    with pytest.raises(DesignError, match="-inf in row 1"):
+        require_numeric(pd.DataFrame({"y": ["1", "-inf"]}), "y", "outcome")
+
+
+def test_a_truncated_panel_is_not_up_to_date(
+    built_panel: tuple[Path, object],
+    mirror_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from proeftuin import panel
+
+    source, _ = built_panel
+    root = tmp_path / "root"
+    shutil.copytree(source / "data", root / "data", symlinks=True)
+    monkeypatch.setenv(settings.ROOT_ENV, str(root))
+    parquet = root / "data" / "processed" / "panel.parquet"
+    assert panel.build_panel(mirror_dir, progress=False).rebuilt is False  # intact: skipped
+    parquet.write_bytes(parquet.read_bytes()[:1000])  # truncated, as by a full disk
+    rebuilt = panel.build_panel(mirror_dir, progress=False)
+    assert rebuilt.rebuilt is True
+    assert len(panel.load_panel()) == len(rebuilt.panel)
