@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,62 @@ def test_a_truncated_panel_is_not_up_to_date(
     rebuilt = panel.build_panel(mirror_dir, progress=False)
     assert rebuilt.rebuilt is True
     assert len(panel.load_panel()) == len(rebuilt.panel)
+
+
+def test_a_long_estimate_says_it_is_still_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proeftuin.cli import heartbeat
+
+    monkeypatch.setattr(heartbeat, "FIRST_AFTER", 0.0)  # as if it had run for minutes
+    result = _estimate(tmp_path, _panel(), "--method", "cs", "--inference", "crv1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "estimate did: still working" in result.stderr and "Draw counts" in result.stderr
+    assert json.loads(result.stdout)  # the JSON result is untouched
+
+
+def test_data_up_to_date_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    build = SimpleNamespace(rebuilt=False, panel_path=Path("/p/data/processed/panel.parquet"))
+    monkeypatch.setattr("proeftuin.panel.build_panel", lambda *a, **k: build)
+    result = CliRunner().invoke(app, ["data"])
+    assert result.exit_code == 0
+    assert result.output.strip().splitlines() == [
+        "panel up to date: /p/data/processed/panel.parquet (sources, code and files "
+        "unchanged; --force rebuilds)"
+    ]
+
+
+def test_a_missing_mirror_folder_and_no_network_say_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    from proeftuin.sources import DataError
+    from proeftuin.sources.fetch import acquire
+
+    with pytest.raises(DataError, match=r"data mirror .*nope is not a folder: point PROEFTUIN"):
+        acquire("vektis", next(iter(_vektis_files())), tmp_path / "nope")
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise requests.ConnectionError("no route to host")
+
+    monkeypatch.setenv(settings.ROOT_ENV, str(tmp_path))
+    monkeypatch.delenv(settings.MIRROR_ENV, raising=False)
+    monkeypatch.setattr(requests, "get", offline)
+    table = {("vektis", "x.csv"): _record()}
+    with pytest.raises(DataError, match="without network, set PROEFTUIN_DATA_MIRROR"):
+        acquire("vektis", "x.csv", table=table)
+
+
+def _vektis_files() -> list[str]:
+    from proeftuin.sources.fetch import checksum_table
+
+    return [file for source, file in checksum_table() if source == "vektis"]
+
+
+def _record() -> object:
+    from proeftuin.sources.fetch import SourceFile
+
+    return SourceFile("vektis", "x.csv", "0" * 64, "https://example.invalid/x.csv")

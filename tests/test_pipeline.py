@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from typer.testing import CliRunner
 
 from proeftuin import pipeline, provenance, results, settings, synthesis
+from proeftuin.cli import app, run_cmd
 from proeftuin.plan import Plan, PlanFile
 
 REGIONS = ("north", "south")
@@ -33,13 +37,24 @@ REGION_BODY = """
 import os
 from pathlib import Path
 if region == "broken":
-    raise ValueError("planted failure in " + region)
+    raise ValueError("planted failure in " + region + ": " + "a long explanation " * 8)
 if Path(os.environ["PROEFTUIN_ROOT"], "FAIL").exists():  # an environment fault, same key
     raise RuntimeError("the mirror is not there")
 if region == "envcheck":
+    import contextlib, io
     Path(results_dir, "mirror.txt").write_text(os.environ.get("PROEFTUIN_DATA_MIRROR", ""))
+    with contextlib.redirect_stdout(io.StringIO()) as dot:
+        exec(DOT)
+    Path(results_dir, "dot.txt").write_text(dot.getvalue().strip())
 Path(results_dir, "did_estimates.csv").write_text(f"region,estimate\\n{region},{scale}\\n")
 """
+DOT = """
+import numpy as np
+rng = np.random.default_rng(0)  # a long dot product: a threaded BLAS splits the sum
+a, b = rng.normal(size=2_000_003), rng.normal(size=2_000_003)
+print(repr(float(a @ b)))
+"""
+REGION_BODY = REGION_BODY.replace("exec(DOT)", f"exec({DOT!r})")
 SYNTHESIS_BODY = """
 import os
 from pathlib import Path
@@ -196,7 +211,7 @@ def test_the_manifest_records_every_task_and_the_synthesis_names_the_failed_site
     assert broken.status == "failed" and broken.outputs == []
     assert (broken.error.region, broken.error.notebook) == ("broken", "did_region")
     assert broken.error.cell.startswith("cell ")
-    assert broken.error.message == "ValueError: planted failure in broken"
+    assert broken.error.message.startswith("ValueError: planted failure in broken: a long")
     assert manifest.task("validation/validation").region is None
 
     inputs = synthesis.inputs(plan.regions, plan.designs, plan.hash())
@@ -279,12 +294,56 @@ def test_a_second_run_is_refused_and_a_stale_lock_or_staging_is_cleared(project:
     assert lock.read_text() == ""  # released
 
 
-def test_kernels_see_settings_as_absolute_paths(
+def test_kernels_get_absolute_settings_and_the_same_numbers_whatever_the_caller(
     project: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caller = tmp_path_factory.mktemp("caller")
     monkeypatch.chdir(caller)
     monkeypatch.setenv(settings.MIRROR_ENV, "../shared/data")  # as in the README
     pipeline.run_plan(_plan(project, regions=("envcheck",)), jobs=1)
-    seen = (project / "reports" / "results" / "envcheck" / "mirror.txt").read_text()
-    assert seen == str((caller / "../shared/data").resolve())
+    folder = project / "reports" / "results" / "envcheck"
+    assert (folder / "mirror.txt").read_text() == str((caller / "../shared/data").resolve())
+    # The same computation in a single-threaded process: the kernel's digits must match,
+    # however many cores this machine (or the next) gives a multi-threaded BLAS.
+    single = subprocess.run(
+        [sys.executable, "-c", DOT],
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (folder / "dot.txt").read_text() == single.stdout.strip()
+
+
+def test_the_run_command_when_not_a_terminal_and_when_nothing_changed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan(project, regions=("north", "broken"))
+    monkeypatch.setattr(run_cmd, "load_plan", lambda: plan)
+    failed = CliRunner().invoke(app, ["run", "--jobs", "2"])
+    assert failed.exit_code == 1
+    error = "ValueError: planted failure in broken: " + "a long explanation " * 8
+    full = [line for line in failed.stderr.splitlines() if error.strip() in line]
+    assert full and full[-1].startswith("failed: broken/did_region (cell ")  # never cut
+    assert "KeyboardInterrupt caught in kernel" not in failed.output
+
+    noop = CliRunner().invoke(app, ["run", "--region", "north"])
+    assert noop.exit_code == 0, noop.output
+    assert noop.stderr.strip().splitlines() == [noop.stderr.strip()]  # one line
+    assert noop.stderr.startswith("up to date: all 3 tasks cached")
+
+
+def test_an_unwritable_results_folder_is_one_line(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: pipeline.RunLock) -> None:
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(pipeline.RunLock, "__enter__", refuse)
+    monkeypatch.setattr(run_cmd, "load_plan", lambda: _plan(project))
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: cannot write to {results.lock_path()}: permission denied; make reports/ "
+        "writable (or set PROEFTUIN_ROOT to a writable copy)"
+    )

@@ -49,7 +49,17 @@ def _settings() -> None:
 app.command("data")(data_cmd.data)
 app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)
-app.add_typer(estimate_cmd.app, name="estimate")
+
+
+def _estimate_heartbeat(ctx: typer.Context) -> None:
+    """Estimate DiD or ITS on a CSV panel and print JSON."""
+    from proeftuin.cli.heartbeat import Heartbeat
+
+    beat = Heartbeat(f"estimate {ctx.invoked_subcommand or ''}".strip()).start()
+    ctx.call_on_close(beat.stop)
+
+
+app.add_typer(estimate_cmd.app, name="estimate", callback=_estimate_heartbeat)
 
 
 @app.command("all")

@@ -36,8 +36,13 @@ def data(mirror: MirrorOption = None, force: ForceOption = False) -> None:
     except DataError as exc:
         console.print(f"[bold red]data error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=2) from exc
-    if not build.rebuilt:
-        console.print("[green]panel up to date[/] (sources and code unchanged; --force rebuilds)")
+    if not build.rebuilt:  # one line: a no-op says so and nothing more
+        console.print(
+            f"[green]panel up to date:[/] {build.panel_path} "
+            "(sources, code and files unchanged; --force rebuilds)",
+            soft_wrap=True,
+        )
+        return
     console.print(render_summary(build.manifest))
     console.print(f"panel: {build.panel_path}")
 

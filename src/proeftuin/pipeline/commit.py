@@ -22,6 +22,12 @@ from proeftuin.fileio import atomic_write_json
 from proeftuin.pipeline.cache import EXECUTED, output_path, read_record
 from proeftuin.plan import Task
 
+# One BLAS thread per kernel: a multi-threaded BLAS splits sums by its thread count, so
+# results would change in the last digits with the machine's cores or the scheduler (Dask
+# workers use one thread). Parallelism comes from running tasks side by side instead.
+THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+KERNEL_THREADS = dict.fromkeys(THREAD_SETTINGS, "1")
+
 
 @dataclass
 class TaskResult:
@@ -71,7 +77,7 @@ class Attempt:
             "kernel": settings.KERNEL_NAME,
             "cwd": str(root),
             "root": str(root),
-            "env": settings.environment(),
+            "env": {**settings.environment(), **KERNEL_THREADS},
             "timeout": timeout,
         }
 

@@ -50,6 +50,14 @@ class Tracker:
     def stale(self, task: Task, key: str) -> None:
         """A task outside this run whose results on disk are not current."""
         record = read_record(task.provenance_path)
+        if record.get("status") == "failed" and record.get("key") == key:  # still failed
+            message = (record.get("error") or "failed").strip().splitlines() or ["failed"]
+            error = TaskError(
+                region=task.site, notebook=task.notebook, cell=record.get("cell"),
+                message=message[0],
+            )  # fmt: skip
+            self._set(_entry(task, "failed", key=key, error=error, note="not rerun"))
+            return
         if not record:
             note = "never run: run without --region"
         elif record.get("plan_hash") not in (None, self.plan_hash):

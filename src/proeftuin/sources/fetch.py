@@ -65,7 +65,10 @@ def _download(record: SourceFile, target: Path, progress: bool) -> None:
                     bar.advance(task, len(chunk))
     except requests.RequestException as exc:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"{record.file}: download from {record.url} failed: {exc}") from exc
+        raise DataError(
+            f"{record.file}: download from {record.url} failed ({type(exc).__name__}); "
+            f"without network, set {settings.MIRROR_ENV} to a local mirror folder"
+        ) from exc
     os.replace(tmp, target)
 
 
@@ -84,6 +87,11 @@ def acquire(
         raise DataError(f"{CHECKSUMS_FILE}: no recorded checksum for key {source}/{file}")
     mirror = mirror if mirror is not None else settings.data_mirror()
     if mirror is not None:
+        if not Path(mirror).is_dir():
+            raise DataError(
+                f"data mirror {mirror} is not a folder: point {settings.MIRROR_ENV} (or "
+                "--mirror) at the folder holding vektis/, cbs/ and reference/"
+            )
         path = Path(mirror) / source / file
         if not path.is_file():
             raise DataError(f"{path}: not found in mirror (expected {source}/{file})")
