@@ -96,6 +96,7 @@ def _start(root: Path) -> subprocess.Popen[str]:
         stdout=(root / "run.out").open("w"),
         stderr=(root / "run.err").open("w"),
         text=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
     )
 
 
@@ -168,7 +169,7 @@ def test_sigint_mid_run_keeps_finished_tasks_and_a_rerun_completes_it(
     run = _start(root)
     _wait_for(lambda: _some_region_done(root), "a finished region task")
     workers = psutil.Process(run.pid).children(recursive=True)
-    run.send_signal(signal.SIGINT)
+    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the whole process group gets it
     stderr = _stderr(run, root, timeout=60)
     assert run.returncode == 130, stderr
     assert "interrupted, " in stderr and " tasks not run" in stderr
