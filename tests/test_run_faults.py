@@ -29,6 +29,8 @@ REGIONS = ("maastricht-heuvelland", "oostelijk-zuid-limburg", "vechtdal", "zeeuw
 REGION_BODY = """
 import time
 from pathlib import Path
+# what ipykernel logs when jupyter_client's shutdown interrupt lands mid-message (a race)
+get_ipython().kernel.log.error("KeyboardInterrupt caught in kernel")
 time.sleep(1.5)  # long enough to be caught mid-way
 Path(results_dir, "did_estimates.csv").write_text(f"region,draws\\n{region},{draws}\\n")
 """
