@@ -73,6 +73,13 @@ class PipelineError(ProeftuinError, RuntimeError):
     kind = "run error"
 
 
+class ResultsError(ProeftuinError, ValueError):
+    """Results that cannot be used as they are: no or an unreadable run manifest, or
+    results made under another plan than the one asked for."""
+
+    kind = "results error"
+
+
 class QuartoRequiredError(ProeftuinError, RuntimeError):
     """Quarto is required (``REQUIRE_QUARTO=1``) but was not found."""
 

@@ -43,6 +43,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proeftuin import settings
+from proeftuin.errors import ResultsError
 from proeftuin.fileio import atomic_write_text
 
 SCHEMA_VERSION = 1
@@ -56,7 +57,7 @@ Status = Literal["ok", "cached", "failed", "not_run", "interrupted"]
 RunState = Literal["running", "complete", "interrupted"]
 
 
-class ManifestError(ValueError):
+class ManifestError(ResultsError):
     """The run manifest is missing or unreadable."""
 
 

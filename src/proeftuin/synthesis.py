@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from proeftuin import provenance, results, settings
+from proeftuin.errors import ResultsError
 from proeftuin.headline import EVIDENCE_PREFERENCE, INTERVAL_PREFERENCE, headline
 from proeftuin.headline import finite as _finite
 
@@ -42,7 +43,7 @@ SCORECARD_COLUMNS = [
 ]  # fmt: skip
 
 
-class SynthesisInputError(RuntimeError):
+class SynthesisInputError(ResultsError):
     """The results cannot be synthesised as they are (e.g. made under another plan)."""
 
 
