@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -85,9 +86,17 @@ def test_a_truncated_panel_is_not_up_to_date(
 def test_a_long_estimate_says_it_is_still_working(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import proeftuin.estimators as estimators
     from proeftuin.cli import heartbeat
 
-    monkeypatch.setattr(heartbeat, "FIRST_AFTER", 0.0)  # as if it had run for minutes
+    monkeypatch.setattr(heartbeat, "FIRST_AFTER", 0.05)  # as if it had run for minutes
+    fit = estimators.estimate_did
+
+    def slow_fit(*args: object, **kwargs: object) -> object:
+        time.sleep(0.5)  # a long estimate, in miniature
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(estimators, "estimate_did", slow_fit)
     result = _estimate(tmp_path, _panel(), "--method", "cs", "--inference", "crv1", "--json")
     assert result.exit_code == 0, result.stderr
     assert "estimate did: still working" in result.stderr and "Draw counts" in result.stderr

@@ -135,4 +135,5 @@ def test_cli_data_error_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(typer.Exit) as err:
         data(mirror=tmp_path / "empty-mirror")
     assert err.value.exit_code == 2
-    assert "not found in mirror" in capsys.readouterr().out
+    assert "data mirror" in (out := capsys.readouterr().out) and "empty-mirror" in out
+    assert "is not a folder" in out  # the folder is named, not its first file

@@ -43,7 +43,11 @@ def test_region_overrides_and_outcome_selection(tmp_path: Path) -> None:
     [did] = [t for t in plan.tasks(["vechtdal"], ["cost_basket_std"]) if t.notebook == "did_region"]
     assert did.parameters["draws"] == 199 and did.parameters["control_pool"] == "province"
     assert did.parameters["outcomes"] == ["cost_basket_std"]
-    assert did.executed_path == settings.executed_dir() / "vechtdal" / "did_region.ipynb"
+    # an outcome subset never replaces the full results: it has its own folder
+    subset = settings.executed_dir() / "subsets" / "cost_basket_std"
+    assert did.executed_path == subset / "vechtdal" / "did_region.ipynb"
+    [full] = [t for t in plan.tasks(["vechtdal"]) if t.notebook == "did_region"]
+    assert full.executed_path == settings.executed_dir() / "vechtdal" / "did_region.ipynb"
 
 
 def test_unknown_region_is_named_with_a_suggestion(tmp_path: Path) -> None:
