@@ -14,7 +14,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from proeftuin import settings
-from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd
+from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd, synth_cmd
 from proeftuin.errors import ProeftuinError
 
 
@@ -59,6 +59,7 @@ def _estimate_heartbeat(ctx: typer.Context) -> None:
     ctx.call_on_close(beat.stop)
 
 
+estimate_cmd.app.command("synth")(synth_cmd.synth)
 app.add_typer(estimate_cmd.app, name="estimate", callback=_estimate_heartbeat)
 
 

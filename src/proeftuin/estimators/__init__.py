@@ -1,9 +1,12 @@
-"""Estimators of the Pioneer-site evaluation: difference-in-differences and interrupted
-time series, with inference that stays honest when treated clusters are few."""
+"""Estimators of the Pioneer-site evaluation: difference-in-differences, interrupted time
+series and synthetic control / synthetic DiD, with inference that stays honest when
+treated clusters are few."""
 
 from proeftuin.estimators.did import estimate_did
 from proeftuin.estimators.its import estimate_its
 from proeftuin.estimators.results import DidResult, Effect, InferenceResult, ItsResult
+from proeftuin.estimators.synth import estimate_synth
+from proeftuin.estimators.synth_result import SynthResult
 from proeftuin.estimators.validation import DesignError, InsufficientPrePeriod
 
 __all__ = [
@@ -13,6 +16,8 @@ __all__ = [
     "InferenceResult",
     "InsufficientPrePeriod",
     "ItsResult",
+    "SynthResult",
     "estimate_did",
     "estimate_its",
+    "estimate_synth",
 ]
