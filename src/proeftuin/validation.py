@@ -25,10 +25,10 @@ def published_results() -> pd.DataFrame:
     return pd.read_csv(settings.reference_dir() / "published_results.csv")
 
 
-def _reference(name: str, mirror: Path | None) -> pd.DataFrame:
+def _reference(name: str, mirror: Path | None, sep: str = ",") -> pd.DataFrame:
     from proeftuin.sources.reference import reference_path
 
-    return pd.read_csv(reference_path(name, mirror))
+    return pd.read_csv(reference_path(name, mirror), sep=sep)
 
 
 def mpdta_estimates(mirror: Path | None = None) -> dict[str, float]:
@@ -86,10 +86,35 @@ def bcg_estimates(mirror: Path | None = None) -> dict[str, float]:
     }
 
 
+def prop99_estimates(mirror: Path | None = None) -> dict[str, float]:
+    """Synthetic DiD, synthetic control and DiD on California's Proposition 99 (synthdid)."""
+    from proeftuin.estimators import estimate_synth
+
+    data = _reference("california_prop99.csv", mirror, sep=";")
+    names = {
+        "sdid": "synthetic DiD",
+        "sc": "synthetic control (synthdid Frank-Wolfe)",
+        "did": "DiD",
+    }
+    return {
+        label: estimate_synth(
+            data,
+            unit="State",
+            time="Year",
+            outcome="PacksPerCapita",
+            treated="treated",
+            method=method,
+            inference=(),
+        ).estimate
+        for method, label in names.items()
+    }
+
+
 CASES: dict[str, Callable[[Path | None], dict[str, float]]] = {
     "mpdta": mpdta_estimates,
     "sicily": sicily_estimates,
     "bcg": bcg_estimates,
+    "prop99": prop99_estimates,
 }
 
 
