@@ -141,7 +141,9 @@ def estimate_synth(
 
     ``treated`` is a 0/1 column, 1 from a unit's first treated period on (absorbing).
     ``aggregate`` first merges each cohort's treated units into one unit, their mean path
-    weighted by the ``weights`` column (e.g. insured-years; uniform without it).
+    weighted by the ``weights`` column (e.g. insured-years; uniform without it); each
+    cohort then counts as one treated unit (ridge, placebo, cohort weights), while RI
+    still draws placebo sites of the observed size and aggregates them alike.
     ``inference``: ``placebo`` (synthdid's placebo variance, ``draws`` replications),
     ``jackknife`` (synthdid's fixed-weight jackknife), ``ri`` (randomization inference
     over ``draws`` placebo assignments of the adoption dates, exact when there are at most
@@ -189,6 +191,7 @@ def estimate_synth(
         "outcome_name": outcome,
         "time_name": time,
         "staggered": len(fits) > 1,
+        "placebo_source": "ri" if "ri" in results else ("placebo" if placebo is not None else None),
     }
     return SynthResult(
         estimate=estimate,

@@ -143,6 +143,8 @@ def jackknife_result(
         values[i] = np.dot(taus, sizes) / np.sum(sizes)
     se = float(math.sqrt((n - 1) / n * np.sum((values - values.mean()) ** 2)))
     note = "fixed-weight jackknife (synthdid Algorithm 3), normal interval"
+    if fits and not (fits[0].fit.lam[0] > 0).any():  # sc: no time weights
+        note += "; not recommended for synthetic control (Arkhangelsky et al. 2021, sec. 5)"
     return normal_result("jackknife", estimate, se, n, note, alpha)
 
 

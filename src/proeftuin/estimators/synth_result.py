@@ -41,7 +41,9 @@ class SynthResult:
     the synthetic control (omega-weighted controls), the synthetic shifted by the
     intercept (what the estimate compares with) and the gap; ``cohorts`` each adoption
     date's estimate and weight in the average. ``placebo_estimates`` are the
-    randomization-inference draws (or the placebo-variance replications without RI).
+    randomization-inference draws, or the placebo-variance replications when RI was not
+    asked for (``diagnostics["placebo_source"]`` says which); their spread is what a
+    minimum detectable effect can be read from.
     """
 
     estimate: float
