@@ -285,6 +285,7 @@ BAD = [
     (lambda d: d.assign(d=np.where(d.unit == "u00", 1, d.d)), [], "no pre-period"),
     (lambda d: d.assign(d=np.where(d.year >= 2005, 1, 0)), [], "no control units"),
     (lambda d: d, ["--draws", "0"], "draws must be between"),
+    (lambda d: d.assign(d=d.d * 2), [], "must be 0/1"),
     (lambda d: d, ["--method", "synth"], "unknown method"),
     (
         lambda d: d.assign(d=np.where((d.unit == "u00") & (d.year == 2009), 0, d.d)),

@@ -50,16 +50,15 @@ class SynthPanel:
 
 def _adoption(d: pd.DataFrame, treated: str) -> pd.Series:
     """First treated period index per unit (-1 never); absorbing treatment only."""
-    bad = ~d.isin([0.0, 1.0])
-    if bad.any().any():
-        raise DesignError(
-            f"treatment column '{treated}' must be 0/1 (found {d[bad].stack().iloc[0]!r})"
-        )
     values = d.to_numpy()
+    bad = ~np.isin(values, [0.0, 1.0])
+    if bad.any():
+        raise DesignError(f"treatment column '{treated}' must be 0/1 (found {values[bad][0]:g})")
     first = np.where(values.any(axis=1), values.argmax(axis=1), -1)
-    after = np.arange(values.shape[1])[None, :] >= first[:, None]
-    if not np.array_equal(values == 1, after & (first[:, None] >= 0)):
-        unit = d.index[np.flatnonzero(((values == 1) != (after & (first[:, None] >= 0))).any(1))[0]]
+    expected = (np.arange(values.shape[1])[None, :] >= first[:, None]) & (first[:, None] >= 0)
+    wrong = ((values == 1) != expected).any(axis=1)
+    if wrong.any():
+        unit = d.index[np.flatnonzero(wrong)[0]]
         raise DesignError(
             f"treatment column '{treated}' switches off again (unit {unit!r}); only absorbing "
             "treatment is supported"
