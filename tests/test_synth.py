@@ -201,6 +201,24 @@ def test_aggregate_equals_fitting_the_weighted_mean_unit() -> None:
     assert fit.n_treated_units == 4 and fit.diagnostics["aggregated"]
 
 
+def test_ri_statistic_of_the_observed_assignment_is_the_estimate() -> None:
+    """Staggered and aggregated: the RI refit of the observed assignment (original panel,
+    aggregated on the fly) equals the estimate (aggregated panel), cohort weights alike."""
+    from proeftuin.estimators.synth_panel import cohort_sizes, fit_cohorts, prepare_synth_panel
+
+    df = factor_panel(8, treated=5)
+    df.loc[df.unit.isin(["u03", "u04"]) & (df.year == 2007), "d"] = 0  # a later cohort
+    kw = dict(unit="unit", time="year", outcome="y", treated="d")
+    fit = estimate_synth(df, **kw, aggregate=True, weights="pop", inference=())
+    panel = prepare_synth_panel(df, **kw, weights="pop")
+    tau, fits = fit_cohorts(
+        panel.y, panel.labels[None, :], "sdid", unit_weights=panel.weights, aggregate=True,
+        sizes=cohort_sizes(panel),
+    )  # fmt: skip
+    assert len(fits) == 2 and tau[0] == pytest.approx(fit.estimate, abs=1e-10)
+    assert list(fit.cohorts["weight"]) == pytest.approx([3 * 3 / (9 + 4), 2 * 2 / (9 + 4)])
+
+
 def test_did_jackknife_equals_leave_one_unit_out_refits() -> None:
     df = factor_panel(7)
     kw = dict(unit="unit", time="year", outcome="y", treated="d", method="did")

@@ -25,6 +25,7 @@ from proeftuin.estimators.synth_panel import (
     SynthPanel,
     aggregate_treated,
     check_design,
+    cohort_sizes,
     fit_cohorts,
     prepare_synth_panel,
 )
@@ -166,7 +167,8 @@ def estimate_synth(
     rng = _rng(seed)
     clock = {"fit": _time.perf_counter()}
     work = aggregate_treated(panel) if aggregate else panel
-    tau, fits = fit_cohorts(work.y, work.labels[None, :], method)
+    sizes = cohort_sizes(panel)
+    tau, fits = fit_cohorts(work.y, work.labels[None, :], method, sizes=sizes)
     estimate = float(tau[0])
     clock["fit"] = _time.perf_counter() - clock["fit"]
     results: dict[str, InferenceResult] = {}
@@ -179,7 +181,9 @@ def estimate_synth(
         elif m == "jackknife":
             results[m] = si.jackknife_result(work, fits, estimate, alpha)
         else:
-            results[m], placebo = si.ri_result(panel, method, estimate, draws, rng, aggregate)
+            results[m], placebo = si.ri_result(
+                panel, method, estimate, draws, rng, aggregate, sizes
+            )
         clock[m] = _time.perf_counter() - start
     uw, tw, path, cohorts, rmspe = _tables(work, fits, method)
     first = next(iter(results.values()), None)

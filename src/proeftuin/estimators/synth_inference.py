@@ -82,6 +82,7 @@ def placebo_draws(
         if opts.fixed_lambda is None:
             extra["lambda_init"] = np.broadcast_to(obs.lam[0], (1, f.t0))
         overrides[f.label] = extra
+    sizes = {f.label: f.size for f in fits}
     out = []
     for s in range(0, reps, CHUNK):
         block = assign[s : s + CHUNK]
@@ -92,7 +93,7 @@ def placebo_draws(
             }
             for k, v in overrides.items()
         }
-        out.append(fit_cohorts(panel.y[controls], block, method, overrides=ov)[0])
+        out.append(fit_cohorts(panel.y[controls], block, method, overrides=ov, sizes=sizes)[0])
     return np.concatenate(out)
 
 
@@ -155,6 +156,7 @@ def ri_result(
     draws: int,
     rng: np.random.Generator,
     aggregate: bool,
+    sizes: dict[int, float],
 ) -> tuple[InferenceResult, np.ndarray]:
     """Randomization inference: refit on placebo assignments of the adoption dates."""
     labels = panel.labels

@@ -178,11 +178,14 @@ class CohortFit:
     treated_idx: np.ndarray  # (B, N1)
     fit: BatchFit
     n_periods: int
+    size: float  # treated units x post-periods: the cohort's weight in the average
 
-    @property
-    def size(self) -> float:
-        """Treated units x post-periods: the cohort's weight in the average."""
-        return self.treated_idx.shape[1] * (self.n_periods - self.t0)
+
+def cohort_sizes(panel: SynthPanel) -> dict[int, float]:
+    """Treated units x post-periods per cohort label, counted on the unaggregated panel, so
+    that an aggregated site's cohorts keep the weights of the units they stand for."""
+    n_periods = len(panel.times)
+    return {int(c): float((panel.labels == c).sum() * (n_periods - c + 1)) for c in panel.cohorts}
 
 
 def _rows_with(assign: np.ndarray, value: int, count: int) -> np.ndarray:
@@ -198,12 +201,14 @@ def fit_cohorts(
     unit_weights: np.ndarray | None = None,
     aggregate: bool = False,
     overrides: dict[int, dict] | None = None,
+    sizes: dict[int, float] | None = None,
 ) -> tuple[np.ndarray, list[CohortFit]]:
     """The estimate for each row of ``assign`` (B x N labels, same label counts per row).
 
     ``unit_weights`` weight the treated units' mean path when ``aggregate`` (then each
     cohort counts as one treated unit in the ridge). ``overrides[label]`` passes fixed
-    penalties and initial weights to a cohort's fit (placebo refits).
+    penalties and initial weights to a cohort's fit (placebo refits). ``sizes[label]``
+    fixes a cohort's weight in the average (default: its treated units x post-periods).
     """
     opts = OPTIONS[method]
     first = assign[0]
@@ -225,7 +230,8 @@ def fit_cohorts(
         fit = estimate_batch(
             y_control, mean, t0, 1 if aggregate else n1, opts, **_initial(extra, control_idx)
         )
-        fits.append(CohortFit(int(label), t0, control_idx, treated_idx, fit, y.shape[1]))
+        size = (sizes or {}).get(int(label), float(n1 * (y.shape[1] - t0)))
+        fits.append(CohortFit(int(label), t0, control_idx, treated_idx, fit, y.shape[1], size))
     sizes = np.array([f.size for f in fits], dtype=float)
     tau = sum(f.fit.tau * s for f, s in zip(fits, sizes, strict=True)) / sizes.sum()
     return np.asarray(tau), fits
