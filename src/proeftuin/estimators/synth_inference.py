@@ -80,21 +80,10 @@ def placebo_draws(
         if opts.fixed_omega is None:
             extra["omega_by_unit"] = omega_by_unit[controls]
         if opts.fixed_lambda is None:
-            extra["lambda_init"] = np.broadcast_to(obs.lam[0], (1, f.t0))
+            extra["lambda_init"] = obs.lam[0]
         overrides[f.label] = extra
     sizes = {f.label: f.size for f in fits}
-    out = []
-    for s in range(0, reps, CHUNK):
-        block = assign[s : s + CHUNK]
-        ov = {
-            k: {
-                kk: (np.repeat(vv, len(block), axis=0) if kk == "lambda_init" else vv)
-                for kk, vv in v.items()
-            }
-            for k, v in overrides.items()
-        }
-        out.append(fit_cohorts(panel.y[controls], block, method, overrides=ov, sizes=sizes)[0])
-    return np.concatenate(out)
+    return _chunked(panel.y[controls], assign, method, overrides=overrides, sizes=sizes)
 
 
 def placebo_result(

@@ -238,9 +238,13 @@ def fit_cohorts(
 
 
 def _initial(extra: dict, control_idx: np.ndarray) -> dict:
-    """Penalties as given; initial unit weights from a per-unit vector, renormalised per draw
-    (synthdid's ``sum_normalize``: uniform when they sum to zero)."""
+    """Penalties as given; initial time weights repeated per draw; initial unit weights from
+    a per-unit vector, renormalised per draw (synthdid's ``sum_normalize``: uniform when
+    they sum to zero)."""
     out = {k: v for k, v in extra.items() if k != "omega_by_unit"}
+    if "lambda_init" in extra:
+        lam = np.asarray(extra["lambda_init"], dtype=float)
+        out["lambda_init"] = np.broadcast_to(lam, (len(control_idx), lam.shape[-1]))
     if "omega_by_unit" in extra:
         om = extra["omega_by_unit"][control_idx]
         total = om.sum(axis=1, keepdims=True)
