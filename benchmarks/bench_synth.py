@@ -39,9 +39,9 @@ def prop99_frame() -> pd.DataFrame:
 
 def real_frame() -> pd.DataFrame:
     data_env()
-    from proeftuin.design import region_design
+    from proeftuin.design import load_inputs, region_design
 
-    return region_design(REGION).outcome_frame(OUTCOME)
+    return region_design(REGION, load_inputs()).outcome_frame(OUTCOME)
 
 
 def ours(frame: pd.DataFrame, kw: dict, method: str, inference: tuple, reps: int, **extra):

@@ -33,9 +33,9 @@ KW = {"unit": "municipality", "time": "year", "outcome": "value", "treated": "tr
 
 def controls_frame(region: str, outcome: str) -> pd.DataFrame:
     data_env()
-    from proeftuin.design import region_design
+    from proeftuin.design import load_inputs, region_design
 
-    frame = region_design(region).outcome_frame(outcome)
+    frame = region_design(region, load_inputs()).outcome_frame(outcome)
     frame = frame[(frame["treated"] == 0) & (frame["placebo_area"] != "unknown")]
     years = frame.groupby("municipality")["year"].nunique()
     keep = years[years == frame["year"].nunique()].index  # balanced rows only

@@ -7,7 +7,6 @@ A container: it holds what :mod:`synth_inference` computed and computes no stati
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,21 +14,7 @@ import numpy as np
 import pandas as pd
 
 from proeftuin.estimators.results import InferenceResult
-
-
-def _plain(value: Any) -> Any:
-    """Plain JSON: numpy scalars and arrays as numbers and lists, non-finite floats None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, pd.DataFrame):
-        return _plain(value.to_dict(orient="records"))
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from proeftuin.jsonable import json_safe
 
 
 @dataclass
@@ -99,7 +84,7 @@ class SynthResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary; the same keys as ``proeftuin estimate synth --json``."""
         nonzero = self.unit_weights[self.unit_weights["weight"] > 0]
-        return _plain(
+        return json_safe(
             {
                 "estimate": self.estimate,
                 "se": self.se,
