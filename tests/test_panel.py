@@ -124,16 +124,16 @@ def test_checksum_mismatch_names_file_and_sums(tmp_path: Path, mirror_dir: Path)
     assert isinstance(err.value, DataError)
 
 
-def test_cli_data_error_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import typer
+def test_cli_data_error_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
 
-    from proeftuin.cli.data_cmd import data
+    from proeftuin.cli import app
 
     monkeypatch.setenv("PROEFTUIN_ROOT", str(tmp_path))
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "reference").symlink_to(Path(__file__).parents[1] / "data" / "reference")
-    with pytest.raises(typer.Exit) as err:
-        data(mirror=tmp_path / "empty-mirror")
-    assert err.value.exit_code == 2
-    assert "data mirror" in (out := capsys.readouterr().out) and "empty-mirror" in out
+    result = CliRunner().invoke(app, ["data", "--mirror", str(tmp_path / "empty-mirror")])
+    assert result.exit_code == 2
+    assert "data mirror" in (out := " ".join(result.stderr.split())) and "empty-mirror" in out
     assert "is not a folder" in out  # the folder is named, not its first file
+    assert "Traceback" not in result.output

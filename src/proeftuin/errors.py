@@ -39,8 +39,6 @@ class ChecksumMismatch(DataError):
 class PlanError(ProeftuinError, ValueError):
     """An invalid plan: every problem, each naming its key in the plan file."""
 
-    kind = "plan error"
-
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
@@ -51,16 +49,12 @@ class PlanError(ProeftuinError, ValueError):
 class UnknownOutcome(ProeftuinError, KeyError):
     """An outcome name that is not in the catalogue."""
 
-    kind = "unknown outcome"
-
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
 
 
 class DesignError(ProeftuinError, ValueError):
     """A design or input the estimators refuse, with a one-line reason."""
-
-    kind = "design error"
 
 
 class InsufficientPrePeriod(DesignError):
@@ -69,8 +63,6 @@ class InsufficientPrePeriod(DesignError):
 
 class PipelineError(ProeftuinError, RuntimeError):
     """The run cannot start (no panel, no kernel); nothing was executed."""
-
-    kind = "run error"
 
 
 class ResultsError(ProeftuinError, ValueError):
@@ -84,4 +76,3 @@ class QuartoRequiredError(ProeftuinError, RuntimeError):
     """Quarto is required (``REQUIRE_QUARTO=1``) but was not found."""
 
     exit_code = 1
-    kind = "report error"

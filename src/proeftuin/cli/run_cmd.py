@@ -105,31 +105,23 @@ def run(
 ) -> None:
     """Execute every task of the analysis plan (analysis.yml): cached, parallel, isolated."""
     global _last_run_failed
-    from proeftuin.pipeline import PipelineError, run_plan
+    from proeftuin.pipeline import run_plan
 
-    try:
-        plan = load_plan()
-        _check_selection(plan, region, outcome)
-    except PlanError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    plan = load_plan()  # a PlanError is printed in one place (cli._Group)
+    _check_selection(plan, region, outcome)
     if check:
         console.print(f"[green]plan OK:[/green] {len(plan.tasks())} tasks")
         return
     started = time.perf_counter()
-    try:
-        summary = run_plan(
-            plan,
-            regions=region,
-            outcomes=outcome,
-            jobs=jobs,
-            force=force,
-            scheduler=scheduler,
-            display=ProgressDisplay(),
-        )
-    except PipelineError as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
+    summary = run_plan(
+        plan,
+        regions=region,
+        outcomes=outcome,
+        jobs=jobs,
+        force=force,
+        scheduler=scheduler,
+        display=ProgressDisplay(),
+    )
     _report(summary, time.perf_counter() - started)
     _last_run_failed = bool(summary.failed) or summary.interrupted
     if summary.interrupted:
