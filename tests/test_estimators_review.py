@@ -297,7 +297,7 @@ def test_its_control_needs_its_own_exposure():
     frame = annual()
     frame["region"], frame["control"] = 100.0, 1000.0  # same rate: 10 per head in both
     kw = {"time": "year", "outcome": "region", "start": 2016, "family": "poisson"}
-    with pytest.raises(DesignError, match="control_exposure"):
+    with pytest.raises(DesignError, match="--control-exposure"):
         estimate_its(frame, **kw, control="control", exposure="pop")
     res = estimate_its(frame, **kw, control="control", exposure="pop", control_exposure="pop_c")
     # equal rates and no change: the treated-specific intercept is log(1) = 0

@@ -46,8 +46,13 @@ def run_did(
     draws: int = 999,
     seed: int = 0,
 ) -> list[OutcomeResult]:
-    """Difference-in-differences of the region against its controls, per outcome."""
+    """Difference-in-differences of the region against its controls, per outcome.
+
+    Each outcome draws from its own random stream, derived from ``seed`` and keyed by the
+    outcome's name: its results depend neither on the other outcomes nor on their order.
+    """
     from proeftuin.estimators import DesignError, estimate_did
+    from proeftuin.estimators.inference import keyed_seed
 
     results = []
     for outcome in outcomes:
@@ -60,7 +65,7 @@ def run_did(
             fit = estimate_did(
                 frame, unit="municipality", time="year", outcome="value",
                 first_treated="first_treated", cluster="municipality", weights="weight",
-                inference=inference, draws=draws, seed=seed, ref_period=ref,
+                inference=inference, draws=draws, seed=keyed_seed(seed, outcome), ref_period=ref,
                 placebo_group="placebo_area",
             )  # fmt: skip
         except DesignError as exc:

@@ -3,7 +3,9 @@
 A region's estimates table holds one row per outcome and inference method. The robustness
 checks, the synthesis and the scorecard all show one row per region and outcome: the most
 robust method that gives what they need (an interval, or a p-value). Randomization
-inference over placebo regions comes first, then the wild cluster bootstrap, then CRV1.
+inference over placebo regions comes first, then the wild cluster bootstrap, then CRV1. A
+wild bootstrap flagged unreliable with too few treated clusters never leads; CRV1, flagged
+in the same way, stays the last resort.
 """
 
 from __future__ import annotations
@@ -17,12 +19,25 @@ import pandas as pd
 INTERVAL_PREFERENCE = ("ri", "wild_unrestricted", "crv1")
 #: Order for rows that must give a p-value (the scorecard's evidence grade).
 EVIDENCE_PREFERENCE = ("ri", "wild_restricted", "wild_unrestricted", "crv1")
+#: How ``estimators.inference`` starts a few-treated-clusters flag in a note (a test ties
+#: the two; this module reads results tables and does not import the estimators).
+UNRELIABLE = "unreliable with"
 
 
 def finite(rows: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Rows whose ``columns`` are all finite (unbounded intervals are ±inf or missing)."""
     values = rows[list(columns)].apply(pd.to_numeric, errors="coerce")
     return rows[np.isfinite(values.to_numpy(float)).all(axis=1)]
+
+
+def trusted(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows fit to lead: a wild bootstrap flagged unreliable with too few treated clusters
+    is left out (it over- or under-rejects badly there)."""
+    if "note" not in rows:
+        return rows
+    flagged = rows["note"].astype("string").str.contains(UNRELIABLE, regex=False).fillna(False)
+    wild = rows["method"].astype("string").str.startswith("wild").fillna(False)
+    return rows[~(flagged & wild).to_numpy(bool)]
 
 
 def headline(
@@ -35,7 +50,7 @@ def headline(
     if table.empty:
         return table.copy()
     rank = {m: i for i, m in enumerate(preference)}
-    rows = finite(table[table["method"].isin(rank)], needs)
+    rows = finite(trusted(table[table["method"].isin(rank)]), needs)
     rows = rows.assign(_rank=rows["method"].map(rank))
     best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
     return best.sort_values(["outcome", "region"]).reset_index(drop=True)

@@ -5,7 +5,8 @@ interval) of the regions' DiD estimates per outcome, with heterogeneity (tau², 
 Cochran's Q). Regions' estimates are pooled only with intervals from one inference method.
 The scorecard grades each region by the most robust method it has: randomization inference
 over placebo regions (exact under the sharp null with few treated municipalities), else the
-wild cluster bootstrap, else CRV1; interval, p-value and method come from that one row.
+wild cluster bootstrap, else CRV1; interval, p-value and method come from that one row. A
+wild bootstrap flagged unreliable (too few treated clusters) never leads or pools.
 Neighbouring regions (the two Limburg sites) may share shocks, which pooling ignores.
 
 What goes in is decided by the run manifest (:mod:`proeftuin.results`), not by which files
@@ -27,7 +28,7 @@ from scipy import stats
 
 from proeftuin import provenance, results, settings
 from proeftuin.errors import ResultsError
-from proeftuin.headline import EVIDENCE_PREFERENCE, INTERVAL_PREFERENCE, headline
+from proeftuin.headline import EVIDENCE_PREFERENCE, INTERVAL_PREFERENCE, headline, trusted
 from proeftuin.headline import finite as _finite
 
 Z95 = stats.norm.ppf(0.975)
@@ -146,7 +147,8 @@ def pool(table: pd.DataFrame) -> pd.DataFrame:
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
     """Per outcome, the rows of the single method with an interval for the most regions."""
     usable = _finite(
-        table[table["method"].isin(INTERVAL_PREFERENCE)], ("estimate", "ci_low", "ci_high")
+        trusted(table[table["method"].isin(INTERVAL_PREFERENCE)]),
+        ("estimate", "ci_low", "ci_high"),
     )
     rank = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}
     counts = usable.groupby(["outcome", "method"])["region"].nunique().reset_index(name="n")

@@ -1,7 +1,8 @@
 """``proeftuin estimate``: run one estimator on any long-format CSV panel, print JSON.
 
 Thin: reads the CSV, calls :mod:`proeftuin.estimators`, prints the result's dictionary.
-A bad input ends with one line on stderr and exit code 2.
+A bad input ends with one line on stderr and exit code 2; the estimator's warnings (rows
+dropped for missing values, risky designs) go to stderr one line each, as ``warning: ...``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def _fail(message: str) -> None:
 
 
 def _emit(payload: dict[str, Any]) -> None:
+    for line in (payload.get("diagnostics") or {}).get("warnings") or []:
+        typer.echo(f"warning: {line}", err=True)
     typer.echo(json.dumps(payload, indent=2, allow_nan=False))
 
 
@@ -73,10 +76,17 @@ def did(
         str, typer.Option("--control-group", help="never or notyet.")
     ] = "never",
     inference: Annotated[
-        str, typer.Option("--inference", help="Comma list: crv1,wild,ri.")
-    ] = "crv1",
-    draws: Annotated[int, typer.Option("--draws", help="Bootstrap / placebo draws.")] = 999,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        str,
+        typer.Option(
+            "--inference",
+            help="Comma list of crv1, wild (= wild_restricted,wild_unrestricted), "
+            "wild_restricted, wild_unrestricted, ri.",
+        ),
+    ] = "crv1,wild,ri",
+    draws: Annotated[
+        int, typer.Option("--draws", help="Bootstrap / placebo draws (19 to 99,999).")
+    ] = 999,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (0 or more).")] = 0,
     placebo_group: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +96,14 @@ def did(
     ] = None,
     as_json: JsonOpt = True,
 ) -> None:
-    """Difference-in-differences on a unit x period panel."""
+    """Difference-in-differences on a unit x period panel.
+
+    Inference defaults to crv1,wild,ri, the methods the analysis plan (analysis.yml) and
+    the notebooks use: CRV1 alone over-rejects with few treated clusters (11-25% at 5% in
+    a simulation shaped like a Pioneer site), and the default should not be the method
+    that misleads. The headline interval comes from the first method not flagged
+    unreliable; asking for crv1 alone with fewer than 10 treated clusters prints a warning.
+    """
     from proeftuin.estimators import DesignError, estimate_did
 
     frame = _read(data)
@@ -139,7 +156,10 @@ def its(
     ar_errors: Annotated[
         bool, typer.Option("--ar-errors", help="AR(1) errors (gaussian).")
     ] = False,
-    maxlags: Annotated[int | None, typer.Option("--maxlags", help="Newey-West lags.")] = None,
+    maxlags: Annotated[
+        int | None,
+        typer.Option("--maxlags", help="Newey-West lags (0 to points - 1; default automatic)."),
+    ] = None,
     as_json: JsonOpt = True,
 ) -> None:
     """Interrupted time series (segmented regression) on one series."""

@@ -103,6 +103,29 @@ def _check_timing(df: pd.DataFrame, col: str, diagnostics: dict) -> pd.DataFrame
     return df
 
 
+def _missing_by_column(
+    df: pd.DataFrame,
+    unit: str,
+    time: str,
+    outcome: str,
+    cluster: str | None,
+    weights: str | None,
+    covariates: Sequence[str],
+    treated: str | None,
+) -> dict[str, int]:
+    """Missing values per source column, by the user's column names (first-treated
+    values that are missing mean never treated and are not counted)."""
+    names = {"unit": unit, "time": time, "y": outcome, "cl": cluster, "w": weights}
+    names.update({f"x{i}": c for i, c in enumerate(covariates)})
+    if treated:
+        names["_d_in"] = treated
+    counts = {}
+    for col, name in names.items():
+        if col in df and name and (n := int(df[col].isna().sum())):
+            counts[name] = counts.get(name, 0) + n
+    return counts
+
+
 def prepare_panel(
     data: pd.DataFrame,
     *,
@@ -118,7 +141,9 @@ def prepare_panel(
 ) -> Panel:
     """Validate the input and return the panel in standard columns (see :class:`Panel`)."""
     if (treated is None) == (first_treated is None):
-        raise DesignError("give exactly one of treated (0/1 indicator) or first_treated")
+        raise DesignError(
+            "give exactly one of --treated (0/1 indicator) or --first-treated (start period)"
+        )
     require_columns(
         data,
         [unit, time, outcome, treated, first_treated, cluster, weights, placebo_group, *covariates],
@@ -143,8 +168,11 @@ def prepare_panel(
             data.assign(unit=df["unit"].to_numpy()), first_treated
         ).to_numpy()
     n0 = len(df)
+    missing = _missing_by_column(df, unit, time, outcome, cluster, weights, covariates, treated)
     df = df.dropna().reset_index(drop=True)
     diagnostics: dict = {"dropped_missing_rows": n0 - len(df)}
+    if missing:
+        diagnostics["missing_by_column"] = missing
     if df.empty:
         raise DesignError(f"no complete rows: outcome '{outcome}' or another column is all missing")
     if (df["w"] < 0).any():
@@ -446,8 +474,8 @@ def cs_aggregate(fit: CsFit) -> dict[str, tuple[float, np.ndarray] | dict]:
     post = np.flatnonzero(grp <= tt)
     if not len(post):
         raise DesignError(
-            "no post-treatment group-time cell has a comparison group (with control group "
-            "'notyet' the last cohort has none): add never-treated units"
+            "no post-treatment group-time cell has a comparison group (with "
+            "--control-group notyet the last cohort has none): add never-treated units"
         )
     out: dict = {"simple": _agg(fit, post, pg)}
     e = tt - grp
@@ -799,10 +827,29 @@ class RunOptions:
     control_group: str
     inference: list[str]  # normalised inference methods
     draws: int
-    rng: np.random.Generator
+    seed: int | np.random.SeedSequence  # each method draws from its own stream of it
     event_study: bool
     ref_period: int
     alpha: float
+
+
+MIN_DRAWS = 19  # the fewest draws with which a p-value can reach 0.05: 1/(19 + 1)
+MAX_DRAWS = 99_999  # RI holds a rows x draws matrix: more would exhaust memory
+
+
+def check_draws_and_seed(draws: int, seed: int | np.random.SeedSequence) -> None:
+    """Refuse draw counts no test can use and seeds numpy cannot take, in one line each."""
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer):
+        raise DesignError(f"--draws must be a whole number; got {draws!r}")
+    if not MIN_DRAWS <= draws <= MAX_DRAWS:
+        raise DesignError(
+            f"--draws must be between {MIN_DRAWS} and {MAX_DRAWS} (got {draws}): with fewer "
+            "than 19 draws no p-value can fall to 0.05; 999 or more are usual"
+        )
+    if not isinstance(seed, np.random.SeedSequence) and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+    ):
+        raise DesignError(f"--seed must be a non-negative whole number (got {seed!r})")
 
 
 def _check_options(method: str, control_group: str, panel: Panel) -> None:
@@ -811,15 +858,44 @@ def _check_options(method: str, control_group: str, panel: Panel) -> None:
     if control_group not in ("never", "notyet"):
         raise DesignError(f"unknown control group '{control_group}'; choose never or notyet")
     if method == "cs" and panel.covariates:
-        raise DesignError("method 'cs' is implemented without covariates; use twfe or imputation")
-    if (
-        method in ("twfe", "2x2", "imputation")
-        and control_group == "notyet"
-        and not (panel.df["g"] == 0).any()
-    ):
-        return
-    if control_group == "never" and not (panel.df["g"] == 0).any() and method != "twfe":
-        raise DesignError("no never-treated units: use --control-group notyet")
+        raise DesignError(
+            "--method cs takes no --covariates; use --method twfe or --method imputation"
+        )
+    # only cs chooses its comparison group; twfe, 2x2 and imputation ignore --control-group
+    if method == "cs" and control_group == "never" and not (panel.df["g"] == 0).any():
+        raise DesignError("no never-treated units: use --control-group notyet with --method cs")
+
+
+def _design_warnings(method: str, methods: list[str], panel: Panel) -> list[str]:
+    """One-line warnings about a design that runs but deserves a second look."""
+    out = []
+    d = panel.diagnostics
+    if d.get("dropped_missing_rows"):
+        cols = ", ".join(f"{k}: {v}" for k, v in d.get("missing_by_column", {}).items())
+        out.append(
+            f"dropped {d['dropped_missing_rows']} rows with a missing value"
+            + (f" ({cols})" if cols else "")
+        )
+    if d.get("dropped_zero_weight_rows"):
+        out.append(f"dropped {d['dropped_zero_weight_rows']} rows with zero weight")
+    if d.get("dropped_always_treated"):
+        out.append(
+            f"dropped {d['dropped_always_treated']} units treated from the first period "
+            "(no pre-period)"
+        )
+    if method == "twfe" and not (panel.df["g"] == 0).any():
+        out.append(
+            "no never-treated units: two-way fixed effects then also compares later-treated "
+            "units with already-treated ones, biased when effects change over time; "
+            "consider --method cs --control-group notyet or --method imputation"
+        )
+    n_tr = _treated_clusters(panel)
+    if methods == ["crv1"] and n_tr < inf.FEW_TREATED_CLUSTERS:
+        out.append(
+            f"CRV1 alone over-rejects with {inf.treated_clusters_text(n_tr)}: add "
+            "--inference ri (with --placebo-group where units belong to larger areas)"
+        )
+    return out
 
 
 def _panel_counts(panel: Panel) -> dict:
@@ -846,7 +922,7 @@ def estimate_did(
     control_group: str = "never",
     inference: Sequence[str] = ("crv1",),
     draws: int = 999,
-    seed: int = 0,
+    seed: int | np.random.SeedSequence = 0,
     event_study: bool = True,
     ref_period: int = -1,
     alpha: float = 0.05,
@@ -860,7 +936,14 @@ def estimate_did(
     treated clusters), then k untreated units inside it, so that placebo regions share
     regional shocks as the real one does. All such sets are enumerated when they number at
     most ``draws``. Without it, placebo units are drawn from the whole panel.
+
+    Each resampling method draws from its own stream derived from ``seed`` (an integer or
+    a ``numpy.random.SeedSequence``), so its result does not depend on which other methods
+    were requested. The headline estimate's SE and interval come from the first requested
+    method not flagged unreliable with this few treated clusters (``headline_method``).
+    ``diagnostics["warnings"]`` lists one-line warnings (dropped rows, risky designs).
     """
+    check_draws_and_seed(draws, seed)
     panel = prepare_panel(
         data,
         unit=unit,
@@ -875,9 +958,8 @@ def estimate_did(
     )
     _check_options(method, control_group, panel)
     methods = _normalise_inference(inference)
-    rng = np.random.default_rng(seed)
     runner = {"twfe": _run_twfe, "2x2": _run_twfe, "cs": _run_cs, "imputation": _run_imputation}
-    opts = RunOptions(method, control_group, methods, draws, rng, event_study, ref_period, alpha)
+    opts = RunOptions(method, control_group, methods, draws, seed, event_study, ref_period, alpha)
     result = runner[method](panel, opts)
     result.diagnostics.update(panel.diagnostics)
     result.diagnostics["cohorts"] = {
@@ -889,6 +971,7 @@ def estimate_did(
     result.diagnostics["periods"] = [float(t) for t in panel.times]
     if method != "2x2":
         result.diagnostics["placebo_in_time"] = placebo_in_time(panel, alpha)
+    result.diagnostics["warnings"] = _design_warnings(method, methods, panel)
     return result
 
 
@@ -904,16 +987,35 @@ def _headline(
     se: float | None = None,
     **extra,
 ) -> DidResult:
-    """The first method's interval; its SE, or the analytic one (``se``) if it has none."""
-    first = next(iter(results.values()))
+    """The interval of the first method not flagged unreliable; its SE, or the analytic one.
+
+    When every requested method is flagged, CRV1 (shown, flagged) is the fallback; a wild
+    bootstrap flagged with too few treated clusters never heads the result: with only such
+    methods the headline is the estimate with the analytic SE and no interval.
+    """
+    trusted = [r for r in results.values() if not inf.is_unreliable(r.note)]
+    fallback = [r for r in results.values() if not r.method.startswith("wild")]
+    first = (trusted or fallback or [None])[0]
+    if first is None:
+        return DidResult(
+            est, se, None, None, results, method=method, headline_method=None, **counts, **extra
+        )
     head_se = first.se if first.se is not None else se
     return DidResult(
-        est, head_se, first.ci_low, first.ci_high, results, method=method, **counts, **extra
+        est,
+        head_se,
+        first.ci_low,
+        first.ci_high,
+        results,
+        method=method,
+        headline_method=first.method,
+        **counts,
+        **extra,
     )
 
 
 def _run_twfe(panel: Panel, opts: RunOptions) -> DidResult:
-    method, methods, rng, alpha = opts.method, opts.inference, opts.rng, opts.alpha
+    method, methods, alpha = opts.method, opts.inference, opts.alpha
     draws, want_es, ref_period = opts.draws, opts.event_study, opts.ref_period
     counts = _panel_counts(panel)
     work = _collapse_2x2(panel) if method == "2x2" else panel
@@ -935,9 +1037,12 @@ def _run_twfe(panel: Panel, opts: RunOptions) -> DidResult:
                     work.df["cl"].to_numpy(),
                     se,
                 )
-                v = inf.webb_weights(rng, draws, len(ws.a0))
-            results[m] = inf.wild_result(ws, v, m == "wild_restricted", se, alpha)
+                v = inf.webb_weights(inf.method_rng(opts.seed, "wild"), draws, len(ws.a0))
+            results[m] = inf.flag_wild(
+                inf.wild_result(ws, v, m == "wild_restricted", se, alpha), g_tr
+            )
         else:
+            rng = inf.method_rng(opts.seed, "ri")
             placebo = _placebo_panels(work, draws, rng)
             results[m], ri_dropped = _ri_twfe(work, est, draws, rng, alpha, placebo)
     es, pre = (None, None)
@@ -967,7 +1072,7 @@ def _run_twfe(panel: Panel, opts: RunOptions) -> DidResult:
 
 def _run_cs(panel: Panel, opts: RunOptions) -> DidResult:
     method, control_group, methods = opts.method, opts.control_group, opts.inference
-    draws, rng, alpha, want_es = opts.draws, opts.rng, opts.alpha, opts.event_study
+    draws, alpha, want_es = opts.draws, opts.alpha, opts.event_study
     fit = cs_attgt(panel, control_group)
     agg = cs_aggregate(fit)
     clusters = panel.df.groupby("unit", sort=True)["cl"].first().to_numpy()
@@ -998,12 +1103,19 @@ def _run_cs(panel: Panel, opts: RunOptions) -> DidResult:
             r.ci_low, r.ci_high = est - crit * se, est + crit * se
             results[m] = r
         elif m == "wild_unrestricted":
-            results[m] = _multiplier(psi, clusters, est, draws, rng, alpha)
+            rng = inf.method_rng(opts.seed, "wild")
+            results[m] = inf.flag_wild(
+                _multiplier(psi, clusters, est, draws, rng, alpha), _treated_clusters(panel)
+            )
         elif m == "wild_restricted":
             results[m] = _unavailable(m, method)
         else:
             results[m], ri_dropped = _ri_loop(
-                panel, est, lambda p: _cs_point(p, control_group), draws, rng
+                panel,
+                est,
+                lambda p: _cs_point(p, control_group),
+                draws,
+                inf.method_rng(opts.seed, "ri"),
             )
     return _headline(
         est,
@@ -1024,7 +1136,7 @@ def _run_cs(panel: Panel, opts: RunOptions) -> DidResult:
 
 
 def _run_imputation(panel: Panel, opts: RunOptions) -> DidResult:
-    method, methods, rng, alpha = opts.method, opts.inference, opts.rng, opts.alpha
+    method, methods, alpha = opts.method, opts.inference, opts.alpha
     draws, want_es = opts.draws, opts.event_study
     beta, _, vcov = _imputation_fit(panel, ["d"])
     try:
@@ -1039,7 +1151,9 @@ def _run_imputation(panel: Panel, opts: RunOptions) -> DidResult:
                 est, se, int(panel.df["cl"].nunique()), _treated_clusters(panel), alpha
             )
         elif m == "ri":
-            results[m], ri_dropped = _ri_loop(panel, est, _imputation_point, draws, rng)
+            results[m], ri_dropped = _ri_loop(
+                panel, est, _imputation_point, draws, inf.method_rng(opts.seed, "ri")
+            )
         else:
             results[m] = _unavailable(m, method)
     es = _imputation_event_study(panel, alpha) if want_es else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +27,61 @@ from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.validation import DesignError
 
 FEW_TREATED_CLUSTERS = 10
+# MacKinnon & Webb (2017, J. Applied Econometrics 32(2); 2018, Econometrics Journal 21(2)):
+# with very few treated clusters the unrestricted wild cluster bootstrap over-rejects
+# severely and the restricted one under-rejects (intervals too wide or unbounded). Our own
+# Monte Carlo (benchmarks/monte_carlo.md) finds both close to nominal size with 4-9 treated
+# regions, so the flag starts below four.
+WILD_MIN_TREATED_CLUSTERS = 4
+UNRELIABLE = "unreliable with"  # the start of every few-treated-clusters flag in a note
 WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
+# One random stream per resampling method, in a fixed order: the draws of one method never
+# depend on which other methods were requested (CRV1 draws nothing).
+STREAMS = ("wild", "ri")
+
+
+def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+
+def method_rng(seed: int | np.random.SeedSequence, method: str) -> np.random.Generator:
+    """The random stream of one resampling method ("wild" or "ri"), derived from ``seed``."""
+    base = _seed_sequence(seed)
+    child = np.random.SeedSequence(base.entropy, spawn_key=(*base.spawn_key, STREAMS.index(method)))
+    return np.random.default_rng(child)
+
+
+def keyed_seed(seed: int | np.random.SeedSequence, key: str) -> np.random.SeedSequence:
+    """A seed of its own for one item of a loop (an outcome), keyed by its name.
+
+    Keyed by name, not by position: an outcome's draws do not change when the list of
+    outcomes around it does.
+    """
+    base = _seed_sequence(seed)
+    return np.random.SeedSequence(
+        base.entropy, spawn_key=(*base.spawn_key, zlib.crc32(key.encode("utf-8")))
+    )
+
+
+def treated_clusters_text(n: int) -> str:
+    return f"{n} treated cluster" + ("" if n == 1 else "s")
+
+
+def unreliable_note(n_treated_clusters: int) -> str:
+    """The flag of a method that is not to be trusted with this few treated clusters."""
+    return f"{UNRELIABLE} {treated_clusters_text(n_treated_clusters)}"
+
+
+def is_unreliable(note: str | None) -> bool:
+    return bool(note) and UNRELIABLE in str(note)
+
+
+def flag_wild(res: InferenceResult, n_treated_clusters: int) -> InferenceResult:
+    """Prefix a wild bootstrap's note with the flag when treated clusters are too few."""
+    if n_treated_clusters < WILD_MIN_TREATED_CLUSTERS:
+        flag = unreliable_note(n_treated_clusters)
+        res.note = f"{flag}; {res.note}" if res.note else flag
+    return res
 
 
 def webb_weights(rng: np.random.Generator, draws: int, clusters: int) -> np.ndarray:
@@ -73,7 +128,7 @@ def crv1_result(
     crit = stats.t.ppf(1 - alpha / 2, df)
     note = None
     if n_treated_clusters < FEW_TREATED_CLUSTERS:
-        note = f"unreliable with few treated clusters ({n_treated_clusters} treated clusters)"
+        note = unreliable_note(n_treated_clusters)
     return InferenceResult(
         "crv1",
         t_pvalue(estimate, se, df),

@@ -50,13 +50,14 @@ def _series(
     exposure: str | None,
     control: str | None,
     control_exposure: str | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The series in standard columns, and the time values of rows dropped as missing."""
     if control_exposure and not control:
-        raise DesignError("control_exposure needs a control series (control)")
+        raise DesignError("--control-exposure needs a control series (--control)")
     if control and exposure and not control_exposure:
         raise DesignError(
-            "exposure with a control series needs the control's own population at risk: "
-            "give control_exposure"
+            "--exposure with a control series needs the control's own population at risk: "
+            "give --control-exposure"
         )
     require_columns(data, [time, outcome, exposure, control, control_exposure])
     require_unique_rows(data, [time])
@@ -69,12 +70,76 @@ def _series(
         df["exposure_c"] = (
             require_numeric(data, control_exposure, "control exposure") if control_exposure else 1.0
         )
-    df = df.dropna().sort_values("t").reset_index(drop=True)
+    missing = df.isna().any(axis=1)
+    df = df.loc[~missing].sort_values("t").reset_index(drop=True)
     if (df["exposure"] <= 0).any():
         raise DesignError(f"exposure column '{exposure}' must be positive")
     if control and (df["exposure_c"] <= 0).any():
         raise DesignError(f"control exposure column '{control_exposure}' must be positive")
-    return df
+    return df, data.loc[missing.to_numpy(), time]
+
+
+def _refuse_gaps(df: pd.DataFrame, dropped_times: pd.Series, time: str) -> None:
+    """Refuse a series whose periods are not evenly spaced.
+
+    Newey-West lags and AR(1) errors treat neighbouring rows as adjacent periods; a gap
+    (a missing row, or a row dropped for a missing value) would silently break that.
+    """
+    t = df["t"].to_numpy()
+    if len(t) < 3:
+        return
+    steps = np.diff(t)
+    step = steps.min()
+    if step <= 0 or np.allclose(steps, step):
+        return
+    at = int(np.flatnonzero(~np.isclose(steps, step))[0])
+    dropped = pd.to_numeric(dropped_times, errors="coerce").dropna()
+    inside = dropped[(dropped > t[at]) & (dropped < t[at + 1])]
+    why = " (a row with a missing value was dropped there)" if len(inside) else ""
+    raise DesignError(
+        f"gap in the series: nothing between {t[at]:g} and {t[at + 1]:g} on '{time}'{why}; "
+        f"ITS needs evenly spaced periods (step {step:g}): fill the gap or end the series "
+        "before it"
+    )
+
+
+def _check_options(
+    n: int,
+    period: int | None,
+    harmonics: int,
+    maxlags: int | None,
+    ar_errors: bool,
+    family: str,
+    control: str | None,
+) -> None:
+    """The numeric options, against their ranges and against the series (n points)."""
+    if family not in FAMILIES:
+        raise DesignError(f"unknown family '{family}'; choose from {', '.join(FAMILIES)}")
+    if ar_errors and family != "gaussian":
+        raise DesignError(
+            "--ar-errors is available for the gaussian family only (--family gaussian)"
+        )
+    if period is not None and (isinstance(period, bool) or period < 2):
+        raise DesignError(f"--period must be at least 2 (got {period})")
+    if harmonics < 0:
+        raise DesignError(f"--harmonics must be 0 or more (got {harmonics})")
+    if harmonics and period and 2 * harmonics >= period:
+        raise DesignError(
+            f"--harmonics must be below --period / 2 (got {harmonics} with period {period}): "
+            "higher Fourier pairs repeat lower ones"
+        )
+    if maxlags is not None:
+        if maxlags < 0:
+            raise DesignError(f"--maxlags must be 0 or more (got {maxlags})")
+        if maxlags >= n:
+            raise DesignError(
+                f"--maxlags {maxlags} is not below the number of points in the series ({n})"
+            )
+        if not control and (family != "gaussian" or ar_errors):
+            raise DesignError(
+                "--maxlags sets Newey-West lags, used with --control or by --family gaussian "
+                "without --ar-errors"
+            )
 
 
 def _check_design(
@@ -83,7 +148,7 @@ def _check_design(
     if family not in FAMILIES:
         raise DesignError(f"unknown family '{family}'; choose from {', '.join(FAMILIES)}")
     if harmonics and not period:
-        raise DesignError("harmonics need a season length: give period (e.g. 12 for months)")
+        raise DesignError("--harmonics need a season length: give --period (e.g. 12 for months)")
     n_pre, n_post = int((df["t"] < start).sum()), int((df["t"] >= start).sum())
     need = 3 + 2 * harmonics
     if n_pre == 0:
@@ -98,10 +163,10 @@ def _check_design(
     if slope and n_post < 2:
         raise DesignError(
             f"a slope change needs at least 2 post-period points; found {n_post} at or after "
-            f"{start:g}: fit the level change only (slope=False)"
+            f"{start:g}: fit the level change only (--impact level)"
         )
     if family != "gaussian" and ((df["y"] < 0).any() or ("yc" in df and (df["yc"] < 0).any())):
-        raise DesignError(f"family '{family}' needs non-negative counts")
+        raise DesignError(f"--family {family} needs non-negative counts")
 
 
 def _design(
@@ -279,7 +344,7 @@ def estimate_its(
     slope: bool = True,
     control_exposure: str | None = None,
 ) -> ItsResult:
-    """Segmented regression; ``slope=False`` fits the level-change-only impact model.
+    """Segmented regression; ``slope=False`` (``--impact level``) fits the level change only.
 
     ``slope=True`` needs at least two post-period points. With a ``control`` series and an
     ``exposure``, ``control_exposure`` must give the control's own population at risk.
@@ -287,13 +352,21 @@ def estimate_its(
     counterfactual band (Newey-West with few annual points over-rejects against the
     normal); single-series Poisson and quasi-Poisson fits use the normal. With a
     ``control``, errors are time-clustered (the n shared periods are the units, t(n - k)).
+
+    Rows with a missing value are dropped and counted (``diagnostics["dropped_missing_rows"]``,
+    with a line in ``diagnostics["warnings"]``); a series whose remaining periods are not
+    evenly spaced is refused, because the Newey-West lags would treat a gap as adjacent
+    periods. Error messages name the command-line options (``--impact level`` for
+    ``slope=False``).
     """
-    df = _series(data, time, outcome, exposure, control, control_exposure)
+    df, dropped_times = _series(data, time, outcome, exposure, control, control_exposure)
+    _check_options(len(df), period, harmonics, maxlags, ar_errors, family, control)
     try:
         start_v = float(start)
     except (TypeError, ValueError):
         raise DesignError(f"start {start!r} is not a number on the time axis '{time}'") from None
     _check_design(df, start_v, harmonics, period, family, slope)
+    _refuse_gaps(df, dropped_times, time)
     t = df["t"].to_numpy()
     x = _design(t, start_v, slope, period, harmonics, t[0])
     lags = newey_west_lags(len(df)) if maxlags is None else maxlags
@@ -308,11 +381,15 @@ def estimate_its(
     log_link = family != "gaussian"
     ref = _reference_df(res, log_link, controlled=periods is not None)
     effects = [lvl] + ([slp] if slope else [])
+    diagnostics = _diagnostics(res, family, df, start_v, lags, period)
+    dropped = len(dropped_times)
+    diagnostics["dropped_missing_rows"] = dropped
+    diagnostics["warnings"] = [f"dropped {dropped} rows with a missing value"] if dropped else []
     return ItsResult(
         level_change=_effect(res, lvl, log_link, alpha, ref),
         slope_change=_effect(res, slp, log_link, alpha, ref) if slope else None,
         counterfactual=_counterfactual(res, x, df, effects, log_link, alpha, ref),
-        diagnostics=_diagnostics(res, family, df, start_v, lags, period),
+        diagnostics=diagnostics,
         family=family,
         start=start,
     )

@@ -48,6 +48,7 @@ class DidResult:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     att_gt: pd.DataFrame | None = None
     aggregations: dict[str, Any] | None = None
+    headline_method: str | None = None  # the inference method se, ci_low, ci_high come from
 
     def tidy(self) -> pd.DataFrame:
         """One row per inference method."""
@@ -72,6 +73,7 @@ class DidResult:
             "se": self.se,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
+            "headline_method": self.headline_method,
             "inference": {k: v.to_dict() for k, v in self.inference.items()},
             "n_units": self.n_units,
             "n_treated_units": self.n_treated_units,
