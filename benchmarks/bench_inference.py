@@ -71,18 +71,19 @@ def sm_ri_loop(frame: pd.DataFrame, draws: int, subset: int) -> dict:
     """Refit WLS for the project's own first ``subset`` placebo assignments."""
     import statsmodels.api as sm
 
-    from proeftuin.estimators import did
     from proeftuin.estimators import inference as inf
+    from proeftuin.estimators import panel as panel_mod
+    from proeftuin.estimators import placebo
 
     panel = _panel(frame)
-    g_rows, exact, _ = did._placebo_panels(panel, draws, np.random.default_rng(SEED))
+    g_rows, exact, _ = placebo.placebo_panels(panel, draws, np.random.default_rng(SEED))
     t, df = panel.df["time"].to_numpy(), panel.df
     dmat = ((g_rows[:subset] > 0) & (t[None, :] >= g_rows[:subset])).astype(float)
     fe, y, w = _dummies(df), df["y"].to_numpy(), df["w"].to_numpy()
     start = time.perf_counter()
     ref = np.array([sm.WLS(y, np.column_stack([d, fe]), weights=w).fit().params[0] for d in dmat])
     per_fit = (time.perf_counter() - start) / subset
-    ours, _ = inf.ri_coefficients(did._residualizer(panel), y, dmat.T)
+    ours, _ = inf.ri_coefficients(panel_mod.residualizer(panel), y, dmat.T)
     est = float(sm.WLS(y, np.column_stack([df["d"], fe]), weights=w).fit().params[0])
     return {"seconds": per_fit * draws, "diff": float(np.max(np.abs(ours - ref))),
             "p_ours": inf.ri_pvalue(est, ours, exact),
@@ -93,8 +94,8 @@ def sm_wild_loop(frame: pd.DataFrame, draws: int, subset: int) -> dict:
     """Restricted wild bootstrap by refits with the project's own first ``subset`` draws."""
     import statsmodels.api as sm
 
-    from proeftuin.estimators import did
     from proeftuin.estimators import inference as inf
+    from proeftuin.estimators import panel as panel_mod
 
     panel = _panel(frame)
     df = panel.df
@@ -102,7 +103,8 @@ def sm_wild_loop(frame: pd.DataFrame, draws: int, subset: int) -> dict:
     codes = pd.factorize(df["cl"])[0]
     x = np.column_stack([d, fe])
     full = sm.WLS(y, x, weights=w).fit(cov_type="cluster", cov_kwds={"groups": codes})
-    ws = inf.wild_setup(y, d, did._residualizer(panel), df["cl"].to_numpy(), float(full.bse[0]))
+    resid = panel_mod.residualizer(panel)
+    ws = inf.wild_setup(y, d, resid, df["cl"].to_numpy(), float(full.bse[0]))
     v = inf.webb_weights(np.random.default_rng(SEED), draws, len(ws.a0))[:subset]
     null = sm.WLS(y, fe, weights=w).fit()
     start = time.perf_counter()

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from proeftuin.estimators import DesignError, did, estimate_did, estimate_its
+from proeftuin.estimators import DesignError, cs, did, estimate_did, estimate_its, placebo
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators import panel as panel_mod
 from proeftuin.estimators.results import InferenceResult
 
 KW = {"unit": "unit", "time": "year", "outcome": "y"}
@@ -51,8 +52,8 @@ def _ri_p(frame: pd.DataFrame, group: str | None, seed: int, draws: int = 99) ->
         covariates=[],
         placebo_group=group,
     )
-    resid = did._residualizer(panel)
-    g_rows, exact, scheme = did._placebo_panels(panel, draws, np.random.default_rng(seed))
+    resid = panel_mod.residualizer(panel)
+    g_rows, exact, scheme = placebo.placebo_panels(panel, draws, np.random.default_rng(seed))
     t = panel.df["time"].to_numpy()
     dmat = np.column_stack([panel.df["d"], ((g_rows > 0) & (t >= g_rows)).T]).astype(float)
     b = inf.ri_coefficients(resid, panel.df["y"].to_numpy(), dmat)[0]
@@ -187,8 +188,8 @@ def _ri_pretrend_p(frame: pd.DataFrame, seed: int) -> float:
         weights=None,
         covariates=[],
     )
-    placebo = did._placebo_panels(panel, 99, np.random.default_rng(seed))
-    return did._ri_pretrend(panel, placebo, -1)[0]
+    draws = placebo.placebo_panels(panel, 99, np.random.default_rng(seed))
+    return placebo.ri_pretrend(panel, draws, -1)[0]
 
 
 def test_ri_pretrend_holds_size_with_two_treated_units():
@@ -367,7 +368,7 @@ def test_cs_pretrend_sums_influence_within_clusters():
         weights=None,
         covariates=[],
     )
-    fit = did.cs_attgt(panel)
+    fit = cs.cs_attgt(panel)
     pre = (fit.cells["group"] > fit.cells["time"]).to_numpy()
     att = fit.cells["estimate"].to_numpy()[pre]
     region = np.arange(40) // 4

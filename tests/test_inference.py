@@ -11,6 +11,7 @@ import pytest
 
 from proeftuin.estimators import estimate_did
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators.streams import method_rng
 
 
 def small_panel(
@@ -211,7 +212,7 @@ def test_wild_restricted_ci_inverts_the_test() -> None:
         df["region"].to_numpy(),
         res.se,
     )
-    v = inf.webb_weights(inf.method_rng(1, "wild"), 199, len(ws.a0))
+    v = inf.webb_weights(method_rng(1, "wild"), 199, len(ws.a0))
     inside = inf.wild_pvalue(ws, v, 0.5 * (r.ci_low + r.ci_high), True)
     outside = inf.wild_pvalue(ws, v, r.ci_high + 0.05 * (r.ci_high - r.ci_low), True)
     assert inside > 0.05 >= outside

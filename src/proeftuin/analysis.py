@@ -52,7 +52,7 @@ def run_did(
     outcome's name: its results depend neither on the other outcomes nor on their order.
     """
     from proeftuin.estimators import DesignError, estimate_did
-    from proeftuin.estimators.inference import keyed_seed
+    from proeftuin.estimators.streams import keyed_seed
 
     results = []
     for outcome in outcomes:

@@ -1,4 +1,6 @@
-"""Inference for few treated clusters: CRV1 flags, wild cluster bootstrap, randomization inference.
+"""Inference for few treated clusters: CRV1 flags, the wild cluster bootstrap, and the
+placebo assignments, p-values and intervals of randomization inference (``placebo.py``
+applies them to the DiD estimators; ``streams.py`` gives each method its random stream).
 
 Why hand-written: pyfixest's ``wildboottest`` delegates to the optional ``wildboottest``
 package and its ``ritest`` re-draws treatment cluster by cluster as coin flips, one model
@@ -14,15 +16,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyfixest.core.demean import demean
 from scipy import stats
 
+from proeftuin.estimators import _pyfixest as pfx
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.validation import DesignError
 
@@ -35,32 +36,6 @@ FEW_TREATED_CLUSTERS = 10
 WILD_MIN_TREATED_CLUSTERS = 4
 UNRELIABLE = "unreliable with"  # the start of every few-treated-clusters flag in a note
 WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
-# One random stream per resampling method, in a fixed order: the draws of one method never
-# depend on which other methods were requested (CRV1 draws nothing).
-STREAMS = ("wild", "ri")
-
-
-def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
-    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-
-
-def method_rng(seed: int | np.random.SeedSequence, method: str) -> np.random.Generator:
-    """The random stream of one resampling method ("wild" or "ri"), derived from ``seed``."""
-    base = _seed_sequence(seed)
-    child = np.random.SeedSequence(base.entropy, spawn_key=(*base.spawn_key, STREAMS.index(method)))
-    return np.random.default_rng(child)
-
-
-def keyed_seed(seed: int | np.random.SeedSequence, key: str) -> np.random.SeedSequence:
-    """A seed of its own for one item of a loop (an outcome), keyed by its name.
-
-    Keyed by name, not by position: an outcome's draws do not change when the list of
-    outcomes around it does.
-    """
-    base = _seed_sequence(seed)
-    return np.random.SeedSequence(
-        base.entropy, spawn_key=(*base.spawn_key, zlib.crc32(key.encode("utf-8")))
-    )
 
 
 def treated_clusters_text(n: int) -> str:
@@ -103,8 +78,7 @@ class Residualizer:
 
     def _demean(self, a: np.ndarray) -> np.ndarray:
         a2 = np.ascontiguousarray(a.reshape(len(self.w), -1), dtype=float)
-        out, _ = demean(a2, self.fe, self.w, tol=1e-10, maxiter=100_000)
-        return out
+        return pfx.demean(a2, self.fe, self.w, tol=1e-10, maxiter=100_000)
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
         """Residualise the columns of ``a`` (n or n x k)."""
