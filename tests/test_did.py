@@ -204,3 +204,18 @@ def test_bad_designs_raise_one_clear_error(mutate, kwargs, message) -> None:
     assert "\n" not in str(info.value)
     if message == "no pre-period":
         assert isinstance(info.value, InsufficientPrePeriod)
+
+
+def test_tidy_carries_counts_pretrend_and_estimator() -> None:
+    df = staggered(1.0)
+    res = estimate_did(df, **KW, first_treated="g", inference=("crv1", "ri"), draws=49)
+    tidy = res.tidy()
+    assert list(tidy["estimator"]) == ["twfe", "twfe"]
+    assert set(tidy["n_units"]) == {60} and set(tidy["n_treated_units"]) == {30}
+    assert set(tidy["n_periods"]) == {8}
+    # the RI pre-trend p-value where RI ran, CRV1's joint test otherwise
+    assert set(tidy["pretrend_p"]) == {res.pretrend["ri_p_value"]}
+    crv1 = estimate_did(df, **KW, first_treated="g")
+    assert set(crv1.tidy()["pretrend_p"]) == {crv1.pretrend["p_value"]}
+    flat = estimate_did(df, **KW, first_treated="g", event_study=False)
+    assert flat.tidy()["pretrend_p"].isna().all() and flat.plot() is False

@@ -103,34 +103,16 @@ def _no_pre_period(design: RegionDesign, outcome: str) -> str:
 
 
 def did_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
-    """One row per outcome and inference method (and one per unestimable outcome)."""
+    """One row per outcome and inference method (and one per unestimable outcome), from
+    each result's own ``tidy()``."""
     rows = []
     for item in results:
         base = {"region": design.region, "design": "did", "outcome": item.outcome}
         if item.result is None:
             rows.append({**base, "method": None, "note": item.reason})
             continue
-        fit = item.result
-        pretrend = _pretrend_p(fit.pretrend or {})
-        for row in fit.tidy().to_dict("records"):
-            rows.append(
-                {
-                    **base,
-                    **row,
-                    "n_units": fit.n_units,
-                    "n_treated_units": fit.n_treated_units,
-                    "n_periods": fit.n_periods,
-                    "pretrend_p": pretrend,
-                }
-            )
+        rows.extend({**base, **row} for row in item.result.tidy().to_dict("records"))
     return pd.DataFrame(rows).reindex(columns=DID_COLUMNS)
-
-
-def _pretrend_p(pretrend: dict[str, Any]) -> float | None:
-    """The pre-trend test's p-value: by randomization inference where it was run (CRV1's
-    joint test over-rejects with few treated municipalities), else CRV1's."""
-    ri = pretrend.get("ri_p_value")
-    return ri if ri is not None else pretrend.get("p_value")
 
 
 def its_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
@@ -141,22 +123,8 @@ def its_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFram
         if item.result is None:
             rows.append({**base, "effect": None, "note": item.reason})
             continue
-        fit = item.result
-        for effect in ("level_change", "slope_change"):
-            value = getattr(fit, effect)
-            rows.append(
-                {
-                    **base,
-                    "effect": effect,
-                    "estimate": value.estimate,
-                    "se": value.se,
-                    "ci_low": value.ci_low,
-                    "ci_high": value.ci_high,
-                    "p_value": value.p_value,
-                    "n_pre": fit.diagnostics.get("n_pre"),
-                    "n_post": fit.diagnostics.get("n_post"),
-                }
-            )
+        tidy = item.result.tidy().rename(columns={"term": "effect"})
+        rows.extend({**base, **row} for row in tidy.to_dict("records"))
     return pd.DataFrame(rows).reindex(columns=ITS_COLUMNS)
 
 

@@ -89,15 +89,9 @@ def event_studies(design: RegionDesign, results: Sequence) -> Figure:  # Outcome
 
     def draw(ax: Axes, outcome: str) -> None:
         fit = by_outcome[outcome].result
-        study = None if fit is None else fit.event_study
-        if study is None or study.empty:
+        if fit is None or not fit.plot(ax, colour=REGION_COLOUR, neutral=NEUTRAL_COLOUR):
             _say(ax, by_outcome[outcome].reason or "no event study")
             return
-        ax.fill_between(study["event_time"], study["ci_low"], study["ci_high"],
-                        color=REGION_COLOUR, alpha=0.2, linewidth=0)  # fmt: skip
-        ax.plot(study["event_time"], study["estimate"], "o-", color=REGION_COLOUR)
-        ax.axhline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
-        _mark_start(ax, -0.5)
         ax.set_xlabel(f"years since start ({design.start_year})")
 
     return small_multiples([r.outcome for r in results], draw)
@@ -112,15 +106,7 @@ def its_panels(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeRes
         if fit is None:
             _say(ax, by_outcome[outcome].reason or "not estimable")
             return
-        cf = fit.counterfactual
-        post = cf[cf["time"] >= design.start_year]
-        ax.fill_between(post["time"], post["cf_low"], post["cf_high"], color=NEUTRAL_COLOUR,
-                        alpha=0.2, linewidth=0, label="counterfactual 95% band")  # fmt: skip
-        ax.plot(cf["time"], cf["observed"], "o", color=REGION_COLOUR, label="observed")
-        ax.plot(cf["time"], cf["fitted"], "-", color=REGION_COLOUR, label="fitted")
-        ax.plot(post["time"], post["counterfactual"], "--", color=NEUTRAL_COLOUR,
-                label="counterfactual")  # fmt: skip
-        _mark_start(ax, design.start_year - 0.5)
+        fit.plot(ax, colour=REGION_COLOUR, neutral=NEUTRAL_COLOUR, legend=False)
         ax.set_xlabel("year")
 
     fig = small_multiples([r.outcome for r in results], draw)

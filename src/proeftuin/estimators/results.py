@@ -50,8 +50,17 @@ class DidResult:
     aggregations: dict[str, Any] | None = None
     headline_method: str | None = None  # the inference method se, ci_low, ci_high come from
 
+    @property
+    def pretrend_p(self) -> float | None:
+        """The pre-trend test's p-value: by randomization inference where it was run (the
+        CRV1 joint test over-rejects with few treated clusters), else CRV1's."""
+        pretrend = self.pretrend or {}
+        ri = pretrend.get("ri_p_value")
+        return ri if ri is not None else pretrend.get("p_value")
+
     def tidy(self) -> pd.DataFrame:
-        """One row per inference method."""
+        """One row per inference method (``method``), with the counts, the pre-trend
+        p-value and the estimator (``estimator``)."""
         rows = [
             {
                 "method": r.method,
@@ -61,6 +70,11 @@ class DidResult:
                 "ci_high": r.ci_high,
                 "p_value": r.p_value,
                 "note": r.note,
+                "n_units": self.n_units,
+                "n_treated_units": self.n_treated_units,
+                "n_periods": self.n_periods,
+                "pretrend_p": self.pretrend_p,
+                "estimator": self.method,
             }
             for r in self.inference.values()
         ]
@@ -89,29 +103,28 @@ class DidResult:
             out["aggregations"] = self.aggregations
         return json_safe(out)
 
-    def plot(self, ax: Any = None) -> Any:
-        """Event-study plot: estimates with a confidence band, zero line, treatment start."""
+    def plot(self, ax: Any = None, *, colour: str = "#D55E00", neutral: str = "#555555") -> Any:
+        """The event study: estimates with their pointwise band, a zero line and the start
+        (between event times -1 and 0). False when there is no event study to draw."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
-        es = self.event_study
-        if es is None or es.empty:
-            ax.errorbar(
-                [0],
-                [self.estimate],
-                yerr=[[self.estimate - (self.ci_low or 0)], [(self.ci_high or 0) - self.estimate]],
-                fmt="o",
-            )
-        else:
-            ax.fill_between(es["event_time"], es["ci_low"], es["ci_high"], alpha=0.25)
-            ax.plot(es["event_time"], es["estimate"], marker="o")
-        ax.axhline(0, color="black", linewidth=0.8)
-        ax.axvline(-0.5, color="grey", linestyle="--", linewidth=0.8)
-        ax.set_xlabel("periods relative to treatment start")
-        ax.set_ylabel("estimate")
-        ax.set_title(f"Event study ({self.method})")
+        study = self.event_study
+        if study is None or study.empty:
+            return False
+        ax.fill_between(study["event_time"], study["ci_low"], study["ci_high"],
+                        color=colour, alpha=0.2, linewidth=0)  # fmt: skip
+        ax.plot(study["event_time"], study["estimate"], "o-", color=colour)
+        ax.axhline(0, color=neutral, linewidth=0.8)
+        _mark_start(ax, -0.5, neutral)
         return ax
+
+
+def _mark_start(ax: Any, start: float, colour: str, label: str = "start") -> None:
+    ax.axvline(start, color=colour, linestyle=":", linewidth=1)
+    ax.annotate(label, (start, 1), xycoords=("data", "axes fraction"), fontsize=8,
+                ha="left", va="top", color=colour)  # fmt: skip
 
 
 @dataclass
@@ -143,10 +156,13 @@ class ItsResult:
     start: Any
 
     def tidy(self) -> pd.DataFrame:
+        """One row per effect (``term``: level_change, slope_change), with the numbers of
+        pre- and post-period points."""
+        counts = {"n_pre": self.diagnostics.get("n_pre"), "n_post": self.diagnostics.get("n_post")}
         rows = []
         for name, eff in (("level_change", self.level_change), ("slope_change", self.slope_change)):
             if eff is not None:
-                rows.append({"term": name, **eff.__dict__})
+                rows.append({"term": name, **eff.__dict__, **counts})
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,20 +177,29 @@ class ItsResult:
             }
         )
 
-    def plot(self, ax: Any = None) -> Any:
-        """Observed series, fitted line, and the counterfactual with its band."""
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        colour: str = "#D55E00",
+        neutral: str = "#555555",
+        legend: bool = True,
+    ) -> Any:
+        """Observed series, fitted segments and the counterfactual with its 95% band; the
+        start is marked half a period before the first post-period point."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         cf = self.counterfactual
-        ax.scatter(cf["time"], cf["observed"], s=12, color="black", label="observed")
-        ax.plot(cf["time"], cf["fitted"], label="fitted")
-        post = cf["post"].astype(bool)
-        ax.plot(
-            cf["time"][post], cf["counterfactual"][post], linestyle="--", label="counterfactual"
-        )
-        ax.fill_between(cf["time"][post], cf["cf_low"][post], cf["cf_high"][post], alpha=0.2)
-        ax.axvline(self.start, color="grey", linestyle=":")
-        ax.legend()
+        post = cf[cf["post"].astype(bool)]
+        ax.fill_between(post["time"], post["cf_low"], post["cf_high"], color=neutral,
+                        alpha=0.2, linewidth=0, label="counterfactual 95% band")  # fmt: skip
+        ax.plot(cf["time"], cf["observed"], "o", color=colour, label="observed")
+        ax.plot(cf["time"], cf["fitted"], "-", color=colour, label="fitted")
+        ax.plot(post["time"], post["counterfactual"], "--", color=neutral,
+                label="counterfactual")  # fmt: skip
+        _mark_start(ax, float(self.start) - 0.5, neutral)
+        if legend:
+            ax.legend(fontsize=8, loc="best")
         return ax
