@@ -243,3 +243,17 @@ def test_bad_designs_fail_with_one_line(panel) -> None:
         placebo_space(df.assign(area=np.arange(len(df))), treated=site, area="area", **kw)
     with pytest.raises(DesignError, match="must be positive"):
         placebo_space(df.assign(py=0.0), treated=site, **kw)
+
+
+def test_refits_that_drift_from_estimate_its_are_refused(panel, monkeypatch) -> None:
+    """The placebos must use the site's estimator: a batched refit that disagrees with
+    estimate_its on the site by more than 1e-4 standard errors stops the run."""
+    import proeftuin.estimators.its_placebo as mod
+
+    df, site = panel
+    real = mod.batch_estimates
+    monkeypatch.setattr(mod, "batch_estimates", lambda *a, **k: real(*a, **k) + 1e-3)
+    with pytest.raises(RuntimeError, match="differs from estimate_its"):
+        estimate_its_placebo(
+            df, **COLUMNS, treated=site, start=START, draws=10, rng=1, in_time=False
+        )
