@@ -211,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = to_markdown(table, command, time.time() - began)
     print(text)
-    if not args.quick:
-        OUT.write_text(text)
+    if not args.quick:  # other scripts' sections (<!-- begin ... -->) are kept
+        old = OUT.read_text() if OUT.exists() else ""
+        rest = old[old.index("<!-- begin ") :] if "<!-- begin " in old else ""
+        OUT.write_text(text + ("\n" + rest if rest else ""))
     return 0
 
 
