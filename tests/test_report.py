@@ -3,8 +3,8 @@
 Every test works in a temporary project (``PROEFTUIN_ROOT``) holding only a copy of the
 committed report sources (static pages, templates, ``_quarto.yml``) and a results folder
 with its executed notebooks (``tests/fixtures/report``: facts snapshot, results tables,
-saved figures, provenance records): no plan, no registry, no panel. Nothing is written into
-the real ``reports/``.
+saved figures, provenance records, run manifest): no plan, no registry, no panel. Nothing is
+written into the real ``reports/``.
 """
 
 from __future__ import annotations
@@ -49,29 +49,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
     monkeypatch.delenv(report.REQUIRE_ENV, raising=False)
     monkeypatch.setattr(build, "find_quarto", lambda: None)
-    write_manifest()  # a complete run
     return root
 
 
 def write_manifest(**task_status: str) -> None:
-    """A run manifest: every fixture task ``ok`` unless ``task_status`` says otherwise."""
-    names = [f"{s}/{d}" for s in SITES for d in ("did_region", "its_region")]
-    stamp = results.now()
-    entries = [
-        results.TaskEntry(
-            name=name,
-            region=name.split("/")[0],
-            notebook=name.split("/")[1],
-            template=f"notebooks/{name.split('/')[1]}.ipynb",
-            status=task_status.get(name.replace("/", "__").replace("-", "_"), "ok"),
-        )
-        for name in names
-    ]
-    manifest = results.Manifest(
-        plan_hash="fixture", code_version="fixture", created=stamp, updated=stamp,
-        state="complete", tasks=entries,
-    )  # fmt: skip
-    results.write_manifest(manifest)
+    """The fixture's run manifest (a complete run, every task ``ok``), with ``task_status``
+    (``site_a__did_region="failed"``) changing tasks' status."""
+    manifest = results.read_manifest(FIXTURES / "results" / "manifest.json")
+    for task in manifest.tasks:
+        task.status = task_status.get(task.name.replace("/", "__").replace("-", "_"), "ok")
+    results.manifest_path().write_text(manifest.model_dump_json(indent=2))
 
 
 def drop_site(root: Path, site_id: str) -> None:
@@ -363,3 +350,44 @@ def test_a_missing_manifest_is_said(project: Path) -> None:
     (project / "reports" / "results" / "manifest.json").unlink()
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 1 and "no run manifest" in result.output
+
+
+def test_failed_and_not_run_tasks_are_said_on_the_site_page(project: Path) -> None:
+    """Read from the run manifest: what failed or did not run, where, and why."""
+    manifest = results.read_manifest()
+    its_b, did_a = manifest.task("site-b/its_region"), manifest.task("site-a/did_region")
+    assert its_b is not None and did_a is not None
+    its_b.status, its_b.outputs, its_b.executed_notebook = "failed", [], None
+    its_b.error = results.TaskError(
+        region="site-b", notebook="its_region", cell="cell 7", message="ValueError: boom"
+    )
+    did_a.status, did_a.note = "not_run", "results on disk are from plan 0123: run again"
+    results.manifest_path().write_text(manifest.model_dump_json())
+    for name in ("its_estimates.csv", "fig-its.png", "its_region.provenance.json"):
+        (project / "reports" / "results" / "site-b" / name).unlink()
+    (project / "reports" / "executed" / "site-b" / "its_region.ipynb").unlink()
+    pages = report.generate_pages()
+    site_b = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "Incomplete results for this site" in site_b
+    assert "- site-b/its_region: failed in cell 7: ValueError: boom" in site_b
+    assert "No interrupted-time-series estimates. The task failed in cell 7: ValueError" in site_b
+    assert "- Task `its_region`: The task failed in cell 7: ValueError: boom" in site_b
+    site_a = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    assert "- site-a/did_region: not run (results on disk are from plan 0123" in site_a
+    assert "| did_region | not run | – |" in site_a  # no provenance claimed for it
+    runs = (project / "reports" / "_generated" / "reproducibility.md").read_text()
+    assert "| site-b/its_region | failed |" in runs
+    assert report.validate_pages(pages) == []
+
+
+def test_a_site_missing_from_the_manifest_is_said(project: Path) -> None:
+    manifest = results.read_manifest()
+    manifest.tasks = [t for t in manifest.tasks if not t.name.startswith("site-b/")]
+    results.manifest_path().write_text(manifest.model_dump_json())
+    report.generate_pages()
+    site_b = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "- no task of `site-b` is in the run manifest" in site_b
+    (project / "reports" / "results" / "manifest.json").unlink()
+    report.generate_pages()
+    site_b = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "- no run manifest at" in site_b

@@ -14,6 +14,7 @@ from typing import Any
 
 from proeftuin import settings
 from proeftuin.facts import Facts, OutcomeFacts, SiteFacts, facts_path, read_facts
+from proeftuin.results import ManifestError, TaskEntry, read_manifest
 
 SYNTHESIS, VALIDATION, ROBUSTNESS = "synthesis", "validation", "robustness_region"
 GLOBAL_FOLDERS = (SYNTHESIS, VALIDATION)
@@ -137,19 +138,20 @@ def figure_file(folder: str, label: str) -> Path:
 
 @dataclass
 class TaskRun:
-    """One task as the run left it: ``region/notebook``, status, parameters, code version,
-    lock-file hash, input checksums, run time, error."""
+    """One task as the run manifest states it (``region/notebook``, status, parameters,
+    executed notebook, error or note, run time), with what only its provenance record
+    carries: the code version, lock-file hash and input checksums that made its results."""
 
-    name: str
-    status: str = "–"
-    parameters: dict[str, Any] = field(default_factory=dict)
-    executed: str = ""  # the executed notebook, relative to the project root
+    entry: TaskEntry
     code_version: str = "–"  # ``git describe``; ``-dirty``: uncommitted changes
     lock_hash: str = "–"
     data_checksums: dict[str, str] = field(default_factory=dict)
     duration_s: float | None = None
     finished: str = "–"
-    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
 
     @property
     def region(self) -> str:
@@ -157,48 +159,81 @@ class TaskRun:
 
     @property
     def notebook(self) -> str:
-        return self.name.split("/", 1)[1]
+        return self.entry.notebook
+
+    @property
+    def status(self) -> str:
+        return self.entry.status.replace("_", " ")
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.entry.parameters
+
+    @property
+    def executed(self) -> str:
+        return self.entry.executed_notebook or ""
+
+    @property
+    def why(self) -> str:
+        """Why the task's results are missing or not current (empty when they are)."""
+        if self.entry.succeeded:
+            return ""
+        if self.entry.error is not None:
+            where = f" in {self.entry.error.cell}" if self.entry.error.cell else ""
+            return f"The task failed{where}: {self.entry.error.message}"
+        what = "was interrupted" if self.entry.status == "interrupted" else "did not run"
+        return f"The task {what}" + (f": {self.entry.note}." if self.entry.note else ".")
 
 
 @dataclass
 class Runs:
     tasks: list[TaskRun] = field(default_factory=list)
     wall_time_s: float | None = None
+    problem: str = ""  # why there is no manifest to read
 
     def of(self, region: str) -> dict[str, TaskRun]:
         """The region's tasks by notebook."""
         return {t.notebook: t for t in self.tasks if t.region == region}
 
-    def errors(self, region: str) -> dict[str, str]:
-        """Errors of the region's failed tasks, by notebook."""
-        return {n: t.error or "failed" for n, t in self.of(region).items() if t.status == "failed"}
+    def incomplete(self, region: str) -> list[str]:
+        """One line per task of the region that did not succeed (what, where, why)."""
+        tasks = self.of(region).values()
+        if not tasks:
+            return [self.problem or f"no task of `{region}` is in the run manifest"]
+        return [t.entry.describe() for t in tasks if t.why]
 
 
 def read_runs() -> Runs:
-    """Which tasks ran, and how: THE one reader of run records. Today the provenance records
-    (``reports/results/<folder>/<notebook>.provenance.json``) and ``run_summary.json``;
-    switching to the run manifest (``reports/results/manifest.json``) changes only this."""
+    """Which tasks ran, and how: THE one reader of run records. The run manifest
+    (``reports/results/manifest.json``, read by :func:`proeftuin.results.read_manifest`)
+    says which tasks there are, their status, parameters, executed notebook and error; a
+    succeeded task's provenance record (``<folder>/<notebook>.provenance.json``, same cache
+    key) adds the code version, lock-file hash and data checksums that made its results,
+    and, for a cached task, the run time of the run that made them."""
+    try:
+        manifest = read_manifest()
+    except ManifestError as exc:
+        return Runs(problem=str(exc))
     tasks = []
-    for path in sorted(results_dir().glob("*/*.provenance.json")):
-        record = read_json(path) or {}
+    for entry in manifest.tasks:
+        folder = entry.name.split("/", 1)[0]
+        record = read_json(results_dir(folder) / f"{entry.notebook}.provenance.json")
+        if not (isinstance(record, dict) and entry.succeeded and record.get("key") == entry.key):
+            record = {}
         parts = record.get("key_parts") or {}
+        duration = record.get("duration_s") if entry.status == "cached" else entry.duration_s
         tasks.append(
             TaskRun(
-                name=str(record.get("task") or f"{path.parent.name}/{path.name.split('.')[0]}"),
-                status=str(record.get("status") or "–"),
-                parameters=dict(record.get("parameters") or {}),
-                executed=str(record.get("executed_notebook") or ""),
+                entry,
                 code_version=str(record.get("code_version") or "–"),
                 lock_hash=str(parts.get("lock") or "–"),
                 data_checksums=dict(parts.get("data") or {}),
-                duration_s=record.get("duration_s"),
+                duration_s=duration,
                 finished=str(record.get("finished") or "–"),
-                error=str(record.get("error") or ""),
             )
         )
-    summary = read_json(results_dir() / "run_summary.json")
-    wall = summary.get("wall_time_s") if isinstance(summary, dict) else None
-    return Runs(tasks, wall)
+    wall = (manifest.updated - manifest.created).total_seconds()
+    return Runs(tasks, wall if manifest.state == "complete" else None)
 
 
 # ----------------------------------------------------------------------------- notebooks

@@ -105,9 +105,10 @@ def figure_ref(folder: str, notebook: str, label: str, *, pdf: bool, owner: str)
     return f"@{pdf_label(owner, label) if pdf else label}"
 
 
-def why_missing(notebook: str, errors: dict[str, str]) -> str:
-    """The failed task's error, else how to produce the missing output."""
-    return f"The task failed: {errors[notebook]}" if notebook in errors else RUN_HINT
+def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
+    """Why the task's output is missing (failed, not run), else how to produce it."""
+    task = tasks.get(notebook)
+    return (task.why if task else "") or RUN_HINT
 
 
 # ----------------------------------------------------------------------------- site pages
@@ -141,13 +142,13 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     params = next(iter(runs.of(site_id).values()), None)
     params = params.parameters if params else site.parameters.model_dump() if site else {}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
-    errors = runs.errors(site_id)
-    did_why, its_why = why_missing("did_region", errors), why_missing("its_region", errors)
+    tasks = runs.of(site_id)
+    did_why, its_why = why_missing("did_region", tasks), why_missing("its_region", tasks)
     page_dir = inputs.reports_dir() if pdf else inputs.region_pages_dir()
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
 
     def figures(notebook: str, labels: tuple[str, ...]) -> list[str]:
-        why = why_missing(notebook, errors)
+        why = why_missing(notebook, tasks)
         return [figure(site_id, notebook, lab, why, page_dir=page_dir, pdf=pdf, owner=site_id)
                 for lab in labels]  # fmt: skip
 
@@ -156,7 +157,8 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         "site": facts,
         "site_id": site_id,
         "params": params,
-        "errors": errors,
+        "incomplete": runs.incomplete(site_id),
+        "failed": {n: t.why for n, t in tasks.items() if t.why},
         "ref": {lab: figure_ref(site_id, nb, lab, pdf=pdf, owner=site_id) for nb, lab in refs},
         "start_year": params.get("start_year") or facts.get("start_year", ""),
         "first_year": params.get("first_year", "–"),
@@ -232,7 +234,7 @@ def diagnostics(site_id: str, did_rows: Rows, runs: Runs) -> str:
     runs_table = md_table(
         ["Notebook", "Status", "Code version", "Run time (s)", "Finished"],
         task_rows,
-        "Task runs (from the provenance records)",
+        "Task runs (from the run manifest)",
         f"tbl-{site_id}-runs",
     )
     return "\n".join([pretrends or "_No difference-in-differences results for this site yet._"]
@@ -241,6 +243,8 @@ def diagnostics(site_id: str, did_rows: Rows, runs: Runs) -> str:
 
 def code_version(task: TaskRun) -> str:
     """``git describe`` output, with uncommitted changes said in words."""
+    if task.code_version == "–":
+        return "–"
     dirty = " (uncommitted changes)" if task.code_version.endswith("-dirty") else ""
     return f"`{task.code_version.removesuffix('-dirty')}`{dirty}"
 
