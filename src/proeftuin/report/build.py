@@ -19,16 +19,7 @@ import jinja2
 from proeftuin import settings
 from proeftuin.errors import QuartoRequiredError
 from proeftuin.report import inputs
-from proeftuin.report.estimates import (
-    Tables,
-    did_tables,
-    its_tables,
-    pooled_table,
-    robustness_tables,
-    scorecard_table,
-    validation_table,
-)
-from proeftuin.report.inputs import notebook_labels, rows, site_name
+from proeftuin.report.inputs import notebook_labels, site_name
 from proeftuin.report.pages import (
     EMBED_RE,
     INCLUDE_RE,
@@ -37,7 +28,6 @@ from proeftuin.report.pages import (
     write_site_pages,
 )
 from proeftuin.report.pdf import PDF_NAME, write_pdf_source
-from proeftuin.report.tables import Table
 
 LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
 XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
@@ -271,7 +261,8 @@ def executed_notebooks() -> list[Path]:
 
 
 def write_previews(message: str = "") -> Path:
-    """HTML previews of every executed notebook and an index linking them; the index path."""
+    """HTML previews of every executed notebook, and an index linking them that shows the
+    generated pages' Markdown (synthesis, each site's page and robustness, validation)."""
     out = inputs.reports_dir() / "previews"
     if out.exists():
         shutil.rmtree(out)
@@ -285,28 +276,35 @@ def write_previews(message: str = "") -> Path:
             continue
         title = NOTEBOOK_TITLES.get(notebook.stem, notebook.stem)
         notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
-    sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS))
-    pooled = pooled_table(rows(inputs.SYNTHESIS, "pooled.csv"))
-    scorecard = scorecard_table(rows(inputs.SYNTHESIS, "scorecard.csv"))
-    validation = validation_table(rows(inputs.VALIDATION, "validation.csv"))
+    generated, regions = inputs.generated_dir(), inputs.region_pages_dir()
+    sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
     sections = [
-        section(inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
-                ("", pooled), ("", scorecard)),
-        *[section(s, site_name(s), site_name(s),
-                  ("Difference-in-differences", did_tables(rows(s, "did_estimates.csv"), "")),
-                  ("Interrupted time series", its_tables(rows(s, "its_estimates.csv"), "")),
-                  ("Robustness", robustness_tables(rows(s, "robustness.csv"), s)))
-          for s in sites],
-        section(inputs.VALIDATION, "Validation", "Validation", ("", validation)),
+        (inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
+         [generated / "pooled.md", generated / "scorecard.md"]),
+        *[(s, site_name(s), site_name(s), [regions / f"{s}.qmd"]) for s in sites],
+        (inputs.VALIDATION, "Validation", "Validation", [generated / "validation.md"]),
+    ]  # fmt: skip
+    shown = [
+        {"id": folder, "title": title, "short": short,
+         "html": "".join(preview_html(p.read_text(encoding="utf-8")) for p in pages if p.is_file())}
+        for folder, title, short, pages in sections
     ]  # fmt: skip
     loader = jinja2.FileSystemLoader(inputs.templates_dir())
     page = jinja2.Environment(loader=loader, autoescape=True).get_template("previews.html.j2")
     index = out / "index.html"
-    index.write_text(page.render(message=message, notebooks=notebooks, sections=sections))
+    index.write_text(page.render(message=message, notebooks=notebooks, sections=shown))
     return index
 
 
-def section(folder: str, title: str, short: str, *tables: tuple[str, Table | Tables]) -> dict:
-    """One folder of the index: its notebooks' links, then its tables as HTML."""
-    shown = [(heading, t.html()) for heading, t in tables if t]
-    return {"id": folder, "title": title, "short": short, "tables": shown}
+def preview_html(markdown: str) -> str:
+    """A generated page's Markdown as HTML without Quarto: figures (in the notebook previews)
+    and Quarto's labels and fenced divs left out, headings one level down."""
+    from nbconvert.filters.markdown import markdown2html
+
+    text = EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
+    text = re.sub(r" ?\{#[\w-]+\}|^:::.*$", "", text, flags=re.MULTILINE)
+    text = re.sub(
+        r"^: (.+)$", r"*\1*", re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M), flags=re.M
+    )
+    html = markdown2html(text).replace("<table>", "<div class='table-wrap'><table>")
+    return html.replace("</table>", "</table></div>")
