@@ -282,6 +282,7 @@ def write_previews(message: str = "") -> Path:
         (inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
          [generated / "pooled.md", generated / "scorecard.md"]),
         *[(s, site_name(s), site_name(s), [regions / f"{s}.qmd"]) for s in sites],
+        ("robustness", "Robustness checks", "Robustness", [generated / "robustness.md"]),
         (inputs.VALIDATION, "Validation", "Validation", [generated / "validation.md"]),
     ]  # fmt: skip
     shown = [

@@ -1,26 +1,34 @@
 """Reader-facing tables built from the results files (DiD, ITS, synthesis, robustness,
-validation). Each builder takes result rows and returns :class:`Tables`: compact tables, one
-per outcome group, plus the outcomes that could not be estimated and why.
+validation). Tables with fixed columns are column specs in ``reports/templates/tables.md.j2``;
+tables whose columns follow the results (one per inference method, ITS effect, control
+pool) are built here, one per outcome group, with the outcomes that could not be estimated.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import jinja2
 
 from proeftuin.report import inputs
 from proeftuin.report.inputs import Rows, better_direction, outcome_label, site_name
 from proeftuin.report.tables import (
     MISSING,
+    Row,
     Table,
+    est_ci,
+    est_ci_p,
     fmt_ci,
     fmt_est,
-    fmt_int,
+    fmt_num,
     fmt_p,
-    fmt_pct,
     fmt_sig,
+    md_table,
     shared_decimals,
+    table,
     to_float,
 )
 
@@ -40,6 +48,52 @@ DESIGN_NAMES = {"did_region": "difference-in-differences", "its_region": "interr
 DESIGN_NAMES |= {"did": DESIGN_NAMES["did_region"], "its": DESIGN_NAMES["its_region"]}
 EVIDENCE_MARK = {"strong": "●●●", "moderate": "●●○", "weak": "●○○", "none": "○○○"}
 DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "inconclusive": "◆ inconclusive"}
+VERDICTS = {"✓ yes": ("true", "yes", "1", "pass", "passed"),
+            "✗ no": ("false", "no", "0", "fail", "failed")}  # fmt: skip
+
+
+def _verdict(value: object) -> str:
+    text = str(value or "").strip().lower()
+    return next((v for v, said in VERDICTS.items() if text in said), text or MISSING)
+
+
+def _evidence(value: str) -> str:
+    return f"{EVIDENCE_MARK.get(value, '')} {value}".strip()
+
+
+# formats of the template tables that need the facts or a vocabulary
+FORMATS: dict[str, Callable[[Row, str, int], str]] = {
+    "outcome": lambda r, k, d: outcome_label(r.get(k, "")),
+    "site": lambda r, k, d: site_name(r.get(k, "")),
+    "dimension": lambda r, k, d: GROUPS.get(r.get(k, ""), r.get(k, "")),
+    "design": lambda r, k, d: DESIGN_NAMES.get(r.get(k, ""), r.get(k, "")),
+    "evidence": lambda r, k, d: _evidence(r.get(k, "")),
+    "direction": lambda r, k, d: DIRECTION_MARK.get(r.get(k, ""), r.get(k, "")),
+    "verdict": lambda r, k, d: _verdict(r.get(k)),
+}
+
+
+def jinja() -> jinja2.Environment:
+    """Jinja with comment markers that cannot clash with Quarto's ``{#label}`` syntax, and
+    ``table(spec, rows, caption, label)`` for column specs."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(inputs.templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        comment_start_string="{##",
+        comment_end_string="##}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["table"] = partial(md_table, formats=FORMATS)
+    env.filters["num"] = fmt_num
+    return env
+
+
+def template_table(name: str, rows: Rows, *args: Any) -> str:
+    """A fixed-column table of ``tables.md.j2`` as Markdown (empty without rows)."""
+    text = str(getattr(jinja().get_template("tables.md.j2").module, name)(rows, *args)).strip()
+    return text + "\n" if text else ""
 
 
 @dataclass
@@ -59,44 +113,24 @@ class Tables:
             parts.append("Not estimated:\n\n" + "\n".join(items) + "\n")
         return "\n".join(p for p in parts if p)
 
-    def html(self) -> str:
-        parts = [t.html() for t in self.tables]
-        if self.not_estimated:
-            items = "".join(
-                f"<li><strong>{html.escape(n)}</strong>: {html.escape(w)}</li>"
-                for n, w in self.not_estimated
-            )
-            parts.append(f"<p class='not-estimated'>Not estimated:</p><ul>{items}</ul>")
-        return "\n".join(parts)
-
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def by_key(rows: Iterable[dict[str, str]], key: str) -> dict[str, list[dict[str, str]]]:
+def by_key(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
     """Rows grouped by a column, in order of first appearance."""
-    groups: dict[str, list[dict[str, str]]] = {}
+    groups: dict[str, list[Row]] = {}
     for row in rows:
         groups.setdefault(row.get(key, ""), []).append(row)
     return groups
 
 
-def estimated(rows: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+def estimated(rows: Iterable[Row]) -> list[Row]:
     return [r for r in rows if to_float(r.get("estimate")) is not None]
 
 
-def reason(rows: list[dict[str, str]]) -> str:
-    notes = sorted({r.get("note", "").strip() for r in rows} - {""})
-    return "; ".join(notes) or "no estimate in the results"
-
-
-def by_dimension(outcomes: Iterable[str]) -> dict[str, list[str]]:
-    """Outcomes grouped by Triple Aim dimension (health, quality, costs, then others)."""
-    groups: dict[str, list[str]] = {}
-    for name in outcomes:
-        groups.setdefault(inputs.outcome(name).dimension, []).append(name)
-    order = [*GROUPS, *sorted(set(groups) - set(GROUPS))]
-    return {d: groups[d] for d in order if d in groups}
+def notes_of(rows: Iterable[Row]) -> list[str]:
+    return sorted({str(r.get("note", "")).strip() for r in rows} - {""})
 
 
 def shared_unit(outcomes: list[str]) -> str:
@@ -114,39 +148,41 @@ def group_caption(dimension: str, outcomes: list[str], what: str) -> str:
     return f"{name}{', ' + unit if unit else ''}{better}: {what}"
 
 
-def outcome_cell(name: str, group: list[str] | None = None) -> str:
+def outcome_cell(name: str, group: list[str]) -> str:
     """The outcome's label; its unit unless the caption states the group's one unit,
     and which way is better when the group is mixed."""
-    group = group or [name]
-    unit_in_caption = len(group) > 1 and shared_unit(group)
-    label = inputs.outcome(name).label if unit_in_caption else outcome_label(name)
-    direction = better_direction(name)
-    return f"{label}; {direction} is better" if mixed_direction(group) and direction else label
+    label = inputs.outcome(name).label if len(group) > 1 and shared_unit(group) else None
+    direction, mixed = better_direction(name), len({better_direction(o) for o in group} - {""}) > 1
+    label = label or outcome_label(name)
+    return f"{label}; {direction} is better" if mixed and direction else label
 
 
-def grouped(
-    rows: Rows,
-    build: Callable[[str, list[str], dict[str, list[dict[str, str]]]], Table],
-) -> Tables:
-    """One table per outcome group; outcomes without any estimate listed apart."""
-    per_outcome = by_key(rows, "outcome")
-    result = Tables()
-    usable = []
-    for name, outcome_rows in per_outcome.items():
-        if estimated(outcome_rows):
-            usable.append(name)
+def grouped(rows: Rows, columns: list[tuple[str, str]], cells: Callable[[list[Row]], list[str]],
+            what: str, label_prefix: str, notes: list[str]) -> Tables:  # fmt: skip
+    """One table per Triple Aim group (health, quality, costs, then others) with rows =
+    outcomes; outcomes without any estimate listed apart, with the reason."""
+    per_outcome, result, groups = by_key(rows, "outcome"), Tables(), {}
+    for name, found in per_outcome.items():
+        if estimated(found):
+            groups.setdefault(inputs.outcome(name).dimension, []).append(name)
         else:
-            result.not_estimated.append((outcome_label(name), reason(outcome_rows)))
-    for dimension, names in by_dimension(usable).items():
-        result.tables.append(build(dimension, names, per_outcome))
+            why = "; ".join(notes_of(found)) or "no estimate in the results"
+            result.not_estimated.append((outcome_label(name), why))
+    header = ["Outcome"] + [h for h, _ in columns]
+    for dimension in [*GROUPS, *sorted(set(groups) - set(GROUPS))]:
+        names = groups.get(dimension, [])
+        if names:
+            body = [[outcome_cell(o, names), *cells(per_outcome[o])] for o in names]
+            caption = group_caption(dimension, names, what)
+            label = f"{label_prefix}-{dimension or 'other'}"
+            numeric = set(range(1, len(header)))
+            result.tables.append(Table(header, body, caption, label, list(notes), numeric))
+    for shown in result.tables[:-1]:  # a legend once, under the last table
+        shown.notes = []
     return result
 
 
-def mixed_direction(names: list[str]) -> bool:
-    return len({better_direction(o) for o in names} - {""}) > 1
-
-
-# ----------------------------------------------------------------------------- region results
+# ----------------------------------------------------------------------------- site results
 
 
 def did_tables(rows: Rows, label_prefix: str) -> Tables:
@@ -155,177 +191,85 @@ def did_tables(rows: Rows, label_prefix: str) -> Tables:
         {r.get("method", "") for r in estimated(rows)},
         key=lambda m: (list(METHODS).index(m) if m in METHODS else len(METHODS), m),
     )
+    shorts = [METHODS.get(m, (m, m))[0] for m in methods]
+    columns = [("Estimate", "")] + [(f"{s} {c}", "") for s in shorts for c in ("95% CI", "p")]
 
-    def build(dimension: str, names: list[str], per: dict[str, list[dict[str, str]]]) -> Table:
-        header = ["Outcome", "Estimate"]
+    def cells(found: list[Row]) -> list[str]:
+        per_method = {r.get("method", ""): r for r in estimated(found)}
+        digits, first = shared_decimals(per_method.values()), next(iter(per_method.values()))
+        out = [fmt_est(first.get("estimate"), digits)]
         for method in methods:
-            short = METHODS.get(method, (method, method))[0]
-            header += [f"{short} 95% CI", f"{short} p"]
-        body = [_did_row(name, per[name], methods, names) for name in names]
-        what = (
-            "difference-in-differences, average effect after the start year, "
-            "with the 95% confidence interval and p-value of each inference method"
-        )
-        label, numeric = f"{label_prefix}-{dimension or 'other'}", set(range(1, len(header)))
-        notes = _method_notes(rows, methods)
-        return Table(header, body, group_caption(dimension, names, what), label, notes, numeric)
+            row = per_method.get(method, {})
+            ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
+            if row and row.get("estimate") != first.get("estimate"):
+                ci = f"{fmt_est(row.get('estimate'), digits)}: {ci}"
+            out += [ci, fmt_p(row.get("p_value"))]
+        return out
 
-    return last_table_notes(grouped(rows, build))
-
-
-def last_table_notes(found: Tables) -> Tables:
-    """The method legend once, under the last table of the section."""
-    for table in found.tables[:-1]:
-        table.notes = []
-    return found
-
-
-def _did_row(
-    name: str, rows: list[dict[str, str]], methods: list[str], group: list[str]
-) -> list[str]:
-    per_method = {r.get("method", ""): r for r in estimated(rows)}
-    digits = shared_decimals(per_method.values())
-    first = next(iter(per_method.values()))
-    cells = [outcome_cell(name, group), fmt_est(first.get("estimate"), digits)]
-    for method in methods:
-        row = per_method.get(method, {})
-        ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
-        if row and row.get("estimate") != first.get("estimate"):
-            ci = f"{fmt_est(row.get('estimate'), digits)}: {ci}"
-        cells += [ci, fmt_p(row.get("p_value"))]
-    return cells
-
-
-def _method_notes(rows: Rows, methods: list[str]) -> list[str]:
-    """A legend of the inference methods, with what the results say about each."""
-    notes = []
+    legend = []
     for method in methods:
         short, full = METHODS.get(method, (method, method))
-        said = sorted({r.get("note", "").strip() for r in rows if r.get("method") == method})
-        said = [s for s in said if s and s.lower() not in full.lower()]
-        notes.append(f"{short}: {full}" + (f" ({'; '.join(said)})" if said else "") + ".")
-    return notes
+        said = notes_of(r for r in rows if r.get("method") == method)
+        said = [s for s in said if s.lower() not in full.lower()]
+        legend.append(f"{short}: {full}" + (f" ({'; '.join(said)})" if said else "") + ".")
+    what = ("difference-in-differences, average effect after the start year, with the 95% "
+            "confidence interval and p-value of each inference method")  # fmt: skip
+    return grouped(rows, columns, cells, what, label_prefix, legend)
 
 
 def its_tables(rows: Rows, label_prefix: str) -> Tables:
     """ITS: rows = outcomes, columns = level and slope change with 95% CI and p."""
     effects = [e for e in EFFECTS if any(r.get("effect") == e for r in rows)]
     effects += sorted({r.get("effect", "") for r in estimated(rows)} - set(effects))
+    names = [EFFECTS.get(e, e) for e in effects]
+    columns = [(f"{n}{c}", "") for n in names for c in ("", " 95% CI", " p")]
 
-    def build(dimension: str, names: list[str], per: dict[str, list[dict[str, str]]]) -> Table:
-        header = ["Outcome"]
-        for effect in effects:
-            name = EFFECTS.get(effect, effect)
-            header += [name, f"{name} 95% CI", f"{name} p"]
-        body = []
-        for outcome in names:
-            found = {r.get("effect", ""): r for r in estimated(per[outcome])}
-            digits = shared_decimals(found.values())
-            cells = [outcome_cell(outcome, names)]
-            for effect in effects:
-                cells += _est_ci_p(found.get(effect, {}), digits)
-            body.append(cells)
-        notes = sorted({r.get("note", "").strip() for r in estimated(rows)} - {""})
-        caption = group_caption(
-            dimension, names, "interrupted time series, change in level and slope at the start"
-        )
-        label = f"{label_prefix}-{dimension or 'other'}"
-        return Table(header, body, caption, label, notes, set(range(1, len(header))))
+    def cells(found: list[Row]) -> list[str]:
+        per_effect = {r.get("effect", ""): r for r in estimated(found)}
+        digits = shared_decimals(per_effect.values())
+        return [c for e in effects for c in est_ci_p(per_effect.get(e, {}), digits)]
 
-    return grouped(rows, build)
-
-
-# ----------------------------------------------------------------------------- synthesis
-
-
-def scorecard_table(rows: Rows) -> Table:
-    body = []
-    for r in rows:
-        digits = shared_decimals([r])
-        body.append(
-            [
-                site_name(r.get("region", "")),
-                GROUPS.get(r.get("dimension", ""), r.get("dimension", "")),
-                outcome_label(r.get("outcome", "")),
-                _est_ci(r, digits),
-                f"{EVIDENCE_MARK.get(r.get('evidence', ''), '')} {r.get('evidence', '')}".strip(),
-                DIRECTION_MARK.get(r.get("direction", ""), r.get("direction", "")),
-            ]
-        )
-    header = ["Site", "Triple Aim", "Outcome", "Estimate (95% CI)", "Evidence", "Direction"]
-    caption = (
-        "Triple Aim scorecard: each site against its comparison group, per outcome "
-        "(direction says whether the change is good for the outcome; evidence grades the "
-        "uncertainty)"
-    )
-    return Table(header, body, caption, "tbl-scorecard-summary", numeric={3})
-
-
-def pooled_table(rows: Rows) -> Table:
-    header = ["Outcome", "Design", "Pooled estimate", "95% CI", "p", "τ²", "I²", "Q-test p", "k"]
-    body = []
-    for r in rows:
-        digits = shared_decimals([r])
-        body.append(
-            [
-                outcome_label(r.get("outcome", "")),
-                DESIGN_NAMES.get(r.get("design", ""), r.get("design", "")),
-                fmt_est(r.get("estimate"), digits),
-                fmt_ci(r.get("ci_low"), r.get("ci_high"), digits),
-                fmt_p(r.get("p_value")),
-                fmt_sig(r.get("tau2"), 2),
-                fmt_pct(r.get("i2")),
-                fmt_p(r.get("q_p")),
-                fmt_int(r.get("k")),
-            ]
-        )
-    caption = "Pooled estimates across sites (random effects; k = number of sites)"
-    return Table(header, body, caption, "tbl-pooled-summary", numeric=set(range(2, 9)))
+    what = "interrupted time series, change in level and slope at the start"
+    return grouped(rows, columns, cells, what, label_prefix, notes_of(estimated(rows)))
 
 
 # ----------------------------------------------------------------------------- robustness
 
 
+OTHER_CHECK = [["Outcome", "outcome", "outcome"], ["Variant", "variant", "text"],
+               ["Estimate (95% CI)", "", "est_ci"], ["p", "p_value", "p"],
+               ["Note", "note", "text"]]  # fmt: skip
+
+
 def robustness_tables(rows: Rows, region: str) -> Tables:
-    """Control pools, leave-one-out and placebo years, one compact table each."""
-    builders = {"control_pool": _pool_table, "leave_one_out": _leave_one_out_table,
-                "placebo_year": _placebo_table}  # fmt: skip
-    found = [builders.get(check, _other_check_table)(check_rows, region, check)
-             for check, check_rows in by_key(rows, "check").items()]  # fmt: skip
-    return Tables([table for table in found if table])
+    """Control pools, leave-one-out and placebo years, one compact table each; any other
+    check as its rows."""
+    found = []
+    for check, check_rows in by_key(rows, "check").items():
+        if check in ("control_pool", "leave_one_out", "placebo_year"):
+            build = {"control_pool": _pool_table, "leave_one_out": _leave_one_out_table}
+            found.append(build.get(check, _placebo_table)(check_rows, region))
+        else:
+            label = f"tbl-{region}-robust-{check.replace('_', '-') or 'other'}"
+            found.append(table(OTHER_CHECK, check_rows, f"Check `{check}`", label, FORMATS))
+    return Tables([t for t in found if t])
 
 
-def _est_ci_p(row: dict[str, str], digits: int) -> list[str]:
-    """Estimate, 95% interval and p-value, in three cells."""
-    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
-    return [fmt_est(row.get("estimate"), digits), ci, fmt_p(row.get("p_value"))]
-
-
-def _est_ci(row: dict[str, str], digits: int) -> str:
-    if to_float(row.get("estimate")) is None:
-        return MISSING
-    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
-    return fmt_est(row.get("estimate"), digits) + ("" if ci == MISSING else f" ({ci})")
-
-
-def _pool_table(rows: Rows, region: str, check: str) -> Table:
+def _pool_table(rows: Rows, region: str) -> Table:
     variants = list(by_key(rows, "variant"))
-    header = ["Outcome", *[POOLS.get(v, v) for v in variants]]
     body = []
-    for outcome, outcome_rows in by_key(rows, "outcome").items():
-        found = {r.get("variant", ""): r for r in outcome_rows}
-        digits = shared_decimals(outcome_rows)
-        body.append(
-            [outcome_label(outcome), *[_est_ci(found.get(v, {}), digits) for v in variants]]
-        )
+    for outcome, found in by_key(rows, "outcome").items():
+        per, digits = {r.get("variant", ""): r for r in found}, shared_decimals(found)
+        body.append([outcome_label(outcome), *[est_ci(per.get(v, {}), digits) for v in variants]])
+    header = ["Outcome", *[POOLS.get(v, v) for v in variants]]
     caption = "Alternative control pools: estimate (95% CI) with each pool"
-    numeric = set(range(1, len(header)))
-    return Table(header, body, caption, f"tbl-{region}-robust-pools", numeric=numeric)
+    return Table(header, body, caption, f"tbl-{region}-robust-pools", [],
+                 set(range(1, len(header))))  # fmt: skip
 
 
-def _leave_one_out_table(rows: Rows, region: str, check: str) -> Table:
-    names = _municipality_names(region)
-    header = ["Outcome", "Estimates", "Lowest without", "Highest without", "CI excludes 0"]
+def _leave_one_out_table(rows: Rows, region: str) -> Table:
+    site = inputs.site(region)
+    names = {m.code: f"{m.name} ({m.code})" for m in site.municipalities} if site else {}
     body = []
     for outcome, outcome_rows in by_key(rows, "outcome").items():
         found = estimated(outcome_rows)
@@ -339,88 +283,34 @@ def _leave_one_out_table(rows: Rows, region: str, check: str) -> Table:
         span = f"{fmt_est(low['estimate'], digits)} to {fmt_est(high['estimate'], digits)}"
         without = [names.get(r.get("variant", ""), r.get("variant", "")) for r in (low, high)]
         body.append([outcome_label(outcome), span, *without, f"{excludes} of {len(found)}"])
-    caption = (
-        "Leave one municipality out: range of the estimates, and the municipality whose "
-        "omission gives the lowest and the highest"
-    )
-    return Table(header, body, caption, f"tbl-{region}-robust-loo", numeric={1, 4})
+    header = ["Outcome", "Estimates", "Lowest without", "Highest without", "CI excludes 0"]
+    caption = ("Leave one municipality out: range of the estimates, and the municipality whose "
+               "omission gives the lowest and the highest")  # fmt: skip
+    return Table(header, body, caption, f"tbl-{region}-robust-loo", [], {1, 4})
 
 
-def _municipality_names(region: str) -> dict[str, str]:
-    found = inputs.site(region)
-    return {m.code: f"{m.name} ({m.code})" for m in found.municipalities} if found else {}
-
-
-def _placebo_table(rows: Rows, region: str, check: str) -> Table:
-    header = ["Outcome", "Placebo start", "Estimate", "95% CI", "p"]
+def _placebo_table(rows: Rows, region: str) -> Table:
     body = []
     for outcome, outcome_rows in by_key(rows, "outcome").items():
         digits = shared_decimals(outcome_rows)
         for i, r in enumerate(sorted(outcome_rows, key=lambda r: r.get("variant", ""))):
             name = outcome_label(outcome) if i == 0 else ""
-            body.append([name, r.get("variant", ""), *_est_ci_p(r, digits)])
-    caption = (
-        "Placebo start years (before the real start, pre-start data only): an effect here "
-        "signals diverging trends, not a programme effect"
-    )
-    return Table(header, body, caption, f"tbl-{region}-robust-placebo", numeric={2, 3, 4})
+            body.append([name, r.get("variant", ""), *est_ci_p(r, digits)])
+    header = ["Outcome", "Placebo start", "Estimate", "95% CI", "p"]
+    caption = ("Placebo start years (before the real start, pre-start data only): an effect "
+               "here signals diverging trends, not a programme effect")  # fmt: skip
+    return Table(header, body, caption, f"tbl-{region}-robust-placebo", [], {2, 3, 4})
 
 
-def _other_check_table(rows: Rows, region: str, check: str) -> Table:
-    header = ["Outcome", "Variant", "Estimate (95% CI)", "p", "Note"]
-    body = [
-        [
-            outcome_label(r.get("outcome", "")),
-            r.get("variant", ""),
-            _est_ci(r, shared_decimals([r])),
-        ]
-        + [fmt_p(r.get("p_value")), r.get("note", "")]
-        for r in rows
-    ]
-    label = f"tbl-{region}-robust-{check.replace('_', '-') or 'other'}"
-    return Table(header, body, f"Check `{check}`", label, numeric={2, 3})
-
-
-# ----------------------------------------------------------------------------- validation
-
-
-def validation_table(rows: Rows, label: str = "tbl-validation") -> Table:
-    """Our estimates next to the published ones, with the tolerance and the verdict."""
-    header = ["Case", "Quantity", "Published", "Ours", "Difference", "Tolerance", "Agrees"]
-    digits = {"published": 4, "estimate": 4, "abs_diff": 2, "tolerance": 2}
-    body = [
-        [r.get("case", ""), r.get("quantity", "")]
-        + [fmt_sig(r.get(key), n) for key, n in digits.items()]
-        + [_verdict(r.get("passed")), r.get("source", "")]
-        for r in rows
-    ]
-    header.append("Source")
-    caption = "Validation: our estimators on data sets with published results"
-    return Table(header, body, caption, label, numeric={2, 3, 4, 5})
-
-
-def _verdict(value: object) -> str:
-    text = str(value or "").strip().lower()
-    if text in ("true", "yes", "1", "pass", "passed"):
-        return "✓ yes"
-    if text in ("false", "no", "0", "fail", "failed"):
-        return "✗ no"
-    return text or MISSING
-
-
-def generic_table(rows: Rows, caption: str = "", label: str = "") -> Table:
+def generic_table(rows: Rows, caption: str = "", label: str = "") -> str:
     """Any results CSV: columns as in the file, numbers to three significant digits."""
-    if not rows:
-        return Table([], [], caption, label)
-    header = list(rows[0])
+    ids = {"region", "year", "n_units", "n_treated_units", "n_periods", "k", "draws", "seed"}
+    spec = [[k, k, "generic"] for k in (rows[0] if rows else [])]
 
-    def show(key: str, value: str) -> str:
-        if key.startswith("p_") or key.endswith("_p"):
+    def generic(r: Row, k: str, d: int) -> str:
+        value = r.get(k, "")
+        if k.startswith("p_") or k.endswith("_p"):
             return fmt_p(value)
-        return fmt_sig(value) if to_float(value) is not None and key not in _ID_COLUMNS else value
+        return fmt_sig(value) if to_float(value) is not None and k not in ids else value
 
-    body = [[show(k, r.get(k, "")) for k in header] for r in rows]
-    return Table(header, body, caption, label)
-
-
-_ID_COLUMNS = {"region", "year", "n_units", "n_treated_units", "n_periods", "k", "draws", "seed"}
+    return md_table(spec, rows, caption, label, formats={"generic": generic})

@@ -1,12 +1,12 @@
 """The generated pages: one page per site, and the include files the static pages pull in
 (``reports/_generated/*.md``: scorecard, findings in plain words in English and Dutch,
-robustness, validation, data coverage, reproducibility).
+robustness, validation, data coverage, reproducibility). Words, captions and fixed table
+columns are in the templates (``reports/templates/``); this module gathers their data.
 
 A figure on the website is Quarto's ``{{< embed notebook.ipynb#label >}}`` of the executed
-notebook's labelled cell (Quarto links it to a rendered copy of the notebook). In the PDF it
-is the file the notebook saved beside its results (``reports/results/<site>/<label>.png``)
-under a document-wide unique label (``fig-<site>-event-study``). A missing figure or result
-becomes a callout saying why, never a broken embed.
+notebook's labelled cell. In the PDF it is the file the notebook saved beside its results
+(``reports/results/<site>/<label>.png``) under a document-wide unique label
+(``fig-<site>-event-study``). A missing figure or result becomes a callout saying why.
 """
 
 from __future__ import annotations
@@ -17,29 +17,24 @@ import re
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from proeftuin import settings
 from proeftuin.report import inputs
 from proeftuin.report.estimates import (
     DESIGN_NAMES,
     METHODS,
+    by_key,
     did_tables,
     generic_table,
     its_tables,
-    pooled_table,
+    jinja,
     robustness_tables,
-    scorecard_table,
-    validation_table,
+    template_table,
 )
 from proeftuin.report.inputs import Rows, Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import (
     fmt_ci,
     fmt_est,
     fmt_int,
-    fmt_num,
-    fmt_p,
-    md_table,
     missing_note,
     shared_decimals,
     to_float,
@@ -54,19 +49,6 @@ DESIGN_NAMES_NL |= {"did": DESIGN_NAMES_NL["did_region"], "its": DESIGN_NAMES_NL
 RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report`."
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
 INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
-
-
-def jinja() -> jinja2.Environment:
-    """Jinja with comment markers that cannot clash with Quarto's ``{#label}`` syntax."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(inputs.templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        comment_start_string="{##",
-        comment_end_string="##}",
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
 
 
 # ----------------------------------------------------------------------------- figures
@@ -95,14 +77,13 @@ def figure(folder: str, notebook: str, label: str, why: str = RUN_HINT, *,
 
 def figure_ref(folder: str, notebook: str, label: str, *, pdf: bool, owner: str) -> str:
     """``@label`` where the figure is shown, else words saying it is missing."""
-    shown = (
-        inputs.figure_file(folder, label).is_file()
-        if pdf
-        else label in notebook_labels(executed_notebook(folder, notebook))
-    )
-    if not shown:
-        return f"figure `{label}`: not available"
-    return f"@{pdf_label(owner, label) if pdf else label}"
+    if pdf:
+        shown = inputs.figure_file(folder, label).is_file()
+    else:
+        shown = label in notebook_labels(executed_notebook(folder, notebook))
+    return f"@{pdf_label(owner, label) if pdf else label}" if shown else (
+        f"figure `{label}`: not available"
+    )  # fmt: skip
 
 
 def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
@@ -121,11 +102,9 @@ def write_site_pages(runs: Runs) -> list[Path]:
     for stale in folder.glob("*.qmd"):
         if stale.stem not in inputs.sites():
             stale.unlink()
-    pages = []
-    for site_id in inputs.sites():
-        page = folder / f"{site_id}.qmd"
-        page.write_text(site_page(site_id, runs, pdf=False), encoding="utf-8")
-        pages.append(page)
+    pages = [folder / f"{site_id}.qmd" for site_id in inputs.sites()]
+    for page in pages:
+        page.write_text(site_page(page.stem, runs, pdf=False), encoding="utf-8")
     return pages
 
 
@@ -136,14 +115,12 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
 
 def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     """Everything the site template shows, from the facts snapshot and the results."""
-    site = inputs.site(site_id)
+    site, tasks = inputs.site(site_id), runs.of(site_id)
     facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": ""}
     facts.setdefault("missing", True)
-    params = next(iter(runs.of(site_id).values()), None)
-    params = params.parameters if params else site.parameters.model_dump() if site else {}
+    first = next(iter(tasks.values()), None)
+    params = first.parameters if first else site.parameters.model_dump() if site else {}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
-    tasks = runs.of(site_id)
-    did_why, its_why = why_missing("did_region", tasks), why_missing("its_region", tasks)
     page_dir = inputs.reports_dir() if pdf else inputs.region_pages_dir()
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
 
@@ -152,6 +129,17 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         return [figure(site_id, notebook, lab, why, page_dir=page_dir, pdf=pdf, owner=site_id)
                 for lab in labels]  # fmt: skip
 
+    def shown(key: str, value: Any) -> str:
+        if key == "inference":  # the methods' names as the tables print them
+            value = [METHODS.get(m, (m,))[0] for m in value]
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        return value if isinstance(value, str) else json.dumps(value)
+
+    pretrends = {}  # the first estimated DiD row of each outcome
+    for row in did_rows:
+        if to_float(row.get("estimate")) is not None:
+            pretrends.setdefault(row.get("outcome", ""), row)
     refs = [("did_region", lab) for lab in DID_FIGURES] + [("its_region", "fig-its")]
     return {
         "site": facts,
@@ -161,92 +149,48 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         "failed": {n: t.why for n, t in tasks.items() if t.why},
         "ref": {lab: figure_ref(site_id, nb, lab, pdf=pdf, owner=site_id) for nb, lab in refs},
         "start_year": params.get("start_year") or facts.get("start_year", ""),
-        "first_year": params.get("first_year", "–"),
-        "last_year": params.get("last_year", "–"),
-        "n_municipalities": len(facts.get("municipalities", [])),
-        "did_notebook": inputs.rel_root(executed_notebook(site_id, "did_region")),
-        "its_notebook": inputs.rel_root(executed_notebook(site_id, "its_region")),
-        "municipality_table": municipality_table(site_id),
+        "municipalities": [{"code": m.code, "name": m.name or "–"} for m in site.municipalities]
+        if site
+        else [],
+        "parameters": [{"key": f"`{k}`", "value": shown(k, v)} for k, v in sorted(params.items())],
+        "notebooks": {
+            n: inputs.rel_root(executed_notebook(site_id, n)) for n in ("did_region", "its_region")
+        },
         "sample": did_rows
         and {
             "units": fmt_int(did_rows[0].get("n_units")),
             "treated": fmt_int(treated),
             "treated_n": 5 if treated is None else treated,
         },
-        "parameter_table": parameter_table(site_id, params),
         "did_figures": figures("did_region", DID_FIGURES),
         "its_figures": figures("its_region", ITS_FIGURES),
         "did_table": did_tables(did_rows, f"tbl-{site_id}-did").markdown()
-        or missing_note("No difference-in-differences estimates.", did_why),
+        or missing_note(
+            "No difference-in-differences estimates.", why_missing("did_region", tasks)
+        ),
         "its_table": its_tables(its_rows, f"tbl-{site_id}-its").markdown()
-        or missing_note("No interrupted-time-series estimates.", its_why),
+        or missing_note("No interrupted-time-series estimates.", why_missing("its_region", tasks)),
         "has_robustness": bool(
             rows(site_id, "robustness.csv") or notebook_labels(robustness_notebook(site_id))
         ),
-        "diagnostics": diagnostics(site_id, did_rows, runs),
+        "pretrends": list(pretrends.values()),
+        "runs": [run_row(t) for t in tasks.values()],
     }
 
 
-def municipality_table(site_id: str) -> str:
-    site = inputs.site(site_id)
-    found = [[m.code, m.name or "–"] for m in site.municipalities] if site else []
-    caption = f"Municipalities of the site ({len(found)}; CBS codes)"
-    return md_table(["Code", "Municipality"], found, caption, f"tbl-{site_id}-municipalities")
-
-
-def parameter_table(site_id: str, params: dict[str, Any]) -> str:
-    def show(key: str, value: Any) -> str:
-        if key == "inference":  # the methods' names as the tables print them
-            value = [METHODS.get(m, (m,))[0] for m in value]
-        if isinstance(value, list):
-            return ", ".join(map(str, value))
-        return value if isinstance(value, str) else json.dumps(value)
-
-    found = [[f"`{key}`", show(key, value)] for key, value in sorted(params.items())]
-    caption = "Notebook parameters of this site's tasks"
-    return md_table(["Parameter", "Value"], found, caption, f"tbl-{site_id}-parameters")
+def run_row(task: TaskRun) -> dict[str, Any]:
+    """A task for the runs tables: ``git describe`` with uncommitted changes said in words."""
+    version = task.code_version
+    if version != "–":
+        dirty = " (uncommitted changes)" if version.endswith("-dirty") else ""
+        version = f"`{version.removesuffix('-dirty')}`{dirty}"
+    return {"name": task.name, "notebook": task.notebook, "status": task.status,
+            "code_version": version, "lock": f"`{task.lock_hash[:16]}`",
+            "duration_s": task.duration_s, "finished": task.finished}  # fmt: skip
 
 
 def robustness_notebook(site_id: str) -> Path:
     return executed_notebook(site_id, inputs.ROBUSTNESS)
-
-
-def diagnostics(site_id: str, did_rows: Rows, runs: Runs) -> str:
-    seen: dict[str, dict[str, str]] = {}
-    for row in did_rows:
-        if to_float(row.get("estimate")) is not None:
-            seen.setdefault(row.get("outcome", ""), row)
-    found = [
-        [inputs.outcome_label(o), fmt_p(r.get("pretrend_p")), fmt_int(r.get("n_periods"))]
-        for o, r in seen.items()
-    ]
-    pretrends = md_table(
-        ["Outcome", "Pre-trend test p", "Years"],
-        found,
-        "Parallel pre-trends test (joint test of the pre-start event-study coefficients); "
-        "a small p-value warns that the site already diverged from its controls",
-        f"tbl-{site_id}-pretrends",
-    )
-    task_rows = [
-        [t.notebook, t.status, code_version(t), fmt_num(t.duration_s), t.finished]
-        for t in runs.of(site_id).values()
-    ]  # fmt: skip
-    runs_table = md_table(
-        ["Notebook", "Status", "Code version", "Run time (s)", "Finished"],
-        task_rows,
-        "Task runs (from the run manifest)",
-        f"tbl-{site_id}-runs",
-    )
-    return "\n".join([pretrends or "_No difference-in-differences results for this site yet._"]
-                     + ([runs_table] if runs_table else []))  # fmt: skip
-
-
-def code_version(task: TaskRun) -> str:
-    """``git describe`` output, with uncommitted changes said in words."""
-    if task.code_version == "–":
-        return "–"
-    dirty = " (uncommitted changes)" if task.code_version.endswith("-dirty") else ""
-    return f"`{task.code_version.removesuffix('-dirty')}`{dirty}"
 
 
 # ----------------------------------------------------------------------------- include files
@@ -256,11 +200,11 @@ def include_texts(runs: Runs, *, pdf: bool = False) -> dict[str, str]:
     """Every include file's text, by file name (PDF: figures from the saved files)."""
     pooled = rows(inputs.SYNTHESIS, "pooled.csv")
     return {
-        "scorecard.md": scorecard_table(rows(inputs.SYNTHESIS, "scorecard.csv")).markdown()
+        "scorecard.md": template_table("scorecard", rows(inputs.SYNTHESIS, "scorecard.csv"))
         or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
         "findings.md": findings(pooled, dutch=False),
         "samenvatting.md": findings(pooled, dutch=True),
-        "pooled.md": pooled_table(pooled).markdown()
+        "pooled.md": template_table("pooled", pooled)
         or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
         "robustness.md": "\n".join(robustness_section(s, pdf) for s in inputs.sites()),
         "validation.md": validation(pdf),
@@ -276,9 +220,6 @@ def write_includes(runs: Runs) -> list[Path]:
     for name, text in include_texts(runs).items():
         (out / name).write_text(text, encoding="utf-8")
     return sorted(out.glob("*.md"))
-
-
-# ----------------------------------------------------------------------------- findings
 
 
 def findings(pooled: Rows, dutch: bool) -> str:
@@ -302,9 +243,6 @@ def findings(pooled: Rows, dutch: bool) -> str:
     return jinja().get_template("findings.md.j2").render(found=found, dutch=dutch)
 
 
-# ----------------------------------------------------------------------------- robustness
-
-
 def robustness_section(site_id: str, pdf: bool = False) -> str:
     """A site's robustness figures and tables (from ``robustness.csv``)."""
     head = f"### {inputs.site_name(site_id)} {{#sec-robustness-{site_id}}}\n\n"
@@ -326,9 +264,6 @@ def robustness_section(site_id: str, pdf: bool = False) -> str:
     return head + "\n".join(figures) + "\n" + body
 
 
-# ----------------------------------------------------------------------------- validation
-
-
 def validation(pdf: bool = False) -> str:
     """The validation figure and tables (``reports/results/validation/``)."""
     hint = (
@@ -337,98 +272,52 @@ def validation(pdf: bool = False) -> str:
     )
     tables = []
     for path in sorted(inputs.results_dir(inputs.VALIDATION).glob("*.csv")):
+        found = inputs.read_csv(path)
         if path.stem == "validation":
-            tables.append(validation_table(inputs.read_csv(path)).markdown())
+            tables.append(template_table("validation", found))
         else:
             label = "tbl-validation-" + re.sub(r"[^\w-]", "-", path.stem)
-            caption = f"Validation: {path.stem}"
-            tables.append(generic_table(inputs.read_csv(path), caption, label).markdown())
+            tables.append(generic_table(found, f"Validation: {path.stem}", label))
     tables = [t for t in tables if t]
     notebook = inputs.executed_notebook(inputs.VALIDATION, inputs.VALIDATION)
     if not tables and not notebook_labels(notebook):
         return missing_note("Validation results are not available yet.", hint)
-    page_dir = inputs.reports_dir()
     shown = figure(inputs.VALIDATION, inputs.VALIDATION, "fig-validation", hint,
-                   page_dir=page_dir, pdf=pdf)  # fmt: skip
+                   page_dir=inputs.reports_dir(), pdf=pdf)  # fmt: skip
     return shown + "\n" + ("\n".join(tables) or missing_note("No validation table yet.", hint))
-
-
-# ----------------------------------------------------------------------------- coverage
 
 
 def coverage() -> str:
     """Estimation samples per site and outcome, then missingness per source and year."""
     found = []
     for site_id in inputs.sites():
-        seen = set()
-        for r in rows(site_id, "did_estimates.csv"):
-            if r.get("outcome") not in seen:
-                seen.add(r.get("outcome"))
-                found.append(
-                    [inputs.site_name(site_id), inputs.outcome_label(r.get("outcome", ""))]
-                    + [fmt_int(r.get(k)) for k in ("n_units", "n_treated_units", "n_periods")]
-                )
-    table = md_table(
-        ["Site", "Outcome", "Municipalities", "In the site", "Years"],
-        found,
-        "Estimation samples: municipalities and years with data, per site and outcome",
-        "tbl-coverage",
-    )
-    extra = generic_table(
-        rows("data", "coverage.csv"),
-        "Coverage and missingness per source and year",
-        "tbl-missingness",
-    ).markdown()
-    return (table or "_No estimation samples yet._\n") + "\n" + extra
-
-
-# ----------------------------------------------------------------------------- reproducibility
+        per_outcome = by_key(rows(site_id, "did_estimates.csv"), "outcome")
+        found += [{**r[0], "site": site_id} for r in per_outcome.values()]
+    extra = rows("data", "coverage.csv")
+    return jinja().get_template("coverage.md.j2").render(found=found, extra=generic_table(
+        extra, "Coverage and missingness per source and year", "tbl-missingness"))  # fmt: skip
 
 
 def reproducibility(runs: Runs) -> str:
     """Every task run, the input checksums, the wall time and the commands to rerun."""
-    table = md_table(
-        ["Task", "Status", "Code version", "Lock hash", "Run time (s)"],
-        [[t.name, t.status, code_version(t), f"`{t.lock_hash[:16]}`", fmt_num(t.duration_s)]
-         for t in runs.tasks],
-        "Every task run: code version, lock-file hash and run time",
-        "tbl-runs",
-    )  # fmt: skip
     checksums: dict[str, set[str]] = {}
     for task in runs.tasks:
         if task.region != inputs.SYNTHESIS:  # the synthesis depends on tasks, not on data
             for name, digest in task.data_checksums.items():
                 checksums.setdefault(name, set()).add(str(digest))
-    sums = md_table(
-        ["Data file", "SHA-256", "Same for every task"],
-        [[name, ", ".join(sorted(d)), "yes" if len(d) == 1 else "NO: inputs differ"]
-         for name, d in sorted(checksums.items())],
-        "Checksums of the input data used by the tasks",
-        "tbl-checksums",
+    sums = [{"file": name, "sha256": ", ".join(sorted(d)),
+             "same": "yes" if len(d) == 1 else "NO: inputs differ"}
+            for name, d in sorted(checksums.items())]  # fmt: skip
+    commands = {
+        site_id: [
+            f"papermill notebooks/{t.notebook}.ipynb "
+            f"{t.executed or inputs.rel_root(inputs.executed_notebook(site_id, t.notebook))} "
+            f"-k {settings.KERNEL_NAME} -y '{json.dumps(t.parameters, sort_keys=True)}'"
+            for t in runs.of(site_id).values()
+        ]
+        for site_id in inputs.sites()
+    }
+    return jinja().get_template("reproducibility.md.j2").render(
+        runs=[run_row(t) for t in runs.tasks], sums=sums, commands=commands,
+        wall=runs.wall_time_s,
     )  # fmt: skip
-    parts = [table or "_No provenance records yet: run `proeftuin run`._\n", sums]
-    if runs.wall_time_s is not None:
-        parts.append(f"Wall time of the last `proeftuin run`: {fmt_num(runs.wall_time_s)} s.\n")
-    return "\n".join(p for p in [*parts, rerun_commands(runs)] if p)
-
-
-def rerun_commands(runs: Runs) -> str:
-    """Per site, the papermill command of each task that ran, with its parameters."""
-    blocks = []
-    for site_id in inputs.sites():
-        lines = [f"# {site_id}"]
-        for task in runs.of(site_id).values():
-            executed = task.executed or inputs.rel_root(
-                inputs.executed_notebook(site_id, task.notebook)
-            )
-            lines.append(
-                f"papermill notebooks/{task.notebook}.ipynb {executed} "
-                f"-k {settings.KERNEL_NAME} -y '{json.dumps(task.parameters, sort_keys=True)}'"
-            )
-        blocks.append("\n".join(lines))
-    return (
-        "To rerun one site, execute its notebooks with the same parameters, then rebuild the "
-        "report (`proeftuin report` never re-executes anything):\n\n```bash\n"
-        + "\n\n".join(blocks)
-        + "\n\nproeftuin report\n```\n"
-    )

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from proeftuin.report import inputs
+from proeftuin.report.estimates import jinja
 from proeftuin.report.inputs import Runs
-from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, include_texts, jinja, site_page
+from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, include_texts, site_page
 
 PDF_PAGES = ("index", "synthesis", "robustness", "methods", "data", "reproducibility")
 PDF_NAME = "proeftuin-report.pdf"

@@ -1,20 +1,19 @@
-"""Formatting for readers: numbers, p-values, intervals, and tables as Markdown or HTML.
+"""Formatting for readers: numbers, p-values, intervals, and tables as Quarto pipe tables.
 
-A :class:`Table` holds plain-text cells; it renders as a Quarto pipe table (with caption,
-cross-reference label and notes) or as an HTML table for the previews. Nothing here reads
-files or knows what a result means.
+A table is data: a column spec is a list of ``(header, column, format)``; a format names a
+function of a result row (and the decimals its uncertainty allows) in :data:`FORMATS`.
+Nothing here reads files or knows what a result means.
 """
 
 from __future__ import annotations
 
-import html
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MISSING = "–"
-MINUS = "−"
+MISSING, MINUS = "–", "−"
+Row = dict[str, Any]
 
 
 def to_float(value: Any) -> float | None:
@@ -26,79 +25,43 @@ def to_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _signed(text: str) -> str:
-    return text.replace("-", MINUS)
+def _number(value: Any, show: Callable[[float], str]) -> str:
+    number = to_float(value)
+    return MISSING if number is None else show(number).replace("-", MINUS)
 
 
 def fmt_num(value: Any) -> str:
     """A number on its own (run times, variances): digits by magnitude, a dash when missing."""
-    number = to_float(value)
-    if number is None:
-        return MISSING
-    size = abs(number)
-    if size >= 100:
-        return _signed(f"{number:,.0f}")
-    return _signed(f"{number:.2f}" if size >= 1 else f"{number:.3f}")
+    return _number(
+        value, lambda n: f"{n:,.0f}" if abs(n) >= 100 else f"{n:.{2 if abs(n) >= 1 else 3}f}"
+    )
 
 
 def fmt_int(value: Any) -> str:
     """A count (``326.0`` in a CSV reads ``326``)."""
-    number = to_float(value)
-    return MISSING if number is None else f"{number:,.0f}"
+    return _number(value, lambda n: f"{n:,.0f}")
 
 
 def fmt_p(value: Any) -> str:
     """A p-value: three decimals, ``<0.001`` below that."""
-    number = to_float(value)
-    if number is None:
-        return MISSING
-    return "<0.001" if number < 0.001 else f"{number:.3f}"
+    return _number(value, lambda n: "<0.001" if n < 0.001 else f"{n:.3f}")
 
 
 def fmt_sig(value: Any, digits: int = 3) -> str:
     """A number to at most ``digits`` significant digits (published values, tolerances)."""
-    number = to_float(value)
-    if number is None:
-        return MISSING
-    if number == 0:
-        return "0"
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(number))))
-    text = f"{number:,.{min(decimals, 6)}f}"
-    return _signed(text.rstrip("0").rstrip(".") if "." in text else text)
 
+    def show(n: float) -> str:
+        if n == 0:
+            return "0"
+        text = f"{n:,.{min(max(0, digits - 1 - math.floor(math.log10(abs(n)))), 6)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
 
-def decimals_for(spread: float | None, default: int = 2) -> int:
-    """Decimals that show two significant digits of an uncertainty (0 to 3)."""
-    if spread is None or spread <= 0:
-        return default
-    return max(0, min(3, 1 - math.floor(math.log10(spread))))
-
-
-def spread_of(row: dict[str, Any]) -> float | None:
-    """A result row's uncertainty: its standard error, else its 95% CI width / 3.92."""
-    se = to_float(row.get("se"))
-    if se is not None and se > 0:
-        return se
-    low, high = to_float(row.get("ci_low")), to_float(row.get("ci_high"))
-    if low is None or high is None or high <= low:
-        return None
-    return (high - low) / 3.92
-
-
-def shared_decimals(rows: Iterable[dict[str, Any]], default: int = 2) -> int:
-    """One number of decimals for rows shown together (from their smallest uncertainty)."""
-    spreads = [s for s in (spread_of(r) for r in rows) if s is not None]
-    return decimals_for(min(spreads) if spreads else None, default)
+    return _number(value, show)
 
 
 def fmt_est(value: Any, decimals: int) -> str:
-    """An estimate with a fixed number of decimals."""
-    number = to_float(value)
-    if number is None:
-        return MISSING
-    if round(number, decimals) == 0:
-        number = 0.0  # no "−0.0"
-    return _signed(f"{number:,.{decimals}f}")
+    """An estimate with a fixed number of decimals (no ``−0.0``)."""
+    return _number(value, lambda n: f"{0.0 if round(n, decimals) == 0 else n:,.{decimals}f}")
 
 
 def fmt_ci(low: Any, high: Any, decimals: int | None = None) -> str:
@@ -111,10 +74,54 @@ def fmt_ci(low: Any, high: Any, decimals: int | None = None) -> str:
 
 def fmt_pct(value: Any) -> str:
     """A share (0–1 or 0–100) as a whole percentage."""
-    number = to_float(value)
-    if number is None:
+    return _number(value, lambda n: f"{n * 100:.0f}%" if n <= 1 else f"{n:.0f}%")
+
+
+def spread_of(row: Row) -> float | None:
+    """A result row's uncertainty: its standard error, else its 95% CI width / 3.92."""
+    se = to_float(row.get("se"))
+    if se is not None and se > 0:
+        return se
+    low, high = to_float(row.get("ci_low")), to_float(row.get("ci_high"))
+    return None if low is None or high is None or high <= low else (high - low) / 3.92
+
+
+def shared_decimals(rows: Iterable[Row], default: int = 2) -> int:
+    """One number of decimals for rows shown together: two significant digits of their
+    smallest uncertainty (0 to 3)."""
+    spreads = [s for s in (spread_of(r) for r in rows) if s is not None and s > 0]
+    return max(0, min(3, 1 - math.floor(math.log10(min(spreads))))) if spreads else default
+
+
+def est_ci_p(row: Row, digits: int) -> list[str]:
+    """Estimate, 95% interval and p-value, in three cells."""
+    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
+    return [fmt_est(row.get("estimate"), digits), ci, fmt_p(row.get("p_value"))]
+
+
+def est_ci(row: Row, digits: int) -> str:
+    """``estimate (low to high)`` in one cell."""
+    if to_float(row.get("estimate")) is None:
         return MISSING
-    return f"{number * 100:.0f}%" if number <= 1 else f"{number:.0f}%"
+    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
+    return fmt_est(row.get("estimate"), digits) + ("" if ci == MISSING else f" ({ci})")
+
+
+# (row, column, decimals) -> cell; the numeric ones are right-aligned
+FORMATS: dict[str, Callable[[Row, str, int], str]] = {
+    "text": lambda r, k, d: str(r.get(k, "")),
+    "est": lambda r, k, d: fmt_est(r.get(k), d),
+    "ci": lambda r, k, d: fmt_ci(r.get("ci_low"), r.get("ci_high"), d),
+    "est_ci": lambda r, k, d: est_ci(r, d),
+    "p": lambda r, k, d: fmt_p(r.get(k)),
+    "num": lambda r, k, d: fmt_num(r.get(k)),
+    "int": lambda r, k, d: fmt_int(r.get(k)),
+    "pct": lambda r, k, d: fmt_pct(r.get(k)),
+    "sig2": lambda r, k, d: fmt_sig(r.get(k), 2),
+    "sig4": lambda r, k, d: fmt_sig(r.get(k), 4),
+}
+TEXT_FORMATS = {"text"}
+Spec = Sequence[Sequence[str]]  # (header, column, format)
 
 
 @dataclass
@@ -139,45 +146,33 @@ class Table:
         lines = [_md_row(self.header), "|" + "|".join(align) + "|"]
         lines += [_md_row(row) for row in self.rows]
         if self.caption:
-            suffix = f" {{#{self.label}}}" if self.label else ""
-            lines += ["", f": {self.caption}{suffix}"]
+            lines += ["", f": {self.caption}" + (f" {{#{self.label}}}" if self.label else "")]
         if self.notes:
             lines += ["", "::: {.table-notes}", *[f"{note}  " for note in self.notes], ":::"]
         return "\n".join(lines) + "\n"
 
-    def html(self) -> str:
-        """An HTML table in a wrapper that never widens the page."""
-        if not self.rows:
-            return ""
-        head = "".join(
-            f"<th{self._cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(self.header)
-        )
-        body = "".join(
-            "<tr>"
-            + "".join(f"<td{self._cls(i)}>{html.escape(str(c))}</td>" for i, c in enumerate(row))
-            + "</tr>"
-            for row in self.rows
-        )
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        notes = "".join(f"<p class='table-notes'>{html.escape(n)}</p>" for n in self.notes)
-        table = f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        return f"<div class='table-wrap'>{table}{notes}</div>"
 
-    def _cls(self, column: int) -> str:
-        return " class='num'" if column in self.numeric else ""
+def table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "",
+          formats: dict[str, Callable[[Row, str, int], str]] | None = None) -> Table:  # fmt: skip
+    """A table from a column spec; each row's numbers to the decimals its uncertainty allows.
+    ``formats`` adds formats that need context (an outcome's label, a site's name)."""
+    found = {**FORMATS, **(formats or {})}
+    body = [[found[f](r, key, shared_decimals([r])) for _, key, f in spec] for r in rows]
+    numeric = {i for i, (_, _, f) in enumerate(spec) if f in FORMATS and f not in TEXT_FORMATS}
+    return Table([h for h, _, _ in spec], body, caption, label, numeric=numeric)
+
+
+def md_table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "", **kw: Any) -> str:
+    """:func:`table` as Markdown (the Jinja templates' ``table``)."""
+    return table(spec, rows, caption, label, **kw).markdown()
 
 
 def _md_row(cells: Iterable[Any]) -> str:
-    return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
-
-
-def _md_cell(text: Any) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ").strip()
-
-
-def md_table(header: list[str], rows: list[list[Any]], caption: str = "", label: str = "") -> str:
-    """A Markdown pipe table, with a Quarto caption and cross-reference label."""
-    return Table(header, [[str(c) for c in r] for r in rows], caption, label).markdown()
+    clean = (
+        str(c if c is not None else "").replace("|", "\\|").replace("\n", " ").strip()
+        for c in cells
+    )
+    return "| " + " | ".join(clean) + " |"
 
 
 def missing_note(what: str, hint: str) -> str:
