@@ -1,7 +1,6 @@
 """``build_report``: generate the pages, check them (embeds, includes, cross-references),
-then render them with Quarto (website,
-then the PDF into it) or, without Quarto, write HTML previews of the executed notebooks
-(nbconvert, no third-party scripts) and an index linking them, with the results tables."""
+then render them with Quarto (website, then the PDF into it) or, without Quarto, write HTML
+previews of the executed notebooks and an index showing the generated pages."""
 
 from __future__ import annotations
 
@@ -64,13 +63,6 @@ def generate_pages() -> list[Path]:
     return pages
 
 
-def quarto_required(value: bool | None) -> bool:
-    """The explicit choice, else ``$REQUIRE_QUARTO``."""
-    if value is not None:
-        return value
-    return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
-
-
 def not_rendered_message(reason: str, previews: Path) -> str:
     return (
         f"The Quarto report was NOT rendered: {reason}. "
@@ -98,15 +90,11 @@ def build_report(*, require_quarto: bool | None = None, warning: str = "") -> Re
     reason = "Quarto was not found" if quarto is None else "the pages have problems"
     notice = not_rendered_message(reason, inputs.reports_dir() / "previews")
     index = write_previews(f"{warning} {notice}" if warning else notice)
-    outcome = ReportOutcome(
-        rendered=False,
-        message=not_rendered_message(reason, index.parent),
-        pages=pages,
-        quarto=quarto,
-        previews_index=index,
-        problems=problems,
-    )
-    if quarto_required(require_quarto):
+    message = not_rendered_message(reason, index.parent)
+    outcome = ReportOutcome(False, message, pages, quarto, previews_index=index, problems=problems)
+    if require_quarto is None:
+        require_quarto = os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
+    if require_quarto:
         raise QuartoRequiredError(f"{outcome.message} ({REQUIRE_ENV}=1 makes this an error)")
     return outcome
 
@@ -157,36 +145,20 @@ def validate_pages(pages: list[Path]) -> list[str]:
 
 def find_quarto() -> Path | None:
     """``quarto`` on PATH, beside this Python, or inside the quarto-cli package."""
-    found = shutil.which("quarto")
-    if found:
-        return Path(found)
-    beside = Path(sys.executable).parent / ("quarto.exe" if os.name == "nt" else "quarto")
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return beside
-    return quarto_cli_binary()
-
-
-def quarto_cli_binary() -> Path | None:
-    """The binary shipped in the quarto-cli Python package (``quarto_cli/bin/quarto``)."""
-    spec = import_util.find_spec("quarto_cli")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        for candidate in (Path(folder) / "bin" / "quarto", Path(folder) / "bin" / "quarto.exe"):
-            if candidate.is_file():
-                return candidate
-    return None
+    name = "quarto.exe" if os.name == "nt" else "quarto"
+    beside = Path(sys.executable).parent / name
+    if shutil.which("quarto") or (beside.is_file() and os.access(beside, os.X_OK)):
+        return Path(shutil.which("quarto") or beside)
+    spec = import_util.find_spec("quarto_cli")  # the binary in quarto_cli/bin/
+    folders = (spec.submodule_search_locations or []) if spec else []
+    found = [Path(f) / "bin" / n for f in folders for n in ("quarto", "quarto.exe")]
+    return next((c for c in found if c.is_file()), None)
 
 
 def run_quarto(quarto: Path, *args: str) -> None:
     """Run Quarto in the project root; its last output lines in the error when it fails."""
-    result = subprocess.run(
-        [str(quarto), *args],
-        cwd=settings.project_root(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    root = settings.project_root()
+    result = subprocess.run([str(quarto), *args], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).splitlines()[-20:])
         raise RuntimeError(f"quarto {' '.join(args)} failed ({result.returncode}):\n{tail}")
@@ -204,15 +176,10 @@ def render_quarto(quarto: Path) -> tuple[Path, Path | None]:
 
 def collect_pdf(site: Path) -> Path | None:
     """Move the Typst PDF (wherever Quarto put it) to ``_site/proeftuin-report.pdf``."""
-    for candidate in (
-        site / "reports" / "full-report.pdf",
-        inputs.reports_dir() / "full-report.pdf",
-    ):
-        if candidate.is_file():
-            target = site / PDF_NAME
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(candidate), target)
-            return target
+    for candidate in (site / "reports", inputs.reports_dir()):
+        if (candidate / "full-report.pdf").is_file():
+            site.mkdir(parents=True, exist_ok=True)
+            return Path(shutil.move(candidate / "full-report.pdf", site / PDF_NAME))
     return None
 
 
@@ -239,25 +206,11 @@ NOTEBOOK_TITLES = {
 }
 
 
-def notebook_to_html(notebook: Path, target: Path) -> None:
-    """One executed notebook as a self-contained HTML page."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name="lab", template_file=str(inputs.templates_dir() / "preview.html.j2")
-    )
-    body, _ = exporter.from_filename(str(notebook))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(body, encoding="utf-8")
-
-
 def executed_notebooks() -> list[Path]:
     """Executed notebooks, without the hidden files of a run still in progress and without
     the copies of failed executions (``*.failed.ipynb``), which are not results."""
     found = settings.executed_dir().glob("*/*.ipynb")
-    return sorted(
-        p for p in found if not p.name.startswith((".", "_")) and not p.stem.endswith(".failed")
-    )
+    return sorted(p for p in found if not p.name.startswith((".", "_")) and ".failed" not in p.name)
 
 
 def write_previews(message: str = "") -> Path:
@@ -267,11 +220,16 @@ def write_previews(message: str = "") -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    from nbconvert import HTMLExporter  # self-contained pages, no third-party scripts
+
+    template = str(inputs.templates_dir() / "preview.html.j2")
+    exporter = HTMLExporter(template_name="lab", template_file=template)
     notebooks: dict[str, list[tuple[str, str, str]]] = {}  # folder -> (href, title, file)
     for notebook in executed_notebooks():
         href = f"{notebook.parent.name}/{notebook.stem}.html"
         try:
-            notebook_to_html(notebook, out / href)
+            (out / notebook.parent.name).mkdir(exist_ok=True)
+            (out / href).write_text(exporter.from_filename(str(notebook))[0], encoding="utf-8")
         except FileNotFoundError:  # replaced by a run in progress: leave it out
             continue
         title = NOTEBOOK_TITLES.get(notebook.stem, notebook.stem)

@@ -14,7 +14,8 @@ from typing import Any
 
 from proeftuin import settings
 from proeftuin.facts import Facts, OutcomeFacts, SiteFacts, facts_path, read_facts
-from proeftuin.results import ManifestError, TaskEntry, read_manifest
+from proeftuin.results import ManifestError, TaskEntry, executed_dir, read_manifest, results_dir
+from proeftuin.results import relative as rel_root  # noqa: F401 - the pages' paths
 
 SYNTHESIS, VALIDATION, ROBUSTNESS = "synthesis", "validation", "robustness_region"
 GLOBAL_FOLDERS = (SYNTHESIS, VALIDATION)
@@ -37,21 +38,8 @@ def templates_dir() -> Path:
     return reports_dir() / "templates"
 
 
-def results_dir(folder: str = "") -> Path:
-    """``reports/results`` or one task folder in it."""
-    return settings.results_dir() / folder if folder else settings.results_dir()
-
-
 def executed_notebook(folder: str, name: str) -> Path:
-    return settings.executed_dir() / folder / f"{name}.ipynb"
-
-
-def rel_root(path: Path) -> str:
-    """A path relative to the project root (as given when it lies elsewhere)."""
-    try:
-        return path.relative_to(settings.project_root()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    return executed_dir(folder) / f"{name}.ipynb"
 
 
 # ----------------------------------------------------------------------------- the facts
@@ -150,28 +138,12 @@ class TaskRun:
     finished: str = "–"
 
     @property
-    def name(self) -> str:
-        return self.entry.name
-
-    @property
     def region(self) -> str:
-        return self.name.split("/", 1)[0]
-
-    @property
-    def notebook(self) -> str:
-        return self.entry.notebook
+        return self.entry.name.split("/", 1)[0]
 
     @property
     def status(self) -> str:
         return self.entry.status.replace("_", " ")
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return self.entry.parameters
-
-    @property
-    def executed(self) -> str:
-        return self.entry.executed_notebook or ""
 
     @property
     def why(self) -> str:
@@ -193,7 +165,7 @@ class Runs:
 
     def of(self, region: str) -> dict[str, TaskRun]:
         """The region's tasks by notebook."""
-        return {t.notebook: t for t in self.tasks if t.region == region}
+        return {t.entry.notebook: t for t in self.tasks if t.region == region}
 
     def incomplete(self, region: str) -> list[str]:
         """One line per task of the region that did not succeed (what, where, why)."""

@@ -119,7 +119,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": ""}
     facts.setdefault("missing", True)
     first = next(iter(tasks.values()), None)
-    params = first.parameters if first else site.parameters.model_dump() if site else {}
+    params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
     page_dir = inputs.reports_dir() if pdf else inputs.region_pages_dir()
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
@@ -184,7 +184,7 @@ def run_row(task: TaskRun) -> dict[str, Any]:
     if version != "–":
         dirty = " (uncommitted changes)" if version.endswith("-dirty") else ""
         version = f"`{version.removesuffix('-dirty')}`{dirty}"
-    return {"name": task.name, "notebook": task.notebook, "status": task.status,
+    return {"name": task.entry.name, "notebook": task.entry.notebook, "status": task.status,
             "code_version": version, "lock": f"`{task.lock_hash[:16]}`",
             "duration_s": task.duration_s, "finished": task.finished}  # fmt: skip
 
@@ -310,10 +310,10 @@ def reproducibility(runs: Runs) -> str:
             for name, d in sorted(checksums.items())]  # fmt: skip
     commands = {
         site_id: [
-            f"papermill notebooks/{t.notebook}.ipynb "
-            f"{t.executed or inputs.rel_root(inputs.executed_notebook(site_id, t.notebook))} "
-            f"-k {settings.KERNEL_NAME} -y '{json.dumps(t.parameters, sort_keys=True)}'"
-            for t in runs.of(site_id).values()
+            f"papermill notebooks/{nb}.ipynb "
+            f"{t.entry.executed_notebook or inputs.rel_root(executed_notebook(site_id, nb))} "
+            f"-k {settings.KERNEL_NAME} -y '{json.dumps(t.entry.parameters, sort_keys=True)}'"
+            for nb, t in runs.of(site_id).items()
         ]
         for site_id in inputs.sites()
     }
