@@ -8,16 +8,10 @@ catalogue or the panel. Static pages (``reports/*.qmd``) pull generated include 
 (``reports/_generated/*.md``) in; each site gets a generated page (``reports/regions/``).
 ``_quarto.yml`` disables execution: Quarto never re-runs an analysis.
 
-Modules, one job each:
-
-================  ===========================================================
-``inputs``        what the report reads, and where (facts, results, task runs)
-``tables``        number formatting; tables as Markdown or HTML
-``estimates``     reader-facing tables from the results files
-``pages``         the site pages and the static pages' include files; figures
-``pdf``           the single-document PDF source
-``build``         :func:`build_report`: generate, check, render (Quarto or previews)
-================  ===========================================================
+Modules: ``inputs`` (what the report reads: facts, results, the run manifest), ``tables``
+(number formats, column specs, Markdown tables), ``estimates`` (reader-facing results
+tables), ``pages`` (site pages, include files, figures), ``pdf`` (the single-document PDF
+source), ``build`` (:func:`build_report`: generate, check, render or preview).
 """
 
 from __future__ import annotations

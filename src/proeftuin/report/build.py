@@ -102,24 +102,18 @@ def build_report(*, require_quarto: bool | None = None, warning: str = "") -> Re
 # ----------------------------------------------------------------------------- checks
 
 
-def expand_includes(page: Path, text: str) -> tuple[str, list[str]]:
-    """The page text with its includes inlined (one level), and the includes not found."""
-    missing: list[str] = []
+def page_problems(page: Path) -> list[str]:
+    """Embeds whose target is missing, includes not found, cross-references not defined."""
+    problems: list[str] = []
 
-    def inline(match: re.Match[str]) -> str:
+    def inline(match: re.Match[str]) -> str:  # one level of includes
         included = page.parent / match.group(1)
         if included.is_file():
             return included.read_text(encoding="utf-8")
-        missing.append(match.group(1))
+        problems.append(f"{page.name}: include {match.group(1)} not found")
         return ""
 
-    return INCLUDE_RE.sub(inline, text), missing
-
-
-def page_problems(page: Path) -> list[str]:
-    """Embeds whose target is missing, includes not found, cross-references not defined."""
-    text, missing = expand_includes(page, page.read_text(encoding="utf-8"))
-    problems = [f"{page.name}: include {target} not found" for target in missing]
+    text = INCLUDE_RE.sub(inline, page.read_text(encoding="utf-8"))
     labels = set(LABEL_DEF_RE.findall(text))
     for target, label in EMBED_RE.findall(text):
         found = notebook_labels(page.parent / target)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import jinja2
@@ -26,7 +25,6 @@ from proeftuin.report.tables import (
     fmt_num,
     fmt_p,
     fmt_sig,
-    md_table,
     shared_decimals,
     table,
     to_float,
@@ -48,17 +46,13 @@ DESIGN_NAMES = {"did_region": "difference-in-differences", "its_region": "interr
 DESIGN_NAMES |= {"did": DESIGN_NAMES["did_region"], "its": DESIGN_NAMES["its_region"]}
 EVIDENCE_MARK = {"strong": "●●●", "moderate": "●●○", "weak": "●○○", "none": "○○○"}
 DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "inconclusive": "◆ inconclusive"}
-VERDICTS = {"✓ yes": ("true", "yes", "1", "pass", "passed"),
-            "✗ no": ("false", "no", "0", "fail", "failed")}  # fmt: skip
+VERDICTS = dict.fromkeys(("true", "yes", "1", "pass", "passed"), "✓ yes")
+VERDICTS |= dict.fromkeys(("false", "no", "0", "fail", "failed"), "✗ no")
 
 
 def _verdict(value: object) -> str:
     text = str(value or "").strip().lower()
-    return next((v for v, said in VERDICTS.items() if text in said), text or MISSING)
-
-
-def _evidence(value: str) -> str:
-    return f"{EVIDENCE_MARK.get(value, '')} {value}".strip()
+    return VERDICTS.get(text, text or MISSING)
 
 
 # formats of the template tables that need the facts or a vocabulary
@@ -67,7 +61,7 @@ FORMATS: dict[str, Callable[[Row, str, int], str]] = {
     "site": lambda r, k, d: site_name(r.get(k, "")),
     "dimension": lambda r, k, d: GROUPS.get(r.get(k, ""), r.get(k, "")),
     "design": lambda r, k, d: DESIGN_NAMES.get(r.get(k, ""), r.get(k, "")),
-    "evidence": lambda r, k, d: _evidence(r.get(k, "")),
+    "evidence": lambda r, k, d: f"{EVIDENCE_MARK.get(r.get(k, ''), '')} {r.get(k, '')}".strip(),
     "direction": lambda r, k, d: DIRECTION_MARK.get(r.get(k, ""), r.get(k, "")),
     "verdict": lambda r, k, d: _verdict(r.get(k)),
 }
@@ -85,7 +79,7 @@ def jinja() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals["table"] = partial(md_table, formats=FORMATS)
+    env.globals["table"] = lambda *spec, **kw: table(*spec, formats=FORMATS, **kw).markdown()
     env.filters["num"] = fmt_num
     return env
 
@@ -313,4 +307,4 @@ def generic_table(rows: Rows, caption: str = "", label: str = "") -> str:
             return fmt_p(value)
         return fmt_sig(value) if to_float(value) is not None and k not in ids else value
 
-    return md_table(spec, rows, caption, label, formats={"generic": generic})
+    return table(spec, rows, caption, label, {"generic": generic}).markdown()

@@ -64,12 +64,11 @@ def fmt_est(value: Any, decimals: int) -> str:
     return _number(value, lambda n: f"{0.0 if round(n, decimals) == 0 else n:,.{decimals}f}")
 
 
-def fmt_ci(low: Any, high: Any, decimals: int | None = None) -> str:
+def fmt_ci(low: Any, high: Any, decimals: int) -> str:
     """A 95% interval ``low to high`` (dash when either bound is missing)."""
     if to_float(low) is None or to_float(high) is None:
         return MISSING
-    show = fmt_num if decimals is None else (lambda v: fmt_est(v, decimals))
-    return f"{show(low)} to {show(high)}"
+    return f"{fmt_est(low, decimals)} to {fmt_est(high, decimals)}"
 
 
 def fmt_pct(value: Any) -> str:
@@ -160,11 +159,6 @@ def table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "",
     body = [[found[f](r, key, shared_decimals([r])) for _, key, f in spec] for r in rows]
     numeric = {i for i, (_, _, f) in enumerate(spec) if f in FORMATS and f not in TEXT_FORMATS}
     return Table([h for h, _, _ in spec], body, caption, label, numeric=numeric)
-
-
-def md_table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "", **kw: Any) -> str:
-    """:func:`table` as Markdown (the Jinja templates' ``table``)."""
-    return table(spec, rows, caption, label, **kw).markdown()
 
 
 def _md_row(cells: Iterable[Any]) -> str:
