@@ -206,7 +206,7 @@ def include_texts(runs: Runs, *, pdf: bool = False) -> dict[str, str]:
         "samenvatting.md": findings(pooled, dutch=True),
         "pooled.md": template_table("pooled", pooled)
         or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
-        "robustness.md": "\n".join(robustness_section(s, pdf) for s in inputs.sites()),
+        "robustness.md": robustness(pdf),
         "validation.md": validation(pdf),
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
@@ -243,25 +243,20 @@ def findings(pooled: Rows, dutch: bool) -> str:
     return jinja().get_template("findings.md.j2").render(found=found, dutch=dutch)
 
 
-def robustness_section(site_id: str, pdf: bool = False) -> str:
-    """A site's robustness figures and tables (from ``robustness.csv``)."""
-    head = f"### {inputs.site_name(site_id)} {{#sec-robustness-{site_id}}}\n\n"
-    head += f"Main results: [the site's page](regions/{site_id}.qmd).\n\n"
-    hint = (
-        f"They are read from `reports/results/{site_id}/robustness.csv` and "
-        f"`reports/executed/{site_id}/{inputs.ROBUSTNESS}.ipynb`, written by the "
-        f"`{inputs.ROBUSTNESS}` design of `proeftuin run`."
-    )
-    tables = robustness_tables(rows(site_id, "robustness.csv"), site_id)
-    if not tables and not notebook_labels(robustness_notebook(site_id)):
-        return head + missing_note("Robustness results for this site are not available yet.", hint)
-    figures = [
-        figure(site_id, inputs.ROBUSTNESS, label, hint, page_dir=inputs.reports_dir(), pdf=pdf,
-               owner=site_id)
-        for label in ROBUSTNESS_FIGURES
-    ]  # fmt: skip
-    body = tables.markdown() or missing_note("No robustness table for this site yet.", hint)
-    return head + "\n".join(figures) + "\n" + body
+def robustness(pdf: bool = False) -> str:
+    """Every site's robustness figures and tables (``<site>/robustness.csv``)."""
+    found, nb = [], inputs.ROBUSTNESS
+    for site_id in inputs.sites():
+        hint = (f"They are read from `reports/results/{site_id}/robustness.csv` and "
+                f"`reports/executed/{site_id}/{nb}.ipynb`, written by the `{nb}` design of "
+                "`proeftuin run`.")  # fmt: skip
+        tables = robustness_tables(rows(site_id, "robustness.csv"), site_id).markdown()
+        shown = tables or notebook_labels(robustness_notebook(site_id))
+        figures = [figure(site_id, nb, label, hint, page_dir=inputs.reports_dir(), pdf=pdf,
+                          owner=site_id) for label in ROBUSTNESS_FIGURES]  # fmt: skip
+        found.append({"id": site_id, "name": inputs.site_name(site_id), "tables": tables,
+                      "figures": figures if shown else [], "hint": hint})  # fmt: skip
+    return jinja().get_template("robustness.md.j2").render(sites=found)
 
 
 def validation(pdf: bool = False) -> str:
