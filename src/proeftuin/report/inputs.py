@@ -145,17 +145,6 @@ class TaskRun:
     def status(self) -> str:
         return self.entry.status.replace("_", " ")
 
-    @property
-    def why(self) -> str:
-        """Why the task's results are missing or not current (empty when they are)."""
-        if self.entry.succeeded:
-            return ""
-        if self.entry.error is not None:
-            where = f" in {self.entry.error.cell}" if self.entry.error.cell else ""
-            return f"The task failed{where}: {self.entry.error.message}"
-        what = "was interrupted" if self.entry.status == "interrupted" else "did not run"
-        return f"The task {what}" + (f": {self.entry.note}." if self.entry.note else ".")
-
 
 @dataclass
 class Runs:
@@ -172,7 +161,7 @@ class Runs:
         tasks = self.of(region).values()
         if not tasks:
             return [self.problem or f"no task of `{region}` is in the run manifest"]
-        return [t.entry.describe() for t in tasks if t.why]
+        return [t.entry.describe() for t in tasks if not t.entry.succeeded]
 
 
 def read_runs() -> Runs:

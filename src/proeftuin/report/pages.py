@@ -89,7 +89,7 @@ def figure_ref(folder: str, notebook: str, label: str, *, pdf: bool, owner: str)
 def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
     """Why the task's output is missing (failed, not run), else how to produce it."""
     task = tasks.get(notebook)
-    return (task.why if task else "") or RUN_HINT
+    return f"Task {task.entry.describe()}." if task and not task.entry.succeeded else RUN_HINT
 
 
 # ----------------------------------------------------------------------------- site pages
@@ -146,7 +146,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         "site_id": site_id,
         "params": params,
         "incomplete": runs.incomplete(site_id),
-        "failed": {n: t.why for n, t in tasks.items() if t.why},
+        "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
         "ref": {lab: figure_ref(site_id, nb, lab, pdf=pdf, owner=site_id) for nb, lab in refs},
         "start_year": params.get("start_year") or facts.get("start_year", ""),
         "municipalities": [{"code": m.code, "name": m.name or "–"} for m in site.municipalities]
