@@ -130,7 +130,7 @@ def page_problems(page: Path) -> list[str]:
 def validate_pages(pages: list[Path]) -> list[str]:
     """Every problem that would break the render, and sites of the snapshot without a page."""
     problems = [p for page in pages for p in page_problems(page)]
-    names = {page.stem for page in pages if page.parent == inputs.region_pages_dir()}
+    names = {page.stem for page in pages if page.parent == inputs.reports_dir("regions")}
     return problems + [f"no page for region {s}" for s in inputs.sites() if s not in names]
 
 
@@ -216,7 +216,7 @@ def write_previews(message: str = "") -> Path:
     out.mkdir(parents=True)
     from nbconvert import HTMLExporter  # self-contained pages, no third-party scripts
 
-    template = str(inputs.templates_dir() / "preview.html.j2")
+    template = str(inputs.reports_dir("templates") / "preview.html.j2")
     exporter = HTMLExporter(template_name="lab", template_file=template)
     notebooks: dict[str, list[tuple[str, str, str]]] = {}  # folder -> (href, title, file)
     for notebook in executed_notebooks():
@@ -228,7 +228,7 @@ def write_previews(message: str = "") -> Path:
             continue
         title = NOTEBOOK_TITLES.get(notebook.stem, notebook.stem)
         notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
-    generated, regions = inputs.generated_dir(), inputs.region_pages_dir()
+    generated, regions = inputs.reports_dir("_generated"), inputs.reports_dir("regions")
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
     sections = [
         (inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
@@ -242,7 +242,7 @@ def write_previews(message: str = "") -> Path:
          "html": "".join(preview_html(p.read_text(encoding="utf-8")) for p in pages if p.is_file())}
         for folder, title, short, pages in sections
     ]  # fmt: skip
-    loader = jinja2.FileSystemLoader(inputs.templates_dir())
+    loader = jinja2.FileSystemLoader(inputs.reports_dir("templates"))
     page = jinja2.Environment(loader=loader, autoescape=True).get_template("previews.html.j2")
     index = out / "index.html"
     index.write_text(page.render(message=message, notebooks=notebooks, sections=shown))

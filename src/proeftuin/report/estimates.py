@@ -71,7 +71,7 @@ def jinja() -> jinja2.Environment:
     """Jinja with comment markers that cannot clash with Quarto's ``{#label}`` syntax, and
     ``table(spec, rows, caption, label)`` for column specs."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(inputs.templates_dir())),
+        loader=jinja2.FileSystemLoader(str(inputs.reports_dir("templates"))),
         undefined=jinja2.StrictUndefined,
         comment_start_string="{##",
         comment_end_string="##}",

@@ -22,20 +22,9 @@ GLOBAL_FOLDERS = (SYNTHESIS, VALIDATION)
 Rows = list[dict[str, str]]
 
 
-def reports_dir() -> Path:
-    return settings.project_root() / "reports"
-
-
-def generated_dir() -> Path:
-    return reports_dir() / "_generated"
-
-
-def region_pages_dir() -> Path:
-    return reports_dir() / "regions"
-
-
-def templates_dir() -> Path:
-    return reports_dir() / "templates"
+def reports_dir(*parts: str) -> Path:
+    """``reports/`` or a folder in it (``_generated``, ``regions``, ``templates``)."""
+    return settings.project_root().joinpath("reports", *parts)
 
 
 def executed_notebook(folder: str, name: str) -> Path:

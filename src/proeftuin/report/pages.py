@@ -97,7 +97,7 @@ def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
 
 def write_site_pages(runs: Runs) -> list[Path]:
     """One page per site of the facts snapshot (pages of sites no longer there removed)."""
-    folder = inputs.region_pages_dir()
+    folder = inputs.reports_dir("regions")
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.qmd"):
         if stale.stem not in inputs.sites():
@@ -121,7 +121,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     first = next(iter(tasks.values()), None)
     params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
-    page_dir = inputs.reports_dir() if pdf else inputs.region_pages_dir()
+    page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("regions")
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
 
     def figures(notebook: str, labels: tuple[str, ...]) -> list[str]:
@@ -215,7 +215,7 @@ def include_texts(runs: Runs, *, pdf: bool = False) -> dict[str, str]:
 
 def write_includes(runs: Runs) -> list[Path]:
     """Write the website's include files; their paths."""
-    out = inputs.generated_dir()
+    out = inputs.reports_dir("_generated")
     out.mkdir(parents=True, exist_ok=True)
     for name, text in include_texts(runs).items():
         (out / name).write_text(text, encoding="utf-8")

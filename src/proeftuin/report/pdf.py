@@ -46,7 +46,7 @@ def chapter(text: str) -> str:
 def static_chapter(page: Path, texts: dict[str, str]) -> str:
     """A static page for print: includes whose print text differs (figures) inlined, embeds
     as saved figure files."""
-    generated = inputs.generated_dir()
+    generated = inputs.reports_dir("_generated")
 
     def include(match: re.Match[str]) -> str:
         web = generated / Path(match.group(1)).name
