@@ -59,31 +59,25 @@ def pdf_label(owner: str, label: str) -> str:
     return f"fig-{owner}-{label.removeprefix('fig-')}" if owner else label
 
 
-def figure(folder: str, notebook: str, label: str, why: str = RUN_HINT, *,
-           page_dir: Path, pdf: bool = False, owner: str = "") -> str:  # fmt: skip
-    """A labelled figure: an embed (website) or its saved file (PDF), or a note why not."""
+def figure(folder: str, notebook: str, label: str, why: str = RUN_HINT, *, page_dir: Path,
+           pdf: bool = False, owner: str = "", ref: bool = False) -> str:  # fmt: skip
+    """A labelled figure: an embed (website) or its saved file (PDF), or a note why not;
+    with ``ref``, ``@label`` where it is shown, else words saying it is missing."""
     path = executed_notebook(folder, notebook)
-    cell = notebook_labels(path).get(label)
-    saved = inputs.figure_file(folder, label)
-    if pdf and saved.is_file():
-        caption = (cell or {}).get("fig-cap", label)
-        image = Path(os.path.relpath(saved, page_dir)).as_posix()
-        source = f" (Source: `{inputs.rel_root(path)}`)"
-        return f"![{caption}{source}]({image}){{#{pdf_label(owner, label)}}}\n"
-    if not pdf and cell is not None:
+    cell, saved = notebook_labels(path).get(label), inputs.figure_file(folder, label)
+    shown = saved.is_file() if pdf else cell is not None
+    if ref:
+        return f"@{pdf_label(owner if pdf else '', label)}" if shown else (
+            f"figure `{label}`: not available"
+        )  # fmt: skip
+    if not shown:
+        return missing_note(f"Figure `{label}` from `{path.name}` is not available.", why)
+    if not pdf:
         return f"{{{{< embed {Path(os.path.relpath(path, page_dir)).as_posix()}#{label} >}}}}\n"
-    return missing_note(f"Figure `{label}` from `{path.name}` is not available.", why)
-
-
-def figure_ref(folder: str, notebook: str, label: str, *, pdf: bool, owner: str) -> str:
-    """``@label`` where the figure is shown, else words saying it is missing."""
-    if pdf:
-        shown = inputs.figure_file(folder, label).is_file()
-    else:
-        shown = label in notebook_labels(executed_notebook(folder, notebook))
-    return f"@{pdf_label(owner, label) if pdf else label}" if shown else (
-        f"figure `{label}`: not available"
-    )  # fmt: skip
+    caption = (cell or {}).get("fig-cap", label)
+    image = Path(os.path.relpath(saved, page_dir)).as_posix()
+    source = f" (Source: `{inputs.rel_root(path)}`)"
+    return f"![{caption}{source}]({image}){{#{pdf_label(owner, label)}}}\n"
 
 
 def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
@@ -129,6 +123,9 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         return [figure(site_id, notebook, lab, why, page_dir=page_dir, pdf=pdf, owner=site_id)
                 for lab in labels]  # fmt: skip
 
+    def ref(notebook: str, label: str) -> str:
+        return figure(site_id, notebook, label, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
+
     def shown(key: str, value: Any) -> str:
         if key == "inference":  # the methods' names as the tables print them
             value = [METHODS.get(m, (m,))[0] for m in value]
@@ -147,7 +144,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         "params": params,
         "incomplete": runs.incomplete(site_id),
         "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
-        "ref": {lab: figure_ref(site_id, nb, lab, pdf=pdf, owner=site_id) for nb, lab in refs},
+        "ref": {lab: ref(nb, lab) for nb, lab in refs},
         "start_year": params.get("start_year") or facts.get("start_year", ""),
         "municipalities": [{"code": m.code, "name": m.name or "–"} for m in site.municipalities]
         if site
