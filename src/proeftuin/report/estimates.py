@@ -80,8 +80,14 @@ def jinja() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.globals["table"] = lambda *spec, **kw: table(*spec, formats=FORMATS, **kw).markdown()
-    env.filters["num"] = fmt_num
+    env.filters |= {"num": fmt_num, "to_float": to_float, "est": fmt_est, "ci": fmt_ci,
+                    "decimals": shared_decimals}  # fmt: skip
     return env
+
+
+def render(template: str, **context: Any) -> str:
+    """A template of ``reports/templates`` rendered with ``context``."""
+    return jinja().get_template(template).render(**context)
 
 
 def template_table(name: str, rows: Rows, *args: Any) -> str:

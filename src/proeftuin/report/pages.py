@@ -26,17 +26,14 @@ from proeftuin.report.estimates import (
     did_tables,
     generic_table,
     its_tables,
-    jinja,
+    render,
     robustness_tables,
     template_table,
 )
 from proeftuin.report.inputs import Rows, Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import (
-    fmt_ci,
-    fmt_est,
     fmt_int,
     missing_note,
-    shared_decimals,
     to_float,
 )
 
@@ -104,7 +101,7 @@ def write_site_pages(runs: Runs) -> list[Path]:
 
 def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     """A site's page (website) or chapter source (PDF, figures from files)."""
-    return jinja().get_template("region.qmd.j2").render(**site_context(site_id, runs, pdf))
+    return render("region.qmd.j2", **site_context(site_id, runs, pdf))
 
 
 def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
@@ -221,23 +218,9 @@ def write_includes(runs: Runs) -> list[Path]:
 
 def findings(pooled: Rows, dutch: bool) -> str:
     """Every pooled estimate as a bullet in plain words, its uncertainty stated."""
-    found = []
-    for row in pooled:
-        info = inputs.outcome(row.get("outcome", ""))
-        design = (DESIGN_NAMES_NL if dutch else DESIGN_NAMES).get(row.get("design", ""), "")
-        est, low, high = (to_float(row.get(k)) for k in ("estimate", "ci_low", "ci_high"))
-        f = {"label": info.label, "design": design or row.get("design", ""), "k": row.get("k", "?")}
-        if est is None or low is None or high is None:
-            found.append({**f, "missing": True})
-            continue
-        digits, unit = shared_decimals([row]), f" {info.unit}" if info.unit else ""
-        i2 = to_float(row.get("i2"))
-        mixed = i2 is not None and (i2 if i2 > 1 else i2 * 100) >= 50
-        found.append({**f, "missing": False, "est": fmt_est(est, digits) + unit,
-                      "ci": fmt_ci(low, high, digits), "fall": fmt_est(abs(low), digits) + unit,
-                      "rise": fmt_est(high, digits) + unit, "heterogeneous": mixed,
-                      "side": "above" if low > 0 else "below" if high < 0 else ""})  # fmt: skip
-    return jinja().get_template("findings.md.j2").render(found=found, dutch=dutch)
+    designs = DESIGN_NAMES_NL if dutch else DESIGN_NAMES
+    return render("findings.md.j2", pooled=pooled, dutch=dutch, designs=designs,
+                  outcome=inputs.outcome)  # fmt: skip
 
 
 def robustness(pdf: bool = False) -> str:
@@ -253,30 +236,24 @@ def robustness(pdf: bool = False) -> str:
                           owner=site_id) for label in ROBUSTNESS_FIGURES]  # fmt: skip
         found.append({"id": site_id, "name": inputs.site_name(site_id), "tables": tables,
                       "figures": figures if shown else [], "hint": hint})  # fmt: skip
-    return jinja().get_template("robustness.md.j2").render(sites=found)
+    return render("robustness.md.j2", sites=found)
 
 
 def validation(pdf: bool = False) -> str:
-    """The validation figure and tables (``reports/results/validation/``)."""
+    """The validation figure and tables (``reports/results/validation/*.csv``)."""
     hint = (
         "They are read from `reports/results/validation/validation.csv` and "
         "`reports/executed/validation/validation.ipynb`, written by `proeftuin run`."
     )
-    tables = []
-    for path in sorted(inputs.results_dir(inputs.VALIDATION).glob("*.csv")):
-        found = inputs.read_csv(path)
-        if path.stem == "validation":
-            tables.append(template_table("validation", found))
-        else:
-            label = "tbl-validation-" + re.sub(r"[^\w-]", "-", path.stem)
-            tables.append(generic_table(found, f"Validation: {path.stem}", label))
-    tables = [t for t in tables if t]
-    notebook = inputs.executed_notebook(inputs.VALIDATION, inputs.VALIDATION)
-    if not tables and not notebook_labels(notebook):
-        return missing_note("Validation results are not available yet.", hint)
-    shown = figure(inputs.VALIDATION, inputs.VALIDATION, "fig-validation", hint,
-                   page_dir=inputs.reports_dir(), pdf=pdf)  # fmt: skip
-    return shown + "\n" + ("\n".join(tables) or missing_note("No validation table yet.", hint))
+    tables, folder = [], inputs.VALIDATION
+    for path in sorted(inputs.results_dir(folder).glob("*.csv")):
+        found, label = inputs.read_csv(path), "tbl-validation-" + re.sub(r"[^\w-]", "-", path.stem)
+        tables.append(template_table("validation", found) if path.stem == "validation"
+                      else generic_table(found, f"Validation: {path.stem}", label))  # fmt: skip
+    shown = figure(folder, folder, "fig-validation", hint, page_dir=inputs.reports_dir(), pdf=pdf)
+    labelled = bool(notebook_labels(executed_notebook(folder, folder)))
+    return render("validation.md.j2", tables=[t for t in tables if t], labelled=labelled,
+                  figure=shown, hint=hint)  # fmt: skip
 
 
 def coverage() -> str:
@@ -286,8 +263,8 @@ def coverage() -> str:
         per_outcome = by_key(rows(site_id, "did_estimates.csv"), "outcome")
         found += [{**r[0], "site": site_id} for r in per_outcome.values()]
     extra = rows("data", "coverage.csv")
-    return jinja().get_template("coverage.md.j2").render(found=found, extra=generic_table(
-        extra, "Coverage and missingness per source and year", "tbl-missingness"))  # fmt: skip
+    extra = generic_table(extra, "Coverage and missingness per source and year", "tbl-missingness")
+    return render("coverage.md.j2", found=found, extra=extra)
 
 
 def reproducibility(runs: Runs) -> str:
@@ -309,7 +286,5 @@ def reproducibility(runs: Runs) -> str:
         ]
         for site_id in inputs.sites()
     }
-    return jinja().get_template("reproducibility.md.j2").render(
-        runs=[run_row(t) for t in runs.tasks], sums=sums, commands=commands,
-        wall=runs.wall_time_s,
-    )  # fmt: skip
+    return render("reproducibility.md.j2", runs=[run_row(t) for t in runs.tasks], sums=sums,
+                  commands=commands, wall=runs.wall_time_s)  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from proeftuin.report import inputs
-from proeftuin.report.estimates import jinja
+from proeftuin.report.estimates import render
 from proeftuin.report.inputs import Runs
 from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, include_texts, site_page
 
@@ -70,6 +70,6 @@ def write_pdf_source(runs: Runs) -> Path:
     chapters += [chapter(site_page(s, runs, pdf=True)) for s in inputs.sites()]
     chapters += [static_chapter(reports / f"{name}.qmd", texts) for name in PDF_PAGES[1:]]
     target = reports / "full-report.qmd"
-    header = jinja().get_template("full-report.qmd.j2").render()
+    header = render("full-report.qmd.j2")
     target.write_text(header + "\n\n".join(chapters), encoding="utf-8")
     return target
