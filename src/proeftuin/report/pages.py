@@ -190,8 +190,8 @@ def robustness_notebook(site_id: str) -> Path:
 # ----------------------------------------------------------------------------- include files
 
 
-def include_texts(runs: Runs, *, pdf: bool = False) -> dict[str, str]:
-    """Every include file's text, by file name (PDF: figures from the saved files)."""
+def include_texts(runs: Runs) -> dict[str, str]:
+    """Every include file's text, by file name."""
     pooled = rows(inputs.SYNTHESIS, "pooled.csv")
     return {
         "scorecard.md": template_table("scorecard", rows(inputs.SYNTHESIS, "scorecard.csv"))
@@ -200,8 +200,8 @@ def include_texts(runs: Runs, *, pdf: bool = False) -> dict[str, str]:
         "samenvatting.md": findings(pooled, dutch=True),
         "pooled.md": template_table("pooled", pooled)
         or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
-        "robustness.md": robustness(pdf),
-        "validation.md": validation(pdf),
+        "robustness.md": robustness(),
+        "validation.md": validation(),
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
     }

@@ -17,7 +17,7 @@ import yaml
 from proeftuin.report import inputs
 from proeftuin.report.estimates import render
 from proeftuin.report.inputs import Runs
-from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, include_texts, site_page
+from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, figure, robustness, site_page, validation
 
 PDF_PAGES = ("index", "synthesis", "robustness", "methods", "data", "reproducibility")
 PDF_NAME = "proeftuin-report.pdf"
@@ -44,28 +44,24 @@ def chapter(text: str) -> str:
 
 
 def static_chapter(page: Path, texts: dict[str, str]) -> str:
-    """A static page for print: includes whose print text differs (figures) inlined, embeds
-    as saved figure files."""
-    generated = inputs.reports_dir("_generated")
-
-    def include(match: re.Match[str]) -> str:
-        web = generated / Path(match.group(1)).name
-        text = texts.get(web.name)
-        same = text is None or (web.is_file() and web.read_text(encoding="utf-8") == text)
-        return match.group(0) if same else text
+    """A static page for print: the includes with figures inlined as their print texts (the
+    others left to Quarto), embeds as saved figure files."""
 
     def embed(match: re.Match[str]) -> str:
         notebook = Path(match.group(1))
         return figure(notebook.parent.name, notebook.stem, match.group(2),
                       page_dir=inputs.reports_dir(), pdf=True)  # fmt: skip
 
-    text = INCLUDE_RE.sub(include, page.read_text(encoding="utf-8"))
+    text = INCLUDE_RE.sub(
+        lambda m: texts.get(Path(m.group(1)).name, m.group(0)), page.read_text(encoding="utf-8")
+    )
     return chapter(EMBED_RE.sub(embed, text))
 
 
 def write_pdf_source(runs: Runs) -> Path:
     """``reports/full-report.qmd``: every page as one Typst document (gitignored)."""
-    reports, texts = inputs.reports_dir(), include_texts(runs, pdf=True)
+    reports = inputs.reports_dir()
+    texts = {"robustness.md": robustness(pdf=True), "validation.md": validation(pdf=True)}
     chapters = [static_chapter(reports / "index.qmd", texts)]
     chapters += [chapter(site_page(s, runs, pdf=True)) for s in inputs.sites()]
     chapters += [static_chapter(reports / f"{name}.qmd", texts) for name in PDF_PAGES[1:]]
