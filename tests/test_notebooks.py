@@ -20,7 +20,7 @@ TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
     "did_region": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
     "its_region": {"fig-its", "tbl-its-estimates"},
-    "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard"},
+    "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard", "fig-designs", "tbl-designs"},
     "robustness_region": {"fig-robustness", "fig-placebo", "tbl-robustness"},
     "validation": {"fig-validation", "tbl-validation"},
     "synth_region": {
