@@ -21,7 +21,6 @@ names (numpy ``SeedSequence`` spawn keys), so adding an outcome changes no other
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,10 +44,12 @@ WEIGHT_COLUMNS = [
 ]  # fmt: skip
 
 
-def stream(seed: int, *keys: str) -> np.random.Generator:
-    """The random stream of one outcome and estimator: ``seed`` spawned by their names."""
-    spawn = tuple(zlib.crc32(k.encode("utf-8")) for k in keys)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn))
+def stream(seed: int, outcome: str, estimator: str) -> np.random.Generator:
+    """The random stream of one outcome and estimator: ``seed`` keyed by the outcome's name
+    (as :func:`analysis.run_did` keys it), then by the estimator's."""
+    from proeftuin.estimators.streams import keyed_seed
+
+    return np.random.default_rng(keyed_seed(keyed_seed(seed, outcome), estimator))
 
 
 def balanced_frame(design: RegionDesign, outcome: str) -> tuple[pd.DataFrame, str]:
