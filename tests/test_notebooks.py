@@ -20,10 +20,14 @@ TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
     "did_region": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
     "its_region": {"fig-its", "tbl-its-estimates"},
-    "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard"},
+    "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard", "fig-designs", "tbl-designs"},
     "robustness_region": {"fig-robustness", "fig-placebo", "tbl-robustness"},
     "validation": {"fig-validation", "tbl-validation"},
-}
+    "synth_region": {
+        "fig-synth", "fig-synth-placebo", "tbl-synth-fit", "tbl-synth-donors",
+        "tbl-synth-time-weights", "tbl-synth-estimates",
+    },
+}  # fmt: skip
 
 
 def _code_cells(path: Path) -> list[nbformat.NotebookNode]:
@@ -74,7 +78,7 @@ def test_plan_parameters_match_the_templates() -> None:
 def test_region_notebooks_run_end_to_end_on_the_mirror(
     built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One region, both designs and the synthesis, through the real runner and kernel."""
+    """One region, every design and the synthesis, through the real runner and kernel."""
     panel_root, _ = built_panel
     root = link_project(tmp_path, panel_root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
@@ -86,7 +90,7 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
 
     summary = pipeline.run_plan(load_plan(), jobs=2)
     assert {r.status for r in summary.results} == {"executed"}, summary.to_dict()
-    assert len(summary.results) == 5  # did, its, robustness, validation, synthesis
+    assert len(summary.results) == 6  # did, its, robustness, synth, validation, synthesis
 
     results = root / "reports" / "results" / "vechtdal"
     did = pd.read_csv(results / "did_estimates.csv")
@@ -110,6 +114,22 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     assert validation["passed"].all() and len(validation) >= 28
     record = json.loads((results / "did_region.provenance.json").read_text())
     assert record["parameters"]["draws"] == 199 and record["status"] == "ok"
+
+    synth = pd.read_csv(results / "synth_estimates.csv")
+    cost = synth[(synth["outcome"] == "cost_basket_std") & (synth["method"] == "ri")]
+    assert set(cost["estimator"]) == {"sdid", "sc"}
+    assert (cost["ci_low"] < cost["estimate"]).all() and (cost["estimate"] < cost["ci_high"]).all()
+    assert (cost["mde"] > 0).all() and (cost["pre_rmspe"] >= 0).all()
+    assert (
+        synth.loc[synth["outcome"] == "admissions_per_1000", "note"]
+        .str.startswith("no pre-period")
+        .all()
+    )
+    donors = pd.read_csv(results / "synth_weights.csv")
+    units = donors[(donors["kind"] == "unit") & (donors["estimator"] == "sc")]
+    assert units["name"].notna().all() and units["weight"].sum() == pytest.approx(1.0)
+    assert (results / "fig-synth.png").is_file() and (results / "fig-synth-placebo.svg").is_file()
+    assert (basket["mde"] > 0).all()  # the DiD's, from its RI placebo coefficients
 
 
 def _imported(source: str) -> set[str]:

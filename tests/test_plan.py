@@ -105,3 +105,20 @@ def test_cli_refuses_an_invalid_plan_before_any_kernel(
     assert result.exit_code == 2
     assert "outcomes: unknown name 'costs'" in result.output
     assert not (tmp_path / "reports").exists()
+
+
+def test_pooled_design_defaults_to_did_and_is_validated(tmp_path: Path) -> None:
+    plan = load_plan()
+    assert set(plan.pooled_design.values()) == {"did"}
+    assert plan.tasks()[-1].parameters["pooled_design"] == plan.pooled_design
+    chosen = load_plan(_write(tmp_path, {**PLAN, "pooled_design": {"cost_basket_std": "sdid"}}))
+    assert chosen.pooled_design["cost_basket_std"] == "sdid"
+    assert chosen.pooled_design["hospital_gp_ratio"] == "did"
+    assert chosen.hash() != plan.hash()
+    message = _problems(tmp_path, pooled_design={"cost_basket_std": "synthetic"})
+    assert "pooled_design.cost_basket_std: Input should be 'did', 'sdid' or 'sc'" in message
+    message = _problems(tmp_path, pooled_design={"cost_basket": "sdid"})
+    assert "pooled_design: unknown name 'cost_basket'; did you mean 'cost_basket_std'?" in message
+    designs = [d for d in PLAN["designs"] if d != "synth_region"]
+    message = _problems(tmp_path, designs=designs, pooled_design={"cost_basket_std": "sc"})
+    assert "pooled_design.cost_basket_std: sc needs 'synth_region' under designs" in message

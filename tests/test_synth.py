@@ -279,6 +279,26 @@ def test_placebo_regions_within_an_area() -> None:
     assert 0 < r.p_value <= 1
 
 
+def test_ri_interval_inverts_the_randomization_test() -> None:
+    """The RI interval is {tau: p(estimate - tau) > 0.05} over the stored placebo estimates:
+    just inside each bound the test does not reject, just outside it does."""
+    df = factor_panel(11, n=40, effect=3.0)
+    fit = estimate_synth(
+        df, unit="unit", time="year", outcome="y", treated="d",
+        inference=("ri",), draws=100, seed=1,
+    )  # fmt: skip
+    r = fit.inference["ri"]
+    assert r.ci_low < fit.estimate < r.ci_high and "held fixed" in r.note
+
+    def p(tau: float) -> float:
+        exact = r.note.startswith("exact")
+        return inf.ri_pvalue(fit.estimate - tau, fit.placebo_estimates, exact)
+
+    width = r.ci_high - r.ci_low
+    for bound, inward in ((r.ci_low, 1), (r.ci_high, -1)):
+        assert p(bound + inward * 1e-3 * width) > 0.05 >= p(bound - inward * 1e-3 * width)
+
+
 # --- results and the command line ------------------------------------------------------------
 
 

@@ -5,6 +5,13 @@ outcome the design cannot identify (no pre-period for a late-starting series, to
 pre-period points for a trend) is kept as a row with its reason, never dropped silently.
 Results are written as CSV and JSON (machine-readable, read by the synthesis and the
 report), each atomically.
+
+What a design could detect is said by its minimum detectable effect (Bloom 1995, *Evaluation
+Review* 19(5)): the true effect a two-sided 5% test finds with 80% power, (z_0.975 +
+z_0.80) x SD = 2.80 x SD, with SD the spread of the estimator under no effect. Here that
+spread is read from the placebo distribution (the estimates for placebo sites drawn within
+the site's COROP area, the randomization-inference draws), so it needs no model: columns
+``mde`` (outcome units) and ``mde_pct`` (% of the site's pre-period mean).
 """
 
 from __future__ import annotations
@@ -14,14 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from proeftuin.design import RegionDesign
 from proeftuin.fileio import atomic_write_json, atomic_write_text
 
 DID_COLUMNS = [
     "region", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
-    "p_value", "n_units", "n_treated_units", "n_periods", "pretrend_p", "note",
+    "p_value", "n_units", "n_treated_units", "n_periods", "pretrend_p", "mde", "mde_pct",
+    "note",
 ]  # fmt: skip
 ITS_COLUMNS = [
     "region", "design", "outcome", "effect", "estimate", "se", "ci_low", "ci_high",
@@ -34,8 +44,51 @@ class OutcomeResult:
     """One outcome's estimate, or the reason there is none."""
 
     outcome: str
-    result: Any | None  # estimators.DidResult | estimators.ItsResult
+    result: Any | None  # estimators.DidResult | ItsResult | SynthResult
     reason: str | None = None
+    estimator: str | None = None  # set where one outcome has several estimators (sdid, sc)
+
+
+def mde_factor(alpha: float = 0.05, power: float = 0.80) -> float:
+    """z_(1-alpha/2) + z_power: 2.80 at 5% two-sided and 80% power (Bloom 1995)."""
+    return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+
+
+def minimum_detectable_effect(
+    placebo: Any, weights: Any = None, *, alpha: float = 0.05, power: float = 0.80
+) -> float:
+    """2.80 x the (weighted) SD of placebo estimates; NaN with fewer than two finite ones."""
+    draws = np.asarray(placebo, dtype=float)
+    ok = np.isfinite(draws)
+    if ok.sum() < 2:
+        return float("nan")
+    w = np.ones(ok.sum()) if weights is None else np.asarray(weights, dtype=float)[ok]
+    centre = np.average(draws[ok], weights=w)
+    sd = float(np.sqrt(np.average((draws[ok] - centre) ** 2, weights=w)))
+    return mde_factor(alpha, power) * sd
+
+
+def pre_period_mean(design: RegionDesign, outcome: str) -> float:
+    """The site's mean of the yearly (insured-year weighted) means before its start."""
+    series = design.series(outcome)
+    pre = series.loc[series["year"] < design.start_year, "region"].dropna()
+    return float(pre.mean()) if len(pre) else float("nan")
+
+
+def add_mde(
+    table: pd.DataFrame, design: RegionDesign, by: Sequence[str] = ("outcome",)
+) -> pd.DataFrame:
+    """``mde`` and ``mde_pct`` on every row of an outcome (and estimator), from the spread of
+    its randomization-inference placebo estimates (the RI row's ``se`` is their SD)."""
+    ri = table[table["method"] == "ri"].drop_duplicates(list(by))
+    sd = ri.set_index(list(by))["se"].astype(float)
+    keys = pd.MultiIndex.from_frame(table[list(by)]) if len(by) > 1 else table[by[0]]
+    mde = mde_factor() * sd.reindex(keys).to_numpy()
+    site_means = {o: pre_period_mean(design, o) for o in table["outcome"].dropna().unique()}
+    means = table["outcome"].map(site_means).to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(np.abs(means) > 0, 100 * mde / np.abs(means), np.nan)
+    return table.assign(mde=mde, mde_pct=pct)
 
 
 def run_did(
@@ -112,7 +165,8 @@ def did_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFram
             rows.append({**base, "method": None, "note": item.reason})
             continue
         rows.extend({**base, **row} for row in item.result.tidy().to_dict("records"))
-    return pd.DataFrame(rows).reindex(columns=DID_COLUMNS)
+    table = pd.DataFrame(rows).reindex(columns=DID_COLUMNS)
+    return add_mde(table, design) if len(table) else table
 
 
 def its_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
@@ -139,10 +193,13 @@ def write_results(
     """Write ``<name>_estimates.csv`` and ``<name>.json`` (full results) atomically."""
     folder = Path(results_dir)
     csv = atomic_write_text(folder / f"{name}_estimates.csv", table.to_csv(index=False))
-    payload = {
-        item.outcome: item.result.to_dict() if item.result is not None else {"reason": item.reason}
-        for item in results
-    }
+    payload: dict[str, Any] = {}
+    for item in results:
+        entry = item.result.to_dict() if item.result is not None else {"reason": item.reason}
+        if item.estimator is None:
+            payload[item.outcome] = entry
+        else:
+            payload.setdefault(item.outcome, {})[item.estimator] = entry
     full = atomic_write_json(folder / f"{name}.json", payload)
     return [csv, full]
 

@@ -26,6 +26,9 @@ GLOBAL_NOTEBOOKS = (SYNTHESIS, VALIDATION)
 INFERENCE_METHODS = ("crv1", "wild", "ri")
 ControlPool = Literal["all", "province", "care_office", "size", "age"]
 InferenceMethod = Literal["crv1", "wild", "ri"]
+PooledDesign = Literal["did", "sdid", "sc"]
+#: The design notebook each pooled design's estimates come from.
+POOLED_DESIGN_NOTEBOOK = {"did": "did_region", "sdid": "synth_region", "sc": "synth_region"}
 
 
 class _Strict(BaseModel):
@@ -77,6 +80,8 @@ class PlanFile(_Strict):
     outcomes: list[str] = Field(min_length=1)
     designs: list[str] = Field(min_length=1)  # notebook templates in notebooks/
     regions: dict[str, RegionSettings] = Field(min_length=1)
+    # outcome -> the design the synthesis pools across sites (others are sensitivity); did
+    pooled_design: dict[str, PooledDesign] = Field(default_factory=dict)
     execution: Execution = Field(default_factory=Execution)
 
 
@@ -136,6 +141,11 @@ class Plan:
     def designs(self) -> list[str]:
         return list(self.spec.designs)
 
+    @property
+    def pooled_design(self) -> dict[str, str]:
+        """Per outcome the design the synthesis pools (``did`` unless the plan says)."""
+        return {o: self.spec.pooled_design.get(o, "did") for o in self.outcomes}
+
     def region_settings(self, region: str) -> dict[str, Any]:
         """The region's settings with the plan's defaults filled in."""
         merged = self.spec.defaults.model_dump()
@@ -156,6 +166,7 @@ class Plan:
                 "outcomes": self.outcomes,
                 "designs": self.designs,
                 "regions": {r: self.region_settings(r) for r in self.regions},
+                **({"pooled_design": self.pooled_design} if self.spec.pooled_design else {}),
             }
         )
 
@@ -192,6 +203,7 @@ class Plan:
                 "regions": self.regions,
                 "designs": self.designs,
                 "outcomes": self.outcomes,
+                "pooled_design": self.pooled_design,
                 "plan_hash": self.hash(),
             },
             depends_on=all_region_names,
@@ -282,6 +294,13 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
     for name in GLOBAL_NOTEBOOKS:
         templates.pop(name, None)
     problems += _unknown_names("designs", spec.designs, templates)
+    problems += _unknown_names(
+        "pooled_design", list(spec.pooled_design), dict.fromkeys(spec.outcomes)
+    )
+    for outcome, design in spec.pooled_design.items():
+        notebook = POOLED_DESIGN_NOTEBOOK[design]
+        if notebook not in spec.designs:
+            problems.append(f"pooled_design.{outcome}: {design} needs {notebook!r} under designs")
     return problems, start_years
 
 

@@ -201,3 +201,96 @@ def validation(table: pd.DataFrame) -> Figure:
     ax.set_xlabel("|estimate - published| / tolerance (1 = rounding limit)")
     ax.set_xlim(0, max(1.2, float(np.nanmax(share)) * 1.1) if len(share) else 1.2)
     return fig
+
+
+SYNTH_STYLE = {"sdid": ("--", CONTROL_COLOUR, "synthetic DiD (+ intercept)"),
+               "sc": (":", "#009E73", "synthetic control")}  # fmt: skip
+
+
+def synth_paths(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeResult items
+    """The site against its synthetic counterparts per outcome; SDID's time weights as bars."""
+    outcomes = list(dict.fromkeys(r.outcome for r in results))
+
+    def draw(ax: Axes, outcome: str) -> None:
+        fits = [r for r in results if r.outcome == outcome and r.result is not None]
+        if not fits:
+            _say(ax, next(r.reason for r in results if r.outcome == outcome) or "not estimable")
+            return
+        path = fits[0].result.path
+        ax.plot(path["time"], path["treated"], "o-", color=REGION_COLOUR, label=design.name)
+        for item in fits:
+            style, colour, label = SYNTH_STYLE[item.estimator]
+            p = item.result.path
+            ax.plot(p["time"], p["synthetic_shifted"], style, color=colour, label=label)
+        sdid = next((i.result for i in fits if i.estimator == "sdid"), None)
+        if sdid is not None:
+            tw = sdid.time_weights[sdid.time_weights["weight"] > 0]
+            low, high = ax.get_ylim()
+            ax.bar(tw["time"], tw["weight"] * 0.2 * (high - low), bottom=low, width=0.6,
+                   color=CONTROL_COLOUR, alpha=0.3, label="SDID time weights")  # fmt: skip
+            ax.set_ylim(low, high)
+        _mark_start(ax, design.start_year - 0.5)
+        ax.set_xlabel("year")
+        ax.legend(fontsize=7, loc="best")
+
+    return small_multiples(outcomes, draw)
+
+
+def synth_placebos(results: Sequence) -> Figure:  # OutcomeResult items
+    """Placebo-site estimates (randomization inference) with the site's estimate marked."""
+    outcomes = list(dict.fromkeys(r.outcome for r in results))
+
+    def draw(ax: Axes, outcome: str) -> None:
+        fits = [r for r in results if r.outcome == outcome and r.result is not None]
+        if not fits:
+            _say(ax, "not estimable")
+            return
+        for item in fits:
+            _, colour, label = SYNTH_STYLE[item.estimator]
+            fit = item.result
+            draws = fit.placebo_estimates[np.isfinite(fit.placebo_estimates)]
+            p = fit.inference["ri"].p_value if "ri" in fit.inference else float("nan")
+            ax.hist(draws, bins=30, histtype="step", color=colour, linewidth=1.2,
+                    label=f"{label.split(' (')[0]} placebos (RI p = {p:.3f})")  # fmt: skip
+            ax.axvline(fit.estimate, color=colour, linewidth=2)
+        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        ax.set_xlabel("estimate (site: vertical line)")
+        ax.legend(fontsize=7, loc="best")
+
+    return small_multiples(outcomes, draw)
+
+
+def side_by_side(table: pd.DataFrame) -> Figure:
+    """Every design's estimate with its 95% interval, one row of panels per site and one
+    panel per outcome; the pooled design in black, the others (sensitivity) in colour."""
+    regions = list(dict.fromkeys(table["region"])) or ["(none)"]
+    outcomes = list(dict.fromkeys(table["outcome"])) or ["(none)"]
+    size = (4.6 * len(outcomes), 3.2 * len(regions) + 0.6)
+    fig, axes = plt.subplots(
+        len(regions), len(outcomes), squeeze=False, layout="constrained", figsize=size
+    )
+    names = {"did": "DiD", "sdid": "synthetic DiD", "sc": "synthetic control", "its": "ITS"}
+    for ax, (region, outcome) in zip(
+        axes.ravel(), [(r, o) for r in regions for o in outcomes], strict=True
+    ):
+        rows = table[(table["region"] == region) & (table["outcome"] == outcome)]
+        rows = rows.dropna(subset=["estimate"])
+        ax.set_title(f"{region}: {outcome_title(outcome)}" if len(regions) > 1 else
+                     outcome_title(outcome), fontsize=9)  # fmt: skip
+        if rows.empty:
+            _say(ax, "no estimate for this outcome")
+            continue
+        y = list(range(len(rows), 0, -1))
+        labels = [f"{names.get(d, d)}{f' ({v})' if isinstance(v, str) and v else ''}"
+                  for d, v in zip(rows["design"], rows["variant"], strict=True)]  # fmt: skip
+        pooled = (rows["role"] == "pooled").to_numpy()
+        for mask, colour, marker in ((~pooled, REGION_COLOUR, "o"), (pooled, POOLED_COLOUR, "D")):
+            if mask.any():
+                ax.errorbar(rows["estimate"][mask], [v for v, m in zip(y, mask, strict=True) if m],
+                            xerr=_half_widths(rows[mask]), fmt=marker, color=colour,
+                            capsize=3)  # fmt: skip
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("effect (black: the design the synthesis pools)", fontsize=8)
+    return fig

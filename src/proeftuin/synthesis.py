@@ -39,9 +39,13 @@ POOLED_COLUMNS = [
 ]  # fmt: skip
 INPUT_COLUMNS = ["region", "notebook", "status", "note"]
 SCORECARD_COLUMNS = [
-    "region", "dimension", "outcome", "estimate", "ci_low", "ci_high", "p_value", "method",
-    "evidence", "direction",
+    "region", "dimension", "outcome", "design", "estimate", "ci_low", "ci_high", "p_value",
+    "method", "evidence", "direction", "mde", "mde_pct", "detectable",
 ]  # fmt: skip
+#: An MDE up to this % of the site's pre-period mean rules out effects of policy interest
+#: (the Pioneer sites aimed to slow cost growth by a few percent): "no effect larger than
+#: the MDE"; above it a null finding is "too noisy to say".
+INFORMATIVE_MDE_PCT = 5.0
 
 
 class SynthesisInputError(ResultsError):
@@ -139,9 +143,29 @@ def pool(table: pd.DataFrame) -> pd.DataFrame:
     for outcome, group in _comparable(table).groupby("outcome", sort=True):
         if len(group) >= 2:
             pooled = pool_effects(group["estimate"], _se(group))
-            rows.append({"outcome": outcome, "design": "did", "method": group["method"].iloc[0],
+            design = group["design"].iloc[0] if "design" in group else "did"
+            rows.append({"outcome": outcome, "design": design, "method": group["method"].iloc[0],
                          **pooled})  # fmt: skip
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+
+def pooling_table(
+    did: pd.DataFrame, synth: pd.DataFrame, pooled_design: dict[str, str]
+) -> pd.DataFrame:
+    """Per outcome the rows of the design the plan pools (``did``, ``sdid`` or ``sc``), with
+    ``design`` naming it; outcomes not in ``pooled_design`` take the DiD's rows."""
+    frames = []
+    for outcome in dict.fromkeys([*did.get("outcome", []), *pooled_design]):
+        design = pooled_design.get(outcome, "did")
+        if design == "did":
+            rows = did[did["outcome"] == outcome] if len(did) else did
+        elif len(synth):
+            rows = synth[(synth["outcome"] == outcome) & (synth["estimator"] == design)]
+        else:
+            continue
+        frames.append(rows.assign(design=design))
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
@@ -206,12 +230,18 @@ def evidence(p_value: float | None) -> str:
 
 
 def scorecard(
-    table: pd.DataFrame, outcomes: Sequence[str], missing: pd.DataFrame | None = None
+    table: pd.DataFrame,
+    outcomes: Sequence[str],
+    missing: pd.DataFrame | None = None,
+    informative_pct: float = INFORMATIVE_MDE_PCT,
 ) -> pd.DataFrame:
     """Per region and Triple Aim dimension: the headline outcome, its effect and evidence.
 
     Estimate, interval, p-value and method all come from one row: the region's most robust
-    inference method with a p-value. Without evidence the direction is 'inconclusive'.
+    inference method with a p-value. Without evidence the direction is 'inconclusive', and
+    the minimum detectable effect tells two kinds of null apart (``detectable``): "no effect
+    larger than" the MDE where it is at most ``informative_pct`` % of the site's pre-period
+    mean, else "too noisy to say".
     Regions in ``missing`` (see :meth:`Inputs.excluded`) get rows whose direction says why
     they have no estimate ('failed', 'not run', ...).
     """
@@ -228,6 +258,7 @@ def scorecard(
         for region in regions:
             hit = tests[(tests["region"] == region) & (tests["outcome"] == outcome)]
             row = _scorecard_row(None if hit.empty else hit.iloc[0], better_if_higher)
+            row["detectable"] = detectable(row, informative_pct)
             rows.append({"region": region, "dimension": dimension, "outcome": outcome, **row})
         for gone in [] if missing is None else missing.itertuples():
             row = _scorecard_row(None, better_if_higher) | {
@@ -237,14 +268,33 @@ def scorecard(
     return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
 
+def detectable(row: dict[str, object], informative_pct: float = INFORMATIVE_MDE_PCT) -> str:
+    """What a null finding means, by the minimum detectable effect; '' when not a null."""
+    if row.get("direction") != "inconclusive":
+        return ""
+    mde, pct = _num(row.get("mde")), _num(row.get("mde_pct"))
+    if mde is None or pct is None:
+        return "too noisy to say (no placebo distribution)"
+    if pct <= informative_pct:
+        return f"no effect larger than {mde:.3g} ({pct:.1f}% of the pre-period mean)"
+    return f"too noisy to say: only effects of {mde:.3g} ({pct:.1f}%) or more were detectable"
+
+
+def _num(value: object) -> float | None:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return float(number) if np.isfinite(number) else None
+
+
 def _scorecard_row(test: pd.Series | None, higher_is_better: bool) -> dict[str, object]:
     if test is None:
-        return {"estimate": None, "ci_low": None, "ci_high": None, "p_value": None,
-                "method": None, "evidence": "none", "direction": "not estimable"}  # fmt: skip
+        return {"design": None, "estimate": None, "ci_low": None, "ci_high": None,
+                "p_value": None, "method": None, "evidence": "none",
+                "direction": "not estimable", "mde": None, "mde_pct": None}  # fmt: skip
     grade = evidence(test["p_value"])
     improving = (test["estimate"] > 0) == higher_is_better
     direction = "inconclusive" if grade == "none" else ("better" if improving else "worse")
     return {
+        "design": test.get("design", "did"),
         "estimate": test["estimate"],
         "ci_low": test["ci_low"],
         "ci_high": test["ci_high"],
@@ -252,4 +302,6 @@ def _scorecard_row(test: pd.Series | None, higher_is_better: bool) -> dict[str, 
         "method": test["method"],
         "evidence": grade,
         "direction": direction,
+        "mde": test.get("mde"),
+        "mde_pct": test.get("mde_pct"),
     }

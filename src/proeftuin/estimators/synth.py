@@ -182,7 +182,7 @@ def estimate_synth(
             results[m] = si.jackknife_result(work, fits, estimate, alpha)
         else:
             results[m], placebo = si.ri_result(
-                panel, method, estimate, draws, rng, aggregate, sizes
+                panel, method, estimate, draws, rng, aggregate, sizes, alpha
             )
         clock[m] = _time.perf_counter() - start
     uw, tw, path, cohorts, rmspe = _tables(work, fits, method)

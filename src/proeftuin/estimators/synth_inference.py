@@ -15,7 +15,11 @@ One job: given the observed cohort fits, return an :class:`InferenceResult` per 
 - ``ri``: the estimator refitted (weights and all) on placebo assignments of the observed
   adoption dates, drawn by the DiD's machinery (:func:`inference.placebo_assignments` over
   all units, or :func:`inference.grouped_placebo_assignments` for placebo regions within
-  an area); the p-value compares absolute estimates (:func:`inference.ri_pvalue`).
+  an area); the p-value compares absolute estimates (:func:`inference.ri_pvalue`). The
+  interval inverts that test under a constant additive effect with the placebo estimates
+  held fixed: {tau: p(estimate - tau) > alpha}. Exact when the treated units do not enter
+  the placebo fits; here they stay among the donors with their observed outcomes, so the
+  interval is approximate (the note says how it was made).
 
 All refits go through the batched solver, ``CHUNK`` draws at a time.
 """
@@ -146,8 +150,10 @@ def ri_result(
     rng: np.random.Generator,
     aggregate: bool,
     sizes: dict[int, float],
+    alpha: float = 0.05,
 ) -> tuple[InferenceResult, np.ndarray]:
-    """Randomization inference: refit on placebo assignments of the adoption dates."""
+    """Randomization inference: refit on placebo assignments of the adoption dates; the
+    interval inverts the test with the placebo estimates held fixed."""
     labels = panel.labels
     if panel.groups is not None:
         assign, exact, weights = inf.grouped_placebo_assignments(labels, panel.groups, draws, rng)
@@ -156,6 +162,17 @@ def ri_result(
         assign, exact = inf.placebo_assignments(labels, draws, rng)
         weights, included, scheme = None, True, "placebo units over all units"
     placebo = _chunked(panel.y, assign, method, unit_weights=panel.weights, aggregate=aggregate)
-    res = inf.ri_result(estimate, placebo, exact, None, weights, included)
-    res.note = f"{res.note}; {scheme}; statistic |estimate|"
+    finite = np.isfinite(placebo)
+    if not finite.any():
+        res = inf.ri_result(estimate, placebo, exact, None, weights, included)
+        res.note = f"{res.note}; {scheme}; no finite placebo estimate"
+        return res, placebo
+
+    def pval(tau: float) -> float:
+        return inf.ri_pvalue(estimate - tau, placebo, exact, weights, included)
+
+    ci = inf._invert(pval, estimate, float(np.std(placebo[finite])) or 1.0, alpha)
+    res = inf.ri_result(estimate, placebo, exact, ci, weights, included)
+    note = f"{res.note}; {scheme}; statistic |estimate|; interval inverts the test with the "
+    res.note = inf.interval_note(ci[0], ci[1], note + "placebo estimates held fixed")
     return res, placebo

@@ -44,6 +44,7 @@ POOLS = {"all": "All controls", "province": "Same province", "care_office": "Sam
          "size": "Similar size", "age": "Similar age"}  # fmt: skip
 DESIGN_NAMES = {"did_region": "difference-in-differences", "its_region": "interrupted time series"}
 DESIGN_NAMES |= {"did": DESIGN_NAMES["did_region"], "its": DESIGN_NAMES["its_region"]}
+DESIGN_NAMES |= {"sdid": "synthetic DiD", "sc": "synthetic control"}
 EVIDENCE_MARK = {"strong": "●●●", "moderate": "●●○", "weak": "●○○", "none": "○○○"}
 DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "inconclusive": "◆ inconclusive"}
 VERDICTS = dict.fromkeys(("true", "yes", "1", "pass", "passed"), "✓ yes")

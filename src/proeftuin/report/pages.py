@@ -31,6 +31,7 @@ from proeftuin.report.estimates import (
     template_table,
 )
 from proeftuin.report.inputs import Rows, Runs, TaskRun, executed_notebook, notebook_labels, rows
+from proeftuin.report.synth import SYNTH_FIGURES, synth_context
 from proeftuin.report.tables import (
     fmt_int,
     missing_note,
@@ -169,6 +170,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         ),
         "pretrends": list(pretrends.values()),
         "runs": [run_row(t) for t in tasks.values()],
+        **synth_context(site_id, page_dir, pdf, figures("synth_region", SYNTH_FIGURES)),
     }
 
 

@@ -1,0 +1,129 @@
+"""The designs side by side: per site and headline outcome, every credible estimate.
+
+Read from the results files only (``reports/results/<site>/``), never recomputed:
+
+- TWFE difference-in-differences per control pool (``robustness.csv``, check
+  ``control_pool``), each with the most robust interval it has (randomization inference
+  over placebo regions, else the wild bootstrap, else CRV1), the plan's own pool marked;
+- synthetic DiD and synthetic control (``synth_estimates.csv``), randomization inference
+  over placebo sites within the COROP area;
+- the controlled interrupted time series (``its_estimates.csv``, the level change) where it
+  could be estimated, with its model-based interval.
+
+Which design the synthesis pools per outcome is declared in ``analysis.yml``
+(``pooled_design``); that row is marked ``pooled``, the others ``sensitivity``. The minimum
+detectable effect (``mde``, 2.8 x SD of the placebo estimates) is given where the design has
+a placebo distribution (the DiD of the plan's pool, SDID, SC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from proeftuin import results
+from proeftuin.headline import INTERVAL_PREFERENCE, headline
+from proeftuin.robustness import headline_outcomes
+
+COLUMNS = [
+    "region", "outcome", "design", "variant", "role", "estimate", "ci_low", "ci_high",
+    "p_value", "method", "mde", "mde_pct", "note",
+]  # fmt: skip
+SYNTH_PREFERENCE = ("ri", "placebo")
+DESIGN_ORDER = {"did": 0, "sdid": 1, "sc": 2, "its": 3}
+
+
+def _read(region: str, name: str, root: Path) -> pd.DataFrame:
+    path = root / region / name
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def site_rows(
+    region: str, outcomes: Sequence[str], *, control_pool: str | None, root: Path
+) -> pd.DataFrame:
+    """Every design's headline row for one site and the given outcomes."""
+    frames = []
+    checks = _read(region, "robustness.csv", root)
+    if not checks.empty:
+        pools = checks[(checks["check"] == "control_pool") & checks["outcome"].isin(outcomes)]
+        pools = pools.dropna(subset=["estimate"])
+        method = pools["note"].fillna("").str.extract(r"interval and p-value: (\w+)")[0]
+        frames.append(pools.assign(design="did", method=method)[
+            ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value", "method"]
+        ])  # fmt: skip
+    did = _read(region, "did_estimates.csv", root)
+    mde = {}
+    if not did.empty and "mde" in did:
+        best = headline(did, INTERVAL_PREFERENCE)
+        mde = {o: r for o, r in best.set_index("outcome")[["mde", "mde_pct"]].iterrows()}
+    synth = _read(region, "synth_estimates.csv", root)
+    if not synth.empty:
+        rows = headline(synth.assign(region=synth["region"] + "|" + synth["estimator"]),
+                        SYNTH_PREFERENCE)  # fmt: skip
+        rows = rows[rows["outcome"].isin(outcomes)]
+        frames.append(rows.assign(design=rows["region"].str.split("|").str[1], variant="")[
+            ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value",
+             "method", "mde", "mde_pct"]
+        ])  # fmt: skip
+    its = _read(region, "its_estimates.csv", root)
+    if not its.empty:
+        level = its[(its["effect"] == "level_change") & its["outcome"].isin(outcomes)]
+        level = level.dropna(subset=["estimate", "ci_low", "ci_high"])
+        frames.append(level.assign(design="its", variant="level change", method="model")[
+            ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value", "method"]
+        ])  # fmt: skip
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    main = (table["design"] == "did") & (table["variant"] == control_pool)
+    for key in ("mde", "mde_pct"):
+        values = table["outcome"].map(lambda o, k=key: mde[o][k] if o in mde else None)
+        table[key] = table[key].where(~main, values) if key in table else values.where(main)
+    return table.assign(region=region)
+
+
+def side_by_side(
+    regions: Sequence[str],
+    outcomes: Sequence[str],
+    pooled_design: Mapping[str, str] | None = None,
+    *,
+    root: Path | None = None,
+    manifest: results.Manifest | None = None,
+) -> pd.DataFrame:
+    """Per site and headline outcome, one row per design (and DiD control pool).
+
+    ``pooled_design`` maps an outcome to the design the synthesis pools (default ``did``);
+    the plan's control pool of each site comes from the run manifest's DiD task (``all``
+    without a manifest).
+    """
+    root = root or results.results_dir()
+    if manifest is None and results.manifest_path().is_file():
+        manifest = results.read_manifest()
+    chosen = headline_outcomes(outcomes)
+    pooled = {o: (pooled_design or {}).get(o, "did") for o in chosen}
+    frames = []
+    for region in regions:
+        task = manifest.task(f"{region}/did_region") if manifest else None
+        pool = (task.parameters.get("control_pool") if task else None) or "all"
+        frames.append(site_rows(region, chosen, control_pool=pool, root=root))
+        main = frames[-1]["design"].eq("did") & frames[-1]["variant"].eq(pool)
+        frames[-1].loc[main, "note"] = "the plan's control pool"
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    is_pooled = table["design"] == table["outcome"].map(pooled)
+    is_pooled &= (table["design"] != "did") | table["note"].eq("the plan's control pool")
+    table["role"] = is_pooled.map({True: "pooled", False: "sensitivity"})
+    order = table["outcome"].map(chosen.index) * 10 + table["design"].map(DESIGN_ORDER)
+    table = table.assign(_order=order).sort_values(["region", "_order"], kind="stable")
+    return table.reindex(columns=COLUMNS).reset_index(drop=True)
+
+
+def save_site_figures(table: pd.DataFrame, results_dir: str | Path) -> list[str]:
+    """One figure per site (``fig-designs-<site>``, PNG and SVG) beside the synthesis."""
+    from proeftuin import plots
+
+    names = []
+    for region in dict.fromkeys(table["region"]):
+        label = f"fig-designs-{region}"
+        plots.save_figure(plots.side_by_side(table[table["region"] == region]), results_dir, label)
+        names.append(label)
+    return names

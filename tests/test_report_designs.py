@@ -1,0 +1,55 @@
+"""The site page leads with the designs side by side and shows the synthetic-control
+estimates; the scorecard says what a null finding could have detected. Fixture results only
+(see tests/test_report.py's ``project``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from proeftuin import report
+from test_report import FIXTURES, project  # noqa: F401  (the fixture)
+
+
+def _add_results(root: Path) -> None:
+    results = root / "reports" / "results"
+    pd.DataFrame(
+        [{"region": "site-a", "outcome": "cost_basket_std", "design": d, "variant": v,
+          "role": r, "estimate": e, "ci_low": e - 50, "ci_high": e + 50, "p_value": 0.4,
+          "method": "ri", "mde": 140.0, "mde_pct": 7.0, "note": ""}
+         for d, v, r, e in (("did", "all", "pooled", 93.0), ("did", "province", "sensitivity",
+                            57.0), ("sdid", "", "sensitivity", 81.5))]
+    ).to_csv(results / "synthesis" / "designs.csv", index=False)  # fmt: skip
+    shutil.copy(FIXTURES / "results" / "synthesis" / "fig-forest.png",
+                results / "synthesis" / "fig-designs-site-a.png")  # fmt: skip
+    pd.DataFrame(
+        [{"region": "site-a", "design": "synth", "outcome": "cost_basket_std",
+          "estimator": "sdid", "method": "ri", "estimate": 81.5, "ci_low": 31.5,
+          "ci_high": 131.5, "p_value": 0.04, "pre_rmspe": 3.25, "mde": 140.0, "mde_pct": 7.0,
+          "note": "sampled placebo assignments"}]
+    ).to_csv(results / "site-a" / "synth_estimates.csv", index=False)  # fmt: skip
+    card = pd.read_csv(results / "synthesis" / "scorecard.csv")
+    card["detectable"] = "too noisy to say: only effects of 140 (7.0%) or more were detectable"
+    card.to_csv(results / "synthesis" / "scorecard.csv", index=False)
+
+
+def test_site_page_leads_with_the_designs_and_shows_synth(project: Path) -> None:  # noqa: F811
+    _add_results(project)
+    pages = report.generate_pages()
+    text = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    lead = text.index("## The designs side by side")
+    assert lead < text.index("## The site and its municipalities")
+    assert "(../results/synthesis/fig-designs-site-a.png){#fig-designs-site-a}" in text
+    assert "| cost_basket_std | sdid |  | sensitivity | 81.5 |" in text
+    synth = text[text.index("## Synthetic control and synthetic DiD") :]
+    assert "| cost_basket_std | sdid | ri | 81.5 | 31.5 | 132 | 0.040 | 3.25 | 140 | 7 |" in synth
+    other = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "The designs-side-by-side figure is not available." in other
+    assert "No synthetic-control estimates." in other
+    scorecard = (project / "reports" / "_generated" / "scorecard.md").read_text()
+    assert "What it could detect" in scorecard and "too noisy to say: only effects of 140" in (
+        scorecard
+    )
+    assert report.validate_pages(pages) == []
