@@ -8,7 +8,7 @@ Read from the results files only (``reports/results/<site>/``), never recomputed
 - synthetic DiD and synthetic control (``synth_estimates.csv``), randomization inference
   over placebo sites within the COROP area;
 - the controlled interrupted time series (``its_estimates.csv``, the level change) where it
-  could be estimated, with its model-based interval.
+  could be estimated, with its Newey–West interval (the ITS notebook's only inference).
 
 Which design the synthesis pools per outcome is declared in ``analysis.yml``
 (``pooled_design``); that row is marked ``pooled``, the others ``sensitivity``. The minimum
@@ -59,11 +59,10 @@ def site_rows(
         best = headline(did, INTERVAL_PREFERENCE)
         mde = {o: r for o, r in best.set_index("outcome")[["mde", "mde_pct"]].iterrows()}
     synth = _read(region, "synth_estimates.csv", root)
-    if not synth.empty:
-        rows = headline(synth.assign(region=synth["region"] + "|" + synth["estimator"]),
-                        SYNTH_PREFERENCE)  # fmt: skip
+    for estimator in ("sdid", "sc") if not synth.empty else ():
+        rows = headline(synth[synth["estimator"] == estimator], SYNTH_PREFERENCE)
         rows = rows[rows["outcome"].isin(outcomes)]
-        frames.append(rows.assign(design=rows["region"].str.split("|").str[1], variant="")[
+        frames.append(rows.assign(design=estimator, variant="")[
             ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value",
              "method", "mde", "mde_pct"]
         ])  # fmt: skip
@@ -71,7 +70,7 @@ def site_rows(
     if not its.empty:
         level = its[(its["effect"] == "level_change") & its["outcome"].isin(outcomes)]
         level = level.dropna(subset=["estimate", "ci_low", "ci_high"])
-        frames.append(level.assign(design="its", variant="level change", method="model")[
+        frames.append(level.assign(design="its", variant="level change", method="newey_west")[
             ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value", "method"]
         ])  # fmt: skip
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
