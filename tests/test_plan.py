@@ -122,3 +122,31 @@ def test_pooled_design_defaults_to_did_and_is_validated(tmp_path: Path) -> None:
     designs = [d for d in PLAN["designs"] if d != "synth_region"]
     message = _problems(tmp_path, designs=designs, pooled_design={"cost_basket_std": "sc"})
     assert "pooled_design.cost_basket_std: sc needs 'synth_region' under designs" in message
+
+
+def test_outcomes_have_their_own_period_within_their_data(tmp_path: Path) -> None:
+    plan = load_plan()
+    [its] = [t for t in plan.tasks(["vechtdal"]) if t.notebook == "its_region"]
+    assert its.parameters["outcome_periods"]["mortality_all_per_1000"] == [1996, 2018]
+    assert "cost_basket_std" not in its.parameters["outcome_periods"]  # the plan's 2011-2023
+    assert (its.parameters["first_year"], its.parameters["last_year"]) == (2011, 2023)
+    periods = {**PLAN["periods"], "outcomes": {"mortality_all_per_1000": {"first_year": 1990}}}
+    message = _problems(tmp_path, periods=periods)
+    assert (
+        "periods.outcomes.mortality_all_per_1000.first_year: 1990 is outside the data of "
+        "mortality_all_per_1000 (1996-2018)" in message
+    )
+    periods = {**PLAN["periods"], "outcomes": {"mortality_al_per_1000": {"first_year": 1996}}}
+    assert "periods.outcomes: unknown name 'mortality_al_per_1000'" in _problems(
+        tmp_path, periods=periods
+    )
+
+
+def test_an_outcome_without_data_in_the_period_is_refused(tmp_path: Path) -> None:
+    periods = {"first_year": 2019, "last_year": 2023}
+    outcomes = ["cost_basket_std", "mortality_all_per_1000"]
+    message = _problems(tmp_path, periods=periods, outcomes=outcomes, regions={"vechtdal": {}})
+    assert "outcomes: mortality_all_per_1000 has no data in periods 2019-2023" in message
+    late = {"outcomes": {"mortality_all_per_1000": {"first_year": 2014, "last_year": 2018}}}
+    message = _problems(tmp_path, periods={**PLAN["periods"], **late}, regions={"vechtdal": {}})
+    assert "regions.vechtdal.start_year: 2013 must fall after periods.outcomes." in message

@@ -10,6 +10,7 @@ series (region vs. comparison group, weighted by insured-years).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,11 @@ class RegionDesign:
     buffer: bool
     panel: pd.DataFrame
     areas: dict[str, str] = field(default_factory=dict)  # municipality -> COROP region
+    periods: dict[str, tuple[int, int]] = field(default_factory=dict)  # outcome -> own period
+
+    def period(self, outcome: str) -> tuple[int, int]:
+        """The outcome's analysis years: its own period where the plan gives one."""
+        return self.periods.get(outcome, (self.first_year, self.last_year))
 
     def outcome_frame(self, outcome: str) -> pd.DataFrame:
         """Long frame for one outcome: one row per municipality and year with timing columns.
@@ -43,7 +49,10 @@ class RegionDesign:
         ``placebo_area`` is the municipality's COROP region, from which randomization
         inference draws placebo regions of neighbouring municipalities.
         """
-        rows = self.panel[self.panel["outcome"] == outcome]
+        first, last = self.period(outcome)
+        rows = self.panel[
+            (self.panel["outcome"] == outcome) & self.panel["year"].between(first, last)
+        ]
         frame = rows[["municipality", "year", "value", "weight"]].dropna(subset=["value"])
         in_region = frame["municipality"].isin(self.treated)
         return frame.assign(
@@ -52,6 +61,21 @@ class RegionDesign:
             first_treated=in_region.astype(int) * self.start_year,
             treated_post=(in_region & (frame["year"] >= self.start_year)).astype(int),
         ).reset_index(drop=True)
+
+    def count_frame(self, outcome: str, count: str, exposure: str) -> pd.DataFrame:
+        """Long frame of a count model in the outcome's period: municipality, year, count,
+        exposure, ``placebo_area`` (COROP) and ``treated``; municipalities lacking either
+        value in a year are left out of that year."""
+        first, last = self.period(outcome)
+        rows = self.panel[self.panel["outcome"].isin([count, exposure])]
+        rows = rows[rows["year"].between(first, last)]
+        wide = rows.pivot_table(index=["municipality", "year"], columns="outcome", values="value")
+        frame = wide.reindex(columns=[count, exposure]).dropna().reset_index()
+        frame.columns.name = None
+        return frame.assign(
+            placebo_area=frame["municipality"].map(self.areas).fillna("unknown"),
+            treated=frame["municipality"].isin(self.treated).astype(int),
+        )
 
     def series(self, outcome: str) -> pd.DataFrame:
         """Yearly weighted means of the region and of its comparison group (wide)."""
@@ -85,6 +109,9 @@ class RegionDesign:
         names = self.panel.drop_duplicates("municipality").set_index("municipality")["name"]
         region_names = ", ".join(sorted(names.reindex(list(self.treated)).fillna("?")))
         pool = self.control_pool + (" (neighbours excluded)" if self.buffer else "")
+        years = f"{self.first_year}-{self.last_year}" + "".join(
+            f"; {name}: {a}-{b}" for name, (a, b) in self.periods.items()
+        )
         return pd.DataFrame(
             {
                 "": [
@@ -101,7 +128,7 @@ class RegionDesign:
                     str(self.start_year),
                     f"control pool '{pool}'",
                     str(len(self.controls)),
-                    f"{self.first_year}-{self.last_year}",
+                    years,
                 ],
             }
         ).set_index("")
@@ -136,15 +163,22 @@ def region_design(
     start_year: int | None = None,
     first_year: int = 2011,
     last_year: int = 2023,
+    outcome_periods: Mapping[str, Sequence[int]] | None = None,
 ) -> RegionDesign:
-    """The design of one region from the registry, its control pool and the panel (no I/O)."""
+    """The design of one region from the registry, its control pool and the panel (no I/O).
+
+    ``outcome_periods`` gives outcomes their own analysis years ``[first, last]`` (e.g. the
+    mortality series from 1996); every other outcome uses ``first_year``-``last_year``."""
     from proeftuin.regions import control_pool as pool_of
 
     site = inputs.registry.sites[region]
     covariates, panel = inputs.covariates, inputs.panel
     controls = pool_of(inputs.registry, region, covariates, pool=control_pool, buffer=buffer)
     members = set(site.municipalities) | set(controls)
-    in_design = panel["municipality"].isin(members) & panel["year"].between(first_year, last_year)
+    periods = {k: (int(v[0]), int(v[1])) for k, v in (outcome_periods or {}).items()}
+    lo = min([first_year, *(a for a, _ in periods.values())])
+    hi = max([last_year, *(b for _, b in periods.values())])
+    in_design = panel["municipality"].isin(members) & panel["year"].between(lo, hi)
     return RegionDesign(
         region=region,
         name=site.name,
@@ -157,4 +191,5 @@ def region_design(
         buffer=buffer,
         panel=panel.loc[in_design].reset_index(drop=True),
         areas=dict(zip(covariates["municipality"], covariates["corop_region"], strict=True)),
+        periods=periods,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,16 @@ class SiteParameters(_Fact):
     first_year: int
     last_year: int
     outcomes: list[str]
+    outcome_periods: dict[str, list[int]] = Field(default_factory=dict)  # own [first, last]
+
+
+class Coverage(_Fact):
+    """Whom the site's programme reaches: the whole population or a share of it."""
+
+    population: Literal["whole", "share"] = "whole"
+    share: float | None = None  # covered / population, where a share
+    covered: int | None = None
+    basis: str = ""
 
 
 class SiteFacts(_Fact):
@@ -60,6 +70,8 @@ class SiteFacts(_Fact):
     sources: dict[str, str] = Field(default_factory=dict)  # fact -> its source
     fact_status: dict[str, str] = Field(default_factory=dict)  # fact -> confirmed/unverified
     parameters: SiteParameters
+    coverage: Coverage = Field(default_factory=Coverage)
+    municipalities_approximate: bool = False
 
 
 class OutcomeFacts(_Fact):
@@ -108,7 +120,7 @@ def collect_facts(plan: Plan) -> Facts:
         site = registry.get(site_id)
         names = site.municipality_names if site else []
         codes = site.municipalities if site else []
-        keep = {"name", "lead_insurer", "status", "sources"}
+        keep = {"name", "lead_insurer", "status", "sources", "municipalities_approximate"}
         known = site.model_dump(include=keep) if site else {}
         site_facts = SiteFacts(
             **{"name": site_id, "lead_insurer": "", "status": "unverified", **known},
@@ -124,7 +136,13 @@ def collect_facts(plan: Plan) -> Facts:
                 first_year=plan.spec.periods.first_year,
                 last_year=plan.spec.periods.last_year,
                 outcomes=params["outcomes"],
+                outcome_periods={
+                    o: list(plan.spec.periods.of(o))
+                    for o in params["outcomes"]
+                    if o in plan.spec.periods.outcomes
+                },
             ),
+            coverage=_coverage(site),
         )
         sites.append(site_facts)
     names = dict.fromkeys([*plan.outcomes, *(o for s in sites for o in s.parameters.outcomes)])
@@ -149,6 +167,13 @@ def collect_facts(plan: Plan) -> Facts:
         sites=sites,
         outcomes=outcomes,
     )
+
+
+def _coverage(site: Any) -> Coverage:  # a regions.Site, or None for an unknown site
+    if site is None or site.coverage is None:
+        return Coverage()
+    raw = site.coverage.model_dump(include={"population", "share", "covered", "basis"})
+    return Coverage(**{**raw, "basis": " ".join(str(raw.get("basis") or "").split())})
 
 
 def write_facts(plan: Plan) -> Path:

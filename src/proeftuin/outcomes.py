@@ -261,6 +261,10 @@ STANDARDISED = [
     "cost_paramedical",
 ]
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in _BASE + _EXTRA + _MORT}
+#: Rate outcomes with their count model: rate -> (count outcome, exposure outcome).
+COUNT_MODELS: dict[str, tuple[str, str]] = {
+    f"mortality_{cause}_per_1000": (f"deaths_{cause}", "person_years") for cause in CAUSES
+}
 OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
 
 

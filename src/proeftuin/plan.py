@@ -35,17 +35,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Periods(_Strict):
+class Span(_Strict):
     first_year: int = 2011
     last_year: int = 2023
 
     @model_validator(mode="after")
-    def _ordered(self) -> Periods:
+    def _ordered(self) -> Span:
         if self.first_year >= self.last_year:
             raise ValueError(
                 f"first_year ({self.first_year}) must be before last_year ({self.last_year})"
             )
         return self
+
+
+class Periods(Span):
+    """The analysis years of every outcome, and of the outcomes with their own (``outcomes:``,
+    e.g. the mortality series from 1996 while the Vektis costs run 2011-2023)."""
+
+    outcomes: dict[str, Span] = Field(default_factory=dict)
+
+    def of(self, outcome: str) -> tuple[int, int]:
+        span = self.outcomes.get(outcome, self)
+        return span.first_year, span.last_year
 
 
 class RegionSettings(_Strict):
@@ -214,10 +225,14 @@ class Plan:
         params = self.region_settings(region)
         if outcomes:
             params["outcomes"] = [o for o in params["outcomes"] if o in outcomes]
+        periods = self.spec.periods
         params.update(
             region=region,
-            first_year=self.spec.periods.first_year,
-            last_year=self.spec.periods.last_year,
+            first_year=periods.first_year,
+            last_year=periods.last_year,
+            outcome_periods={
+                o: list(periods.of(o)) for o in params["outcomes"] if o in periods.outcomes
+            },
         )
         return params
 
@@ -277,6 +292,8 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
                 f"periods.{key}: {value} is outside the data ({data_first}-{data_last})"
             )
     problems += _unknown_names("outcomes", spec.outcomes, OUTCOMES)
+    problems += _unknown_names("periods.outcomes", list(spec.periods.outcomes), OUTCOMES)
+    problems += _outcome_periods(spec, OUTCOMES)
     start_years: dict[str, int] = {}
     for region, overrides in spec.regions.items():
         if region not in sites:
@@ -290,6 +307,13 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
                 f"({spec.periods.first_year}) and by periods.last_year ({spec.periods.last_year})"
             )
         problems += _unknown_names(f"regions.{region}.outcomes", overrides.outcomes or [], OUTCOMES)
+        for name in spec.periods.outcomes:
+            first, last = spec.periods.of(name)
+            if name in (overrides.outcomes or spec.outcomes) and not first < start <= last:
+                problems.append(
+                    f"regions.{region}.start_year: {start} must fall after "
+                    f"periods.outcomes.{name}.first_year ({first}) and by its last_year ({last})"
+                )
     templates = {p.stem: p for p in settings.notebooks_dir().glob("*.ipynb")}
     for name in GLOBAL_NOTEBOOKS:
         templates.pop(name, None)
@@ -302,6 +326,37 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
         if notebook not in spec.designs:
             problems.append(f"pooled_design.{outcome}: {design} needs {notebook!r} under designs")
     return problems, start_years
+
+
+def _outcome_periods(spec: PlanFile, known: dict[str, Any]) -> list[str]:
+    """Each outcome's own period lies within its data; every analysed outcome has data in
+    its period (the plan's period unless ``periods.outcomes`` gives it one)."""
+    problems = []
+    for name, span in spec.periods.outcomes.items():
+        if name not in known:
+            continue
+        info = known[name]
+        for key in ("first_year", "last_year"):
+            value = getattr(span, key)
+            if not info.first_year <= value <= info.last_year:
+                problems.append(
+                    f"periods.outcomes.{name}.{key}: {value} is outside the data of {name} "
+                    f"({info.first_year}-{info.last_year})"
+                )
+    analysed = dict.fromkeys(
+        [*spec.outcomes, *(o for r in spec.regions.values() for o in r.outcomes or [])]
+    )
+    for name in analysed:
+        if name not in known or name in spec.periods.outcomes:
+            continue
+        info, (first, last) = known[name], spec.periods.of(name)
+        if last < info.first_year or first > info.last_year:
+            problems.append(
+                f"outcomes: {name} has no data in periods {first}-{last} (its data: "
+                f"{info.first_year}-{info.last_year}); give it its own period under "
+                "periods.outcomes"
+            )
+    return problems
 
 
 def _unknown_names(key: str, names: list[str], known: dict[str, Any]) -> list[str]:

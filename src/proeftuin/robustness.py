@@ -64,6 +64,7 @@ class ControlPools:
                 start_year=design.start_year,
                 first_year=design.first_year,
                 last_year=design.last_year,
+                outcome_periods=design.periods,
             )
             for pool in self.pools
         }
