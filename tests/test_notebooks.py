@@ -19,7 +19,7 @@ from proeftuin.plan import load_plan
 TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
     "did_region": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
-    "its_region": {"fig-its", "tbl-its-estimates"},
+    "its_region": {"fig-its", "fig-its-placebo", "tbl-its-estimates"},
     "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard", "fig-designs", "tbl-designs"},
     "robustness_region": {"fig-robustness", "fig-placebo", "tbl-robustness"},
     "validation": {"fig-validation", "tbl-validation"},

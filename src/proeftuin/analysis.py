@@ -1,6 +1,7 @@
 """Run a design's estimators over the plan's outcomes and tidy the results into tables.
 
-The notebooks call these functions so that they hold narrative and figures only. An
+The notebooks call these functions so that they hold narrative and figures only (the
+interrupted time series has its own module, :mod:`proeftuin.its_analysis`). An
 outcome the design cannot identify (no pre-period for a late-starting series, too few
 pre-period points for a trend) is kept as a row with its reason, never dropped silently.
 Results are written as CSV and JSON (machine-readable, read by the synthesis and the
@@ -33,10 +34,6 @@ DID_COLUMNS = [
     "p_value", "n_units", "n_treated_units", "n_periods", "pretrend_p", "mde", "mde_pct",
     "note",
 ]  # fmt: skip
-ITS_COLUMNS = [
-    "region", "design", "outcome", "effect", "estimate", "se", "ci_low", "ci_high",
-    "p_value", "n_pre", "n_post", "note",
-]  # fmt: skip
 
 
 @dataclass
@@ -44,7 +41,7 @@ class OutcomeResult:
     """One outcome's estimate, or the reason there is none."""
 
     outcome: str
-    result: Any | None  # estimators.DidResult | ItsResult | SynthResult
+    result: Any | None  # estimators.DidResult | SynthResult
     reason: str | None = None
     estimator: str | None = None  # set where one outcome has several estimators (sdid, sc)
 
@@ -128,24 +125,6 @@ def run_did(
     return results
 
 
-def run_its(design: RegionDesign, outcomes: Sequence[str]) -> list[OutcomeResult]:
-    """Controlled interrupted time series: the region's series against its controls'."""
-    from proeftuin.estimators import DesignError, estimate_its
-
-    results = []
-    for outcome in outcomes:
-        series = design.series(outcome).dropna()
-        try:
-            fit = estimate_its(
-                series, time="year", outcome="region", start=design.start_year, control="control"
-            )
-        except DesignError as exc:
-            results.append(OutcomeResult(outcome, None, str(exc)))
-            continue
-        results.append(OutcomeResult(outcome, fit))
-    return results
-
-
 def _no_pre_period(design: RegionDesign, outcome: str) -> str:
     years = design.years(outcome, treated_only=True)
     observed = ", ".join(map(str, years)) if years else "no year"
@@ -167,19 +146,6 @@ def did_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFram
         rows.extend({**base, **row} for row in item.result.tidy().to_dict("records"))
     table = pd.DataFrame(rows).reindex(columns=DID_COLUMNS)
     return add_mde(table, design) if len(table) else table
-
-
-def its_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
-    """One row per outcome and effect (level change, slope change)."""
-    rows = []
-    for item in results:
-        base = {"region": design.region, "design": "its", "outcome": item.outcome}
-        if item.result is None:
-            rows.append({**base, "effect": None, "note": item.reason})
-            continue
-        tidy = item.result.tidy().rename(columns={"term": "effect"})
-        rows.extend({**base, **row} for row in tidy.to_dict("records"))
-    return pd.DataFrame(rows).reindex(columns=ITS_COLUMNS)
 
 
 def display_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

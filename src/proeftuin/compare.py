@@ -8,7 +8,7 @@ Read from the results files only (``reports/results/<site>/``), never recomputed
 - synthetic DiD and synthetic control (``synth_estimates.csv``), randomization inference
   over placebo sites within the COROP area;
 - the controlled interrupted time series (``its_estimates.csv``, the level change) where it
-  could be estimated, with its Newey–West interval (the ITS notebook's only inference).
+  could be estimated, with the interval of the inference method it leads with.
 
 Which design the synthesis pools per outcome is declared in ``analysis.yml``
 (``pooled_design``); that row is marked ``pooled``, the others ``sensitivity``. The minimum
@@ -70,7 +70,10 @@ def site_rows(
     if not its.empty:
         level = its[(its["effect"] == "level_change") & its["outcome"].isin(outcomes)]
         level = level.dropna(subset=["estimate", "ci_low", "ci_high"])
-        frames.append(level.assign(design="its", variant="level change", method="newey_west")[
+        if "lead" in level:  # one row per inference method: the one its_analysis leads with
+            level = level[level["lead"].astype(str) == "True"]
+        method = level.get("method", "newey_west")
+        frames.append(level.assign(design="its", variant="level change", method=method)[
             ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value", "method"]
         ])  # fmt: skip
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

@@ -26,9 +26,12 @@ NEUTRAL_COLOUR = "#555555"
 POOLED_COLOUR = "#000000"
 
 
-def save_figure(fig: Figure, results_dir: str | Path, label: str) -> None:
+def save_figure(fig: Figure | None, results_dir: str | Path, label: str) -> None:
     """Save a labelled figure beside the task's results: ``<label>.png`` (the PDF's copy)
-    and ``<label>.svg``. The figure stays open, so the notebook still shows it."""
+    and ``<label>.svg``. The figure stays open, so the notebook still shows it. No figure
+    (nothing to draw) saves nothing: the report then embeds nothing."""
+    if fig is None:
+        return
     folder = Path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
     fig.savefig(folder / f"{label}.png", dpi=150, metadata={"Software": None})
@@ -97,20 +100,48 @@ def event_studies(design: RegionDesign, results: Sequence) -> Figure:  # Outcome
     return small_multiples([r.outcome for r in results], draw)
 
 
-def its_panels(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeResult items
-    """Observed series, fitted segments and the counterfactual with its 95% band."""
-    by_outcome = {r.outcome: r for r in results}
+def its_panels(design: RegionDesign, results: Sequence) -> Figure | None:
+    """Observed series, fitted segments and the counterfactual with its 95% band, one panel
+    per estimated outcome (its_analysis.ItsOutcome items); None when none was estimated."""
+    drawn = {r.outcome: r for r in results if r.controlled is not None}
+    if not drawn:
+        return None
 
     def draw(ax: Axes, outcome: str) -> None:
-        fit = by_outcome[outcome].result
-        if fit is None:
-            _say(ax, by_outcome[outcome].reason or "not estimable")
-            return
-        fit.plot(ax, colour=REGION_COLOUR, neutral=NEUTRAL_COLOUR, legend=False)
+        cf = drawn[outcome].curve()
+        post = cf[cf["time"] >= design.start_year]
+        ax.fill_between(post["time"], post["cf_low"], post["cf_high"], color=NEUTRAL_COLOUR,
+                        alpha=0.2, linewidth=0, label="counterfactual 95% band")  # fmt: skip
+        ax.plot(cf["time"], cf["observed"], "o", color=REGION_COLOUR, markersize=4,
+                label="observed")  # fmt: skip
+        for part in (cf[cf["time"] < design.start_year], post):
+            ax.plot(part["time"], part["fitted"], "-", color=REGION_COLOUR)
+        ax.plot(post["time"], post["counterfactual"], "--", color=NEUTRAL_COLOUR,
+                label="counterfactual")  # fmt: skip
+        _mark_start(ax, design.start_year - 0.5)
         ax.set_xlabel("year")
 
-    fig = small_multiples([r.outcome for r in results], draw)
+    fig = small_multiples(list(drawn), draw)
     fig.axes[0].legend(fontsize=8, loc="best")
+    return fig
+
+
+def its_placebos(results: Sequence) -> Figure | None:
+    """The placebo sites' level and slope changes with the site's marked, one row per
+    outcome with placebo inference; None when there is none."""
+    from proeftuin.outcomes import get_outcome
+
+    rows = [r for r in results if hasattr(r.controlled, "draws")]
+    if not rows:
+        return None
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10.4, 3.2 * len(rows)), squeeze=False,
+                             layout="constrained")  # fmt: skip
+    for (ax_level, ax_slope), item in zip(axes, rows, strict=True):
+        for ax, effect in ((ax_level, "level_change"), (ax_slope, "slope_change")):
+            item.controlled.plot(effect, ax=ax)
+            label = get_outcome(item.outcome).label
+            ax.set_title(f"{label}: {ax.get_title()}", fontsize=8)
+            ax.grid(alpha=0.3)
     return fig
 
 

@@ -219,7 +219,9 @@ def did_tables(rows: Rows, label_prefix: str) -> Tables:
 
 
 def its_tables(rows: Rows, label_prefix: str) -> Tables:
-    """ITS: rows = outcomes, columns = level and slope change with 95% CI and p."""
+    """ITS: rows = outcomes, columns = level and slope change with 95% CI and p (of the
+    inference method marked ``lead`` where the results mark one)."""
+    rows = [r for r in rows if r.get("lead", "") != "False" or not r.get("estimate")]
     effects = [e for e in EFFECTS if any(r.get("effect") == e for r in rows)]
     effects += sorted({r.get("effect", "") for r in estimated(rows)} - set(effects))
     names = [EFFECTS.get(e, e) for e in effects]

@@ -40,7 +40,7 @@ from proeftuin.report.tables import (
 
 STATIC_PAGES = ("index", "regions", "synthesis", "robustness", "methods", "data", "reproducibility")
 DID_FIGURES = ("fig-trends", "fig-event-study")
-ITS_FIGURES = ("fig-its",)
+ITS_FIGURES = ("fig-its", "fig-its-placebo")
 ROBUSTNESS_FIGURES = ("fig-robustness", "fig-placebo")
 DESIGN_NAMES_NL = {"did_region": "verschil-in-verschillen", "its_region": "onderbroken tijdreeks"}
 DESIGN_NAMES_NL |= {"did": DESIGN_NAMES_NL["did_region"], "its": DESIGN_NAMES_NL["its_region"]}
@@ -124,6 +124,11 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     def ref(notebook: str, label: str) -> str:
         return figure(site_id, notebook, label, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
 
+    def drawn(label: str) -> bool:  # an ITS figure with no estimated outcome is not drawn
+        task = tasks.get("its_region")
+        ran = task is not None and task.entry.succeeded
+        return not ran or inputs.figure_file(site_id, label).is_file()
+
     def shown(key: str, value: Any) -> str:
         if key == "inference":  # the methods' names as the tables print them
             value = [METHODS.get(m, (m,))[0] for m in value]
@@ -158,7 +163,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
             "treated_n": 5 if treated is None else treated,
         },
         "did_figures": figures("did_region", DID_FIGURES),
-        "its_figures": figures("its_region", ITS_FIGURES),
+        "its_figures": figures("its_region", tuple(filter(drawn, ITS_FIGURES))),
         "did_table": did_tables(did_rows, f"tbl-{site_id}-did").markdown()
         or missing_note(
             "No difference-in-differences estimates.", why_missing("did_region", tasks)
