@@ -393,3 +393,43 @@ def test_a_site_missing_from_the_manifest_is_said(project: Path) -> None:
     report.generate_pages()
     site_b = (project / "reports" / "regions" / "site-b.qmd").read_text()
     assert "- no run manifest at" in site_b
+
+
+def _edit_site_facts(project: Path, site_id: str, **changes: object) -> None:
+    path = project / "reports" / "results" / "facts.json"
+    snapshot = json.loads(path.read_text())
+    [site] = [s for s in snapshot["sites"] if s["id"] == site_id]
+    site.update(changes)
+    path.write_text(json.dumps(snapshot))
+
+
+def test_a_site_covering_a_share_says_diluted_and_gives_the_effect_per_covered_person(
+    project: Path,
+) -> None:
+    coverage = {"population": "share", "share": 0.5, "covered": 1000, "basis": "GP lists"}
+    _edit_site_facts(project, "site-a", coverage=coverage)
+    report.generate_pages()
+    text = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    assert "intention-to-treat effect, diluted" in text and "about 1,000 people" in text
+    # DiD (randomization inference row): -5.0 (-23.0 to 13.0) per municipality, / 0.5
+    assert "| DiD (ri) | −5.0 (−23.0 to 13.0) | −10.0 (−46.0 to 26.0) |" in text
+    assert "{#tbl-site-a-dilution}" in text
+    other = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "diluted" not in other  # the whole population: no dilution
+
+
+def test_an_approximate_site_says_so_from_the_registry_facts(project: Path) -> None:
+    _edit_site_facts(project, "site-b", municipalities_approximate=True)
+    report.generate_pages()
+    text = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "Approximate municipalities" in text
+
+
+def test_an_its_figure_not_drawn_is_not_embedded(project: Path) -> None:
+    # its_region ran and estimated no outcome: it saved no fig-its (plots.its_panels -> None)
+    (project / "reports" / "results" / "site-b" / "fig-its.png").unlink()
+    report.generate_pages()
+    text = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    assert "its_region.ipynb#fig-its" not in text and "no figure is drawn" in text
+    assert "Not available" not in text.split("## Interrupted time series")[1].split("##")[0]
+    assert "its_region.ipynb#fig-its >}}" in (project / "reports/regions/site-a.qmd").read_text()

@@ -19,6 +19,7 @@ from typing import Any
 
 from proeftuin import settings
 from proeftuin.report import inputs
+from proeftuin.report.dilution import dilution_table
 from proeftuin.report.estimates import (
     DESIGN_NAMES,
     METHODS,
@@ -176,6 +177,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         "pretrends": list(pretrends.values()),
         "runs": [run_row(t) for t in tasks.values()],
         **synth_context(site_id, page_dir, pdf, figures("synth_region", SYNTH_FIGURES)),
+        "dilution": dilution_table(site, did_rows, its_rows, f"tbl-{site_id}-dilution"),
     }
 
 
