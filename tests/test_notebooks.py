@@ -132,6 +132,43 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     assert (basket["mde"] > 0).all()  # the DiD's, from its RI placebo coefficients
 
 
+@pytest.mark.slow
+def test_its_notebook_answers_for_one_site_on_the_mirror(
+    built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """its_region alone for one site, through the project kernel: the mortality outcomes
+    get level and slope changes with placebo p-values, the cost outcome one refusal line
+    and no panel; the figures are saved."""
+    import papermill as pm
+
+    panel_root, _ = built_panel
+    root = link_project(tmp_path, panel_root)
+    monkeypatch.setenv(settings.ROOT_ENV, str(root))
+    mort = ["mortality_all_per_1000", "mortality_cardiovascular_per_1000"]
+    tasks = load_plan(REPO / "analysis.yml").tasks(["vechtdal"], ["cost_basket_std", *mort])
+    [task] = [t for t in tasks if t.notebook == "its_region"]
+    results = tmp_path / "results"
+    parameters = {**task.parameters, "draws": 199, "results_dir": str(results)}
+    pm.execute_notebook(
+        task.template, tmp_path / "its.ipynb", parameters=parameters,
+        kernel_name=settings.KERNEL_NAME, cwd=str(root), progress_bar=False,
+    )  # fmt: skip
+
+    its = pd.read_csv(results / "its_estimates.csv")
+    lead = its[its["lead"]]
+    assert set(lead["outcome"]) == set(mort) and set(lead["method"]) == {"placebo_area"}
+    assert set(lead["effect"]) == {"level_change", "slope_change"}
+    assert lead["p_value"].between(1 / 200, 1).all() and (lead["n_placebos"] == 199).all()
+    assert (its.loc[its["outcome"].isin(mort), "n_pre"] == 17).all()  # 1996-2012
+    [cost] = its[its["outcome"] == "cost_basket_std"].to_dict("records")
+    assert cost["note"].startswith("2 pre-period years") and pd.isna(cost["estimate"])
+    assert (results / "fig-its.png").is_file() and (results / "fig-its-placebo.svg").is_file()
+    assert not pd.read_csv(results / "its_in_time.csv").empty
+    executed = nbformat.read(tmp_path / "its.ipynb", 4)
+    [panels] = [c for c in executed.cells if "#| label: fig-its\n" in c.source + "\n"]
+    assert sum("image/png" in o.get("data", {}) for o in panels.outputs) == 1
+
+
 def _imported(source: str) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):

@@ -1,0 +1,79 @@
+"""The ITS design per outcome (proeftuin.its_analysis): count models with placebo inference,
+refused outcomes in one line each and without a figure panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from proeftuin import its_analysis, plots
+from proeftuin.design import RegionDesign
+
+MORT = "mortality_all_per_1000"
+COST = "cost_basket_std"
+
+
+def _design(effect: float = 0.0) -> RegionDesign:
+    """30 municipalities in 5 areas, deaths 1996-2018 and a cost series 2011-2023; the
+    site (3 municipalities of area 0) starts in 2013, its deaths scaled by ``effect``."""
+    rng = np.random.default_rng(7)
+    units = [f"GM{i:04d}" for i in range(30)]
+    rows = []
+    for i, unit in enumerate(units):
+        pop = rng.uniform(2e5, 8e5)
+        for year in range(1996, 2019):
+            rate = 0.009 * (1 - 0.005 * (year - 1996))
+            if i < 3 and year >= 2013:
+                rate *= 1 + effect
+            deaths = float(rng.poisson(rate * pop))
+            rows += [(unit, year, "deaths_all", deaths), (unit, year, "person_years", pop)]
+            rows.append((unit, year, MORT, 1000 * deaths / pop))
+        rows += [(unit, year, COST, rng.normal(2000, 50)) for year in range(2011, 2024)]
+    panel = pd.DataFrame(rows, columns=["municipality", "year", "outcome", "value"])
+    panel = panel.assign(weight=1.0, name=panel["municipality"])
+    return RegionDesign(
+        region="site", name="Site", treated=tuple(units[:3]), controls=tuple(units[3:]),
+        start_year=2013, first_year=2011, last_year=2023, control_pool="all", buffer=False,
+        panel=panel, areas={u: f"area{i % 5}" for i, u in enumerate(units)},
+        periods={MORT: (1996, 2018)},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[RegionDesign, list[its_analysis.ItsOutcome]]:
+    design = _design(effect=-0.2)
+    return design, its_analysis.run_its(design, [COST, MORT], draws=99, seed=1)
+
+
+def test_a_short_pre_period_is_refused_in_one_line(fitted) -> None:
+    _, results = fitted
+    refused = its_analysis.refused(results)
+    assert list(refused.index) == ["Cost, fixed basket (age-sex std.)"]
+    [reason] = refused["reason"]
+    assert reason == "2 pre-period years (2011-2012) before 2013; a trend needs at least 8"
+
+
+def test_the_count_model_leads_with_placebos_within_areas(fitted) -> None:
+    design, results = fitted
+    table = its_analysis.its_table(design, results)
+    lead = table[table["lead"]]
+    assert set(lead["method"]) == {"placebo_area"} and set(lead["outcome"]) == {MORT}
+    level = lead.set_index("effect").loc["level_change"]
+    assert level["rate_ratio"] == pytest.approx(0.8, abs=0.05)  # the planted -20%
+    assert level["ci_high"] < 0 and level["p_value"] <= 0.05
+    methods = table[(table["outcome"] == MORT) & (table["effect"] == "level_change")]
+    assert set(methods["method"]) == {"glm", "controlled", "placebo_area", "placebo_all"}
+    assert not its_analysis.in_time(results).empty
+
+
+def test_refused_outcomes_draw_no_panel_and_none_draws_no_figure(fitted, tmp_path: Path) -> None:
+    design, results = fitted
+    fig = plots.its_panels(design, results)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [plots.outcome_title(MORT)]
+    refused = [r for r in results if r.controlled is None]
+    assert plots.its_panels(design, refused) is None and plots.its_placebos(refused) is None
+    plots.save_figure(plots.its_panels(design, refused), tmp_path, "fig-its")
+    assert list(tmp_path.iterdir()) == []
