@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from proeftuin.design import RegionDesign
 
@@ -57,7 +58,7 @@ def small_multiples(
     flat = axes.ravel()
     for ax, item in zip(flat, items, strict=False):
         draw(ax, item)
-        ax.set_title(outcome_title(item), fontsize=10)
+        ax.set_title(textwrap.fill(outcome_title(item), 56, break_on_hyphens=False), fontsize=10)
         ax.grid(alpha=0.3)
     for ax in flat[len(items) :]:
         ax.set_visible(False)
@@ -95,6 +96,11 @@ def event_studies(design: RegionDesign, results: Sequence) -> Figure:  # Outcome
         if fit is None or not fit.plot(ax, colour=REGION_COLOUR, neutral=NEUTRAL_COLOUR):
             _say(ax, by_outcome[outcome].reason or "no event study")
             return
+        if len(fit.event_study) > 12:  # e.g. 17 leads of the mortality series
+            for line in ax.get_lines():
+                line.set_markersize(3.5)
+                line.set_linewidth(min(line.get_linewidth(), 1.2))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=12))
         ax.set_xlabel(f"years since start ({design.start_year})")
 
     return small_multiples([r.outcome for r in results], draw)
