@@ -10,10 +10,11 @@ placebo sites of the site's size drawn within one COROP area, and drawn from all
 
 The report leads with placebo sites within COROP areas (:data:`LEAD`): in the Monte Carlo
 on the real mortality panel (``benchmarks/monte_carlo_its.py``; 400 planted null sites of
-2-7 municipalities of one COROP area) it rejected a true null 4.5-5.2% of the time at 5%
-for all-cause and cardiovascular level and slope changes, with more power than draws from
-all controls (3.0-6.8%); Newey-West, the single-series GLM and the controlled fit's own
-errors rejected 19-90%.
+2-7 municipalities of one COROP area) it rejected a true null 3.7-5.2% of the time at 5%
+for all-cause and cardiovascular level and slope changes, and found a planted -5% level
+change more often than draws from all controls (which rejected 3.0-6.8% of true nulls);
+Newey-West, the single-series GLM and the controlled fit's own errors rejected 19-91%
+(``benchmarks/monte_carlo.md``).
 
 An outcome without a count model gets the Gaussian controlled ITS of the yearly means.
 Any outcome with fewer than :data:`MIN_PRE_YEARS` pre-period years is refused, with one
