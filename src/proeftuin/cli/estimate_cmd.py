@@ -22,16 +22,22 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Long-format CSV file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (default).")]
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path, sep: str = ",") -> pd.DataFrame:
+    """The CSV at ``path``; a missing, unreadable or wrongly separated file ends in one line."""
     import pandas as pd
 
     if not path.is_file():
         _fail(f"data file not found: {path}")
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}")
-    raise AssertionError  # unreachable
+        raise AssertionError from exc  # unreachable: _fail exits
+    if len(frame.columns) == 1:
+        other = next((c for c in ";\t|," if c != sep and c in str(frame.columns[0])), None)
+        if other:
+            _fail(f"{path} has one column; it looks {other!r}-separated: pass --sep {other!r}")
+    return frame
 
 
 def _fail(message: str) -> None:

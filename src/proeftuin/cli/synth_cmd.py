@@ -7,29 +7,11 @@ Registered on the ``estimate`` group in :mod:`proeftuin.cli`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from proeftuin.cli.estimate_cmd import DataOpt, JsonOpt, _emit, _fail
-
-
-def _read(path: Path, sep: str):  # noqa: ANN202 - pandas loads lazily
-    import pandas as pd
-
-    if not path.is_file():
-        _fail(f"data file not found: {path}")
-    try:
-        frame = pd.read_csv(path, sep=sep)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}")
-        raise AssertionError from exc  # unreachable: _fail exits
-    if len(frame.columns) == 1:
-        other = next((c for c in ";\t|," if c != sep and c in str(frame.columns[0])), None)
-        if other:
-            _fail(f"{path} has one column; it looks {other!r}-separated: pass --sep {other!r}")
-    return frame
+from proeftuin.cli.estimate_cmd import DataOpt, JsonOpt, _emit, _fail, _read
 
 
 def synth(
