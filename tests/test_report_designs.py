@@ -53,3 +53,21 @@ def test_site_page_leads_with_the_designs_and_shows_synth(project: Path) -> None
         scorecard
     )
     assert report.validate_pages(pages) == []
+
+
+def test_site_page_names_the_largest_donors(project: Path) -> None:  # noqa: F811
+    _add_results(project)
+    weights = [
+        {"region": "site-a", "outcome": "cost_basket_std", "estimator": "sc", "kind": "unit",
+         "municipality": f"GM{i:04d}", "name": f"Town {i}", "year": "", "weight": w}
+        for i, w in enumerate([0.05, 0.5, 0.3, 0.0, 0.1, 0.02, 0.03], start=1)
+    ] + [{"region": "site-a", "outcome": "cost_basket_std", "estimator": "sc", "kind": "time",
+          "municipality": "", "name": "", "year": 2012, "weight": 1.0}]  # fmt: skip
+    results = project / "reports" / "results" / "site-a"
+    pd.DataFrame(weights).to_csv(results / "synth_weights.csv", index=False)
+    report.generate_pages()
+    text = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    donors = text[text.index("{#tbl-site-a-synth}") : text.index("## Robustness")]
+    shown = [line.split("|")[3].strip() for line in donors.splitlines() if "| sc |" in line]
+    assert shown == ["Town 2", "Town 3", "Town 5", "Town 1", "Town 7"]  # five largest, by weight
+    assert "GM0002" not in donors and "{#tbl-site-a-donors}" in donors

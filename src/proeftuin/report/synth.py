@@ -18,6 +18,7 @@ CAPTION = (
     "Every design's estimate with its 95% interval per headline outcome; black: the design "
     "the synthesis pools, orange: sensitivity"
 )
+TOP_DONORS = 5  # largest unit weights shown per outcome and estimator
 SYNTH_COLUMNS = ("outcome", "estimator", "method", "estimate", "ci_low", "ci_high", "p_value",
                  "pre_rmspe", "mde", "mde_pct", "note")  # fmt: skip
 
@@ -32,7 +33,22 @@ def synth_context(site_id: str, page_dir: Path, pdf: bool, figures: list[str]) -
     estimates = [
         {k: r.get(k, "") for k in SYNTH_COLUMNS} for r in rows(site_id, "synth_estimates.csv")
     ]
+    donors = [r for r in rows(site_id, "synth_weights.csv") if r.get("kind") == "unit"]
+    donors.sort(key=lambda r: (r["outcome"], r["estimator"], -float(r["weight"] or 0)))
+    ranks: dict[tuple[str, str], int] = {}
+    top = []
+    for r in donors:
+        key = (r["outcome"], r["estimator"])
+        ranks[key] = ranks.get(key, 0) + 1
+        if ranks[key] <= TOP_DONORS:
+            top.append({k: r[k] for k in ("outcome", "estimator", "name", "weight")})
     return {
+        "synth_donors": generic_table(
+            top,
+            f"The {TOP_DONORS} donor municipalities with the largest weights per outcome and "
+            "estimator (all weights in synth_weights.csv)",
+            f"tbl-{site_id}-donors",
+        ),
         "designs_figure": f"![{CAPTION}]({image}){{#{label}}}\n"
         if saved.is_file()
         else missing_note("The designs-side-by-side figure is not available.", HINT),
