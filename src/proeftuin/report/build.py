@@ -31,6 +31,7 @@ from proeftuin.report.pdf import PDF_NAME, write_pdf_source
 LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
 XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
 FRONT_MATTER_RE = re.compile(r"^---\n.*?\n---\n", flags=re.DOTALL)
+QMD_LINK_RE = re.compile(r"(?<!!)\[([^\]]+)\]\([^)\s]*\.qmd(?:#[^)\s]*)?\)")
 REQUIRE_ENV = "REQUIRE_QUARTO"
 QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
@@ -256,6 +257,7 @@ def preview_html(markdown: str) -> str:
 
     text = EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
     text = re.sub(r" ?\{#[\w-]+\}|^:::.*$", "", text, flags=re.MULTILINE)
+    text = QMD_LINK_RE.sub(r"\1", text)  # pages Quarto did not render: keep the words only
     text = re.sub(
         r"^: (.+)$", r"*\1*", re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M), flags=re.M
     )
