@@ -109,7 +109,7 @@ def run_did(
         frame = design.outcome_frame(outcome)
         ref = design.reference_event_time(outcome)
         if ref is None:
-            results.append(OutcomeResult(outcome, None, _no_pre_period(design, outcome)))
+            results.append(OutcomeResult(outcome, None, no_pre_period(design, outcome)))
             continue
         try:
             fit = estimate_did(
@@ -125,7 +125,7 @@ def run_did(
     return results
 
 
-def _no_pre_period(design: RegionDesign, outcome: str) -> str:
+def no_pre_period(design: RegionDesign, outcome: str) -> str:
     years = design.years(outcome, treated_only=True)
     observed = ", ".join(map(str, years)) if years else "no year"
     return (

@@ -29,8 +29,8 @@ import pandas as pd
 from proeftuin.analysis import (
     DID_COLUMNS,
     OutcomeResult,
-    _no_pre_period,
     add_mde,
+    no_pre_period,
     pre_period_mean,
 )
 from proeftuin.design import RegionDesign
@@ -85,7 +85,7 @@ def run_synth(
     for outcome in outcomes:
         frame, dropped = balanced_frame(design, outcome)
         if design.reference_event_time(outcome) is None:
-            reason = _no_pre_period(design, outcome)
+            reason = no_pre_period(design, outcome)
             results += [OutcomeResult(outcome, None, reason, e) for e in estimators]
             continue
         for estimator in estimators:
