@@ -56,4 +56,4 @@ lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean:
-	rm -rf data/processed reports/executed reports/results reports/previews reports/regions _site .quarto
+	rm -rf data/processed reports/executed reports/results reports/previews reports/sites _site .quarto

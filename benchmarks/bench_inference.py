@@ -1,6 +1,6 @@
 """Inference benchmark: randomization inference and wild cluster bootstrap, 9,999 draws each.
 
-One region and outcome of the real panel (maastricht-heuvelland, cost_basket_std, all
+One site and outcome of the real panel (maastricht-heuvelland, cost_basket_std, all
 controls, insured-year weights). The project's estimators (``estimate_did``) against:
 pyfixest's ``Feols.ritest`` and ``Feols.wildboottest`` (both refuse regression weights, so
 they and the project's comparison rows are unweighted; their draws differ from ours, so
@@ -25,7 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Table, best_of, data_env, ratio, report  # noqa: E402
 
-REGION, OUTCOME, SEED = "maastricht-heuvelland", "cost_basket_std", 20130701
+SITE, OUTCOME, SEED = "maastricht-heuvelland", "cost_basket_std", 20130701
 KW = {"unit": "municipality", "time": "year", "outcome": "value",
       "first_treated": "first_treated", "cluster": "municipality",
       "event_study": False}  # fmt: skip
@@ -33,9 +33,9 @@ KW = {"unit": "municipality", "time": "year", "outcome": "value",
 
 def real_frame() -> pd.DataFrame:
     data_env()
-    from proeftuin.design import load_inputs, region_design
+    from proeftuin.design import load_inputs, site_design
 
-    return region_design(REGION, load_inputs()).outcome_frame(OUTCOME)
+    return site_design(SITE, load_inputs()).outcome_frame(OUTCOME)
 
 
 def project(frame: pd.DataFrame, method: str, draws: int, weighted: bool, repeat: int):
@@ -181,7 +181,7 @@ def ri_table(frame: pd.DataFrame, draws: int, subset: int, repeat: int) -> Table
     t_u, base_u, res_u = project(frame, "ri", draws, False, repeat)
     loop = sm_ri_loop(frame, draws, subset)
     pf = pf_ritest(frame, draws, min(subset, 100))
-    t = Table(f"Inference: randomization inference, {draws:,} placebo draws ({REGION}, {OUTCOME})",
+    t = Table(f"Inference: randomization inference, {draws:,} placebo draws ({SITE}, {OUTCOME})",
               ["implementation", "seconds", "p-value", "speed-up of project", "|Δ| vs project",
                "target"])  # fmt: skip
     ri_s = t_w - base_w
@@ -226,7 +226,7 @@ def wild_table(frame: pd.DataFrame, draws: int, subset: int, repeat: int) -> Tab
     subset = max(subset // 4, 5)  # a cluster-robust refit costs seconds: fewer refits
     loop = sm_wild_loop(frame, draws, subset)
     pf = pf_wild(frame, draws)
-    t = Table(f"Inference: wild cluster bootstrap, {draws:,} Webb draws ({REGION}, {OUTCOME})",
+    t = Table(f"Inference: wild cluster bootstrap, {draws:,} Webb draws ({SITE}, {OUTCOME})",
               ["implementation", "seconds", "p restricted", "p unrestricted",
                "speed-up of project", "|Δ| vs project"])  # fmt: skip
     pr = res_w.inference

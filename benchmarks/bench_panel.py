@@ -1,7 +1,7 @@
 """Panel build benchmark: raw source files to the validated panel, wall time and peak memory.
 
 Each build runs in a fresh Python process with ``PROEFTUIN_ROOT`` pointing at a temporary
-project (curated reference and region files only): ``build_panel(mirror, force=True)``
+project (curated reference and site files only): ``build_panel(mirror, force=True)``
 copies and verifies the sources from the data mirror, parses, harmonises, standardises,
 validates and writes the panel. Timed: that call (imports excluded); memory: the child's
 peak RSS (imports included). Repeated, median time and largest peak reported.
@@ -39,7 +39,7 @@ def measure(repeat: int) -> list[dict]:
     runs = []
     for _ in range(repeat):
         root = Path(tempfile.mkdtemp(prefix="proeftuin-panel-"))
-        for sub in ("regions", "reference"):
+        for sub in ("sites", "reference"):
             shutil.copytree(ROOT / "data" / sub, root / "data" / sub)
         try:
             out = in_child(

@@ -1,9 +1,9 @@
-"""Pipeline benchmark: cold, warm and one-region-changed runs against a naive papermill loop.
+"""Pipeline benchmark: cold, warm and one-site-changed runs against a naive papermill loop.
 
 Everything runs in a temporary copy of the project (``PROEFTUIN_ROOT``: notebooks, plan,
 curated data, the processed panel, the lock file), so the real reports are untouched.
 Cold is ``proeftuin run`` on an empty reports folder; warm is the same command with nothing
-changed (median of 3); one-region-changed edits one region's ``draws`` in the plan. The
+changed (median of 3); one-site-changed edits one site's ``draws`` in the plan. The
 baseline is a sequential loop of ``papermill.execute_notebook`` over the same tasks, with
 no cache, measured in the same run (a naive rerun costs the same whatever changed).
 """
@@ -32,7 +32,7 @@ import papermill as pm
 from proeftuin import settings
 from proeftuin.plan import load_plan
 for task in load_plan().tasks():
-    out = settings.project_root() / "baseline" / task.region / f"{task.notebook}.ipynb"
+    out = settings.project_root() / "baseline" / task.folder / f"{task.notebook}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     params = {**task.parameters, "results_dir": str(task.results_dir)}
     pm.execute_notebook(str(task.template), str(out), parameters=params,
@@ -48,26 +48,26 @@ def make_root(quick: bool) -> Path:
     # a snapshot of the package: edits to src/ during the benchmark must not change the
     # cache keys (they hash the package source) between the runs being compared
     shutil.copytree(ROOT / "src" / "proeftuin", root / "src" / "proeftuin")
-    for sub in ("regions", "reference", "processed"):
+    for sub in ("sites", "reference", "processed"):
         shutil.copytree(ROOT / "data" / sub, root / "data" / sub)
     shutil.copy2(ROOT / "requirements.lock", root / "requirements.lock")
     plan = yaml.safe_load((ROOT / "analysis.yml").read_text(encoding="utf-8"))
     if quick:
-        plan["regions"] = dict(list(plan["regions"].items())[:1])
+        plan["sites"] = dict(list(plan["sites"].items())[:1])
         plan["outcomes"] = plan["outcomes"][:2]
         plan["defaults"]["draws"] = 99
     (root / "analysis.yml").write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
     return root
 
 
-def change_one_region(root: Path) -> str:
-    """Give the first region its own number of draws; returns the region changed."""
+def change_one_site(root: Path) -> str:
+    """Give the first site its own number of draws; returns the site changed."""
     path = root / "analysis.yml"
     plan = yaml.safe_load(path.read_text(encoding="utf-8"))
-    region = next(iter(plan["regions"]))
-    plan["regions"][region] = {"draws": int(plan["defaults"]["draws"]) + 1}
+    site = next(iter(plan["sites"]))
+    plan["sites"][site] = {"draws": int(plan["defaults"]["draws"]) + 1}
     path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
-    return region
+    return site
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> dict:
@@ -98,7 +98,7 @@ def measure(quick: bool) -> dict[str, dict]:
         warm = [_run([CLI, "run"], env) for _ in range(3)]
         out["warm"] = {**warm[0], "seconds": statistics.median(w["seconds"] for w in warm),
                        "all": [(w["seconds"], _status(w)) for w in warm]}  # fmt: skip
-        out["region"] = {"name": change_one_region(root)}
+        out["site"] = {"name": change_one_site(root)}
         out["changed"] = _run([CLI, "run"], env)
         out["tasks"] = {"n": tasks}
     finally:
@@ -109,7 +109,7 @@ def measure(quick: bool) -> dict[str, dict]:
 def table(m: dict[str, dict], quick: bool) -> Table:
     base = m["baseline"]["seconds"]
     t = Table(
-        "Pipeline: full plan" + (" (quick: 1 region, 2 outcomes, 99 draws)" if quick else ""),
+        "Pipeline: full plan" + (" (quick: 1 site, 2 outcomes, 99 draws)" if quick else ""),
         ["run", "wall s", "tasks", "baseline s", "speed-up vs baseline", "target"],
     )
     t.add("naive baseline: sequential papermill loop, no cache", m["baseline"]["seconds"],
@@ -119,10 +119,10 @@ def table(m: dict[str, dict], quick: bool) -> Table:
     warm = m["warm"]["seconds"]
     t.add("warm: `proeftuin run`, nothing changed (median of 3)", warm, _status(m["warm"]),
           base, ratio(base, warm), "< 3 s: " + ("met" if warm < 3 else "MISSED"))  # fmt: skip
-    t.add(f"one region changed ({m['region']['name']} draws)", m["changed"]["seconds"],
+    t.add(f"one site changed ({m['site']['name']} draws)", m["changed"]["seconds"],
           _status(m["changed"]), base, ratio(base, m["changed"]["seconds"]), "")  # fmt: skip
     t.notes += [
-        f"{m['tasks']['n']} tasks (every design per region, validation, synthesis); "
+        f"{m['tasks']['n']} tasks (every design per site, validation, synthesis); "
         "`proeftuin run` uses all "
         "cores (process pool); the baseline runs the same tasks one after another.",
         "The naive baseline has no cache: a rerun costs the same whatever changed, so every "
@@ -145,7 +145,7 @@ def run(quick: bool = False) -> list[Table]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 region, 2 outcomes, 99 draws")
+    parser.add_argument("--quick", action="store_true", help="1 site, 2 outcomes, 99 draws")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
     started = time.perf_counter()

@@ -139,11 +139,11 @@ def _its(frame: pd.DataFrame) -> float:
     from proeftuin.estimators import estimate_its
 
     start = time.perf_counter()
-    grp = np.where(frame["first_treated"] > 0, "region", "control")
+    grp = np.where(frame["first_treated"] > 0, "site", "control")
     f = frame.assign(group=grp, wv=frame["value"] * frame["weight"])
     sums = f.groupby(["year", "group"])[["wv", "weight"]].sum()
     series = (sums["wv"] / sums["weight"]).unstack("group").reset_index()
-    estimate_its(series, time="year", outcome="region", start=START, control="control")
+    estimate_its(series, time="year", outcome="site", start=START, control="control")
     return time.perf_counter() - start
 
 

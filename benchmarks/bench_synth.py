@@ -1,6 +1,6 @@
 """Synthetic DiD benchmark: point estimates and 200 placebo replications, batched vs refit loop.
 
-Two panels: California's Proposition 99 (39 states x 31 years, one treated) and one region
+Two panels: California's Proposition 99 (39 states x 31 years, one treated) and one site
 and outcome of the real panel (maastricht-heuvelland, cost_basket_std: 330 municipalities
 x 13 years, 6 treated from 2013). The project's ``estimate_synth`` (all placebo
 replications in one batched Frank–Wolfe run) against (a) the same code one replication at
@@ -27,7 +27,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Table, best_of, data_env, ratio, report  # noqa: E402
 
-REGION, OUTCOME, SEED, REPS = "maastricht-heuvelland", "cost_basket_std", 20130701, 200
+SITE, OUTCOME, SEED, REPS = "maastricht-heuvelland", "cost_basket_std", 20130701, 200
 PROP99 = {"unit": "State", "time": "Year", "outcome": "PacksPerCapita", "treated": "treated"}
 REAL = {"unit": "municipality", "time": "year", "outcome": "value", "treated": "treated_post"}
 
@@ -39,9 +39,9 @@ def prop99_frame() -> pd.DataFrame:
 
 def real_frame() -> pd.DataFrame:
     data_env()
-    from proeftuin.design import load_inputs, region_design
+    from proeftuin.design import load_inputs, site_design
 
-    return region_design(REGION, load_inputs()).outcome_frame(OUTCOME)
+    return site_design(SITE, load_inputs()).outcome_frame(OUTCOME)
 
 
 def ours(frame: pd.DataFrame, kw: dict, method: str, inference: tuple, reps: int, **extra):
@@ -127,7 +127,7 @@ def prop99_table(reps: int, subset: int) -> Table:
 def real_table(reps: int, subset: int) -> Table:
     frame = real_frame()
     table = Table(
-        f"{REGION}, {OUTCOME}: SDID with {reps} placebo replications and RI",
+        f"{SITE}, {OUTCOME}: SDID with {reps} placebo replications and RI",
         ["what", "estimate", "SE / p", "seconds", "vs batched"],
     )
     point, fit0 = ours(frame, REAL, "sdid", (), reps)
@@ -146,7 +146,7 @@ def real_table(reps: int, subset: int) -> Table:
         table.add("synthdid-py", "not installed", None, None, None)
     ri_s, ri = ours(frame, REAL, "sdid", ("ri",), reps, placebo_group="placebo_area")
     r = ri.inference["ri"]
-    table.add(f"sdid + RI, {reps} placebo regions within COROP", ri.estimate,
+    table.add(f"sdid + RI, {reps} placebo sites within COROP", ri.estimate,
               f"p = {r.p_value:.3g}", ri_s, None)  # fmt: skip
     table.notes.append(
         f"{fit.n_control_units} controls, {fit.n_treated_units} treated, "

@@ -3,7 +3,7 @@
 Real CBS deaths and person-years per 2023 municipality, 1996-2018, from the project panel
 (``proeftuin data``), without the municipalities of any Pioneer site. Each replication
 draws a site-shaped placebo site: 2-7 municipalities of one COROP region (the size uniform,
-the region uniform among those with enough municipalities), starting in 2013. Planted
+the site uniform among those with enough municipalities), starting in 2013. Planted
 null: the real deaths as they are. Planted effect: the site's deaths from 2013 on thinned
 binomially to 95% (-5% mortality, a level change of log 0.95 = -0.051; no slope change).
 Methods, level and slope change at the start (impact model with both):
@@ -15,7 +15,7 @@ Methods, level and slope change at the start (impact model with both):
   (time-clustered) errors;
 - ``placebo_all`` / ``placebo_area``: placebo-in-space for the controlled fit
   (:func:`estimate_its_placebo`), placebo sites drawn from all controls / within one COROP
-  region, p-value by rank with +1, interval by inverting the test.
+  site, p-value by rank with +1, interval by inverting the test.
 
     python benchmarks/monte_carlo_its.py                 # full run, writes monte_carlo.md
     python benchmarks/monte_carlo_its.py --quick         # a few replications, prints only
@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from proeftuin import panel as panel_mod
-from proeftuin import regions
 from proeftuin.estimators import estimate_its
 from proeftuin.estimators.its_placebo import estimate_its_placebo, placebo_space, site_series
+from proeftuin.sites import load_registry
 
 START, SIZES, EFFECT = 2013, (2, 7), math.log(0.95)
 METHODS = ("newey_west", "glm", "controlled", "placebo_all", "placebo_area")
@@ -57,7 +57,7 @@ def mortality_frame(processed: Path | None, cause: str) -> pd.DataFrame:
     wide = wide.rename(columns=wanted).dropna().reset_index()
     cov = panel_mod.load_covariates(processed / "covariates.parquet" if processed else None)
     wide["corop"] = wide["municipality"].map(cov.set_index("municipality")["corop_region"])
-    pioneer = regions.load_registry().pioneer_municipalities()
+    pioneer = load_registry().pioneer_municipalities()
     return wide[~wide["municipality"].isin(pioneer)].reset_index(drop=True)
 
 

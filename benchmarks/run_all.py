@@ -1,7 +1,7 @@
 """Run every benchmark in one process and append their tables to benchmarks/RESULTS.md.
 
 ``.venv/bin/python benchmarks/run_all.py`` (about half an hour on two cores) or with
-``--quick`` for a smoke run (one region, fewer draws, the smallest synthetic panel).
+``--quick`` for a smoke run (one site, fewer draws, the smallest synthetic panel).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def built_panel(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("panel-root")
     (root / "data").mkdir()
     (root / "data" / "reference").symlink_to(REPO / "data" / "reference")
-    (root / "data" / "regions").symlink_to(REPO / "data" / "regions")
+    (root / "data" / "sites").symlink_to(REPO / "data" / "sites")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(settings.ROOT_ENV, str(root))
         build = panel.build_panel(mirror_dir, progress=False)
@@ -59,7 +59,7 @@ def link_project(root: Path, panel_root: Path) -> Path:
     for name in ("notebooks", "requirements.lock", "_quarto.yml"):
         (root / name).symlink_to(REPO / name)
     (root / "data").mkdir()
-    for name in ("reference", "regions"):
+    for name in ("reference", "sites"):
         (root / "data" / name).symlink_to(REPO / "data" / name)
     (root / "data" / "processed").symlink_to(panel_root / "data" / "processed")
     return root

@@ -48,8 +48,8 @@ def test_the_report_may_not_read_the_plan_or_the_registry(tmp_path):
     shutil.copytree(ROOT / "src" / "proeftuin", tmp_path / "src" / "proeftuin")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     pages = tmp_path / "src" / "proeftuin" / "report" / "pages.py"
-    planted = "\nfrom proeftuin.regions import load_registry  # planted: report -> registry\n"
+    planted = "\nfrom proeftuin.sites import load_registry  # planted: report -> registry\n"
     pages.write_text(pages.read_text() + planted)
     result = _lint(tmp_path / "pyproject.toml", tmp_path / "src")
     assert result.returncode != 0
-    assert "proeftuin.report is not allowed to import proeftuin.regions" in result.stdout
+    assert "proeftuin.report is not allowed to import proeftuin.sites" in result.stdout

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from proeftuin import analysis, compare, synthesis
-from proeftuin.design import RegionDesign
+from proeftuin.design import SiteDesign
 
 OUTCOMES = ["cost_basket_std", "hospital_gp_ratio", "health_good_pct"]
 
@@ -32,14 +32,14 @@ def test_mde_is_2_8_times_the_sd_of_a_simulated_placebo_distribution() -> None:
     assert np.isnan(analysis.minimum_detectable_effect([np.nan, 1.0]))
 
 
-def _design() -> RegionDesign:
+def _design() -> SiteDesign:
     years = range(2011, 2016)
     rows = [
         {"municipality": m, "name": m, "year": y, "outcome": "cost_basket_std",
          "value": (100.0 if m in ("A", "B") else 90.0) + y - 2011, "weight": w}
         for m, w in (("A", 1.0), ("B", 3.0), ("C", 1.0), ("D", 1.0)) for y in years
     ]  # fmt: skip
-    return RegionDesign("site", "Site", ("A", "B"), ("C", "D"), 2013, 2011, 2015, "all", False,
+    return SiteDesign("site", "Site", ("A", "B"), ("C", "D"), 2013, 2011, 2015, "all", False,
                         pd.DataFrame(rows), dict.fromkeys("ABCD", "area"))  # fmt: skip
 
 
@@ -57,8 +57,8 @@ def test_mde_columns_from_the_ri_placebo_sd_and_the_pre_period_mean() -> None:
 # --- the scorecard's two nulls ---------------------------------------------------------------
 
 
-def _did_rows(region: str, p: float, mde_pct: float) -> list[dict]:
-    return [{"region": region, "outcome": "cost_basket_std", "method": "ri", "estimate": 5.0,
+def _did_rows(site: str, p: float, mde_pct: float) -> list[dict]:
+    return [{"site": site, "outcome": "cost_basket_std", "method": "ri", "estimate": 5.0,
              "ci_low": -20.0, "ci_high": 30.0, "p_value": p, "mde": 20 * mde_pct,
              "mde_pct": mde_pct}]  # fmt: skip
 
@@ -71,7 +71,7 @@ def test_scorecard_tells_no_effect_larger_than_x_from_too_noisy() -> None:
     )
     card = synthesis.scorecard(table, OUTCOMES)
     assert (card.loc[card["outcome"] != "cost_basket_std", "direction"] == "not estimable").all()
-    card = card[card["outcome"] == "cost_basket_std"].set_index("region")
+    card = card[card["outcome"] == "cost_basket_std"].set_index("site")
     assert card.loc["precise", "detectable"] == (
         "no effect larger than 40 (2.0% of the pre-period mean)"
     )
@@ -83,9 +83,9 @@ def test_scorecard_tells_no_effect_larger_than_x_from_too_noisy() -> None:
 # --- the designs side by side, from fixture results files ---------------------------------
 
 
-def _write(root: Path, region: str, name: str, rows: list[dict]) -> None:
-    (root / region).mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(root / region / name, index=False)
+def _write(root: Path, site: str, name: str, rows: list[dict]) -> None:
+    (root / site).mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(root / site / name, index=False)
 
 
 def _est(outcome: str, estimate: float, lo: float, hi: float, **extra: object) -> dict:
@@ -98,27 +98,27 @@ def results_root(tmp_path: Path) -> Path:
     root = tmp_path / "results"
     pool = "interval and p-value: ri"
     _write(root, "site", "robustness.csv", [
-        {"region": "site", "check": "control_pool", "variant": "all", "note": pool,
+        {"site": "site", "check": "control_pool", "variant": "all", "note": pool,
          **_est("cost_basket_std", 90.0, 20.0, 160.0)},
-        {"region": "site", "check": "control_pool", "variant": "province", "note": pool,
+        {"site": "site", "check": "control_pool", "variant": "province", "note": pool,
          **_est("cost_basket_std", 60.0, -20.0, 100.0)},
-        {"region": "site", "check": "placebo_year", "variant": "2012", "note": pool,
+        {"site": "site", "check": "placebo_year", "variant": "2012", "note": pool,
          **_est("cost_basket_std", 1.0, -5.0, 7.0)},
     ])  # fmt: skip
     _write(root, "site", "did_estimates.csv", [
-        {"region": "site", "method": m, "mde": 150.0, "mde_pct": 7.5,
+        {"site": "site", "method": m, "mde": 150.0, "mde_pct": 7.5,
          **_est("cost_basket_std", 90.0, lo, hi)}
         for m, lo, hi in (("crv1", 50.0, 130.0), ("ri", 20.0, 160.0))
     ])  # fmt: skip
     _write(root, "site", "synth_estimates.csv", [
-        {"region": "site", "estimator": e, "method": m, "mde": mde, "mde_pct": mde / 20,
+        {"site": "site", "estimator": e, "method": m, "mde": mde, "mde_pct": mde / 20,
          **_est("cost_basket_std", est, est - w, est + w)}
         for e, est, mde in (("sdid", 80.0, 140.0), ("sc", 120.0, 190.0))
         for m, w in (("placebo", 40.0), ("ri", 70.0))
     ])  # fmt: skip
     _write(root, "site", "its_estimates.csv", [
-        {"region": "site", "effect": "level_change", **_est("cost_basket_std", 30.0, -10.0, 70.0)},
-        {"region": "site", "effect": "level_change", "note": "too few pre-period points",
+        {"site": "site", "effect": "level_change", **_est("cost_basket_std", 30.0, -10.0, 70.0)},
+        {"site": "site", "effect": "level_change", "note": "too few pre-period points",
          **_est("hospital_gp_ratio", np.nan, np.nan, np.nan)},
     ])  # fmt: skip
     return root
@@ -159,9 +159,9 @@ def test_side_by_side_figure_per_site(results_root: Path, tmp_path: Path) -> Non
 
 
 def test_the_synthesis_pools_the_declared_design(results_root: Path) -> None:
-    did = pd.concat([pd.read_csv(results_root / "site" / "did_estimates.csv").assign(region=r)
+    did = pd.concat([pd.read_csv(results_root / "site" / "did_estimates.csv").assign(site=r)
                      for r in ("a", "b")], ignore_index=True)  # fmt: skip
-    synth = pd.concat([pd.read_csv(results_root / "site" / "synth_estimates.csv").assign(region=r)
+    synth = pd.concat([pd.read_csv(results_root / "site" / "synth_estimates.csv").assign(site=r)
                        for r in ("a", "b")], ignore_index=True)  # fmt: skip
     default = synthesis.pooling_table(did, synth, {})
     assert set(default["design"]) == {"did"}

@@ -202,8 +202,8 @@ def test_did_placebo_group_option(tmp_path: Path) -> None:
     res = invoke(tmp_path, frame, [*args, "--placebo-group", "area"])
     assert res.exit_code == 0, res.output
     ri = json.loads(res.stdout)["inference"]["ri"]
-    assert "placebo regions within area" in ri["note"]
-    # the six treated fill area 0, so each placebo region is one of the areas 1-3 whole
+    assert "placebo sites within area" in ri["note"]
+    # the six treated fill area 0, so each placebo site is one of the areas 1-3 whole
     assert ri["draws"] == 3 and ri["note"].startswith("exact enumeration")
     bad = invoke(tmp_path, frame, [*args, "--placebo-group", "nope"])
     assert bad.exit_code == 2 and "nope" in bad.stderr

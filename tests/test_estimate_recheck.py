@@ -96,9 +96,9 @@ def test_cs_and_imputation_ri_do_not_depend_on_other_methods() -> None:
 
 
 class _Design:
-    """What ``analysis.run_did`` reads of a region design: one frame per outcome."""
+    """What ``analysis.run_did`` reads of a site design: one frame per outcome."""
 
-    region = "test"
+    site = "test"
     start_year = 2006
 
     def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
@@ -158,7 +158,7 @@ def test_cs_multiplier_bootstrap_flagged_with_one_treated_cluster() -> None:
 def test_synthesis_headline_skips_flagged_wild_rows() -> None:
     assert headline.UNRELIABLE == inf.UNRELIABLE
     assert inf.unreliable_note(1) == "unreliable with 1 treated cluster"
-    row = {"region": "r", "outcome": "cost", "estimate": -0.02}
+    row = {"site": "r", "outcome": "cost", "estimate": -0.02}
     table = pd.DataFrame(
         [
             {**row, "method": "crv1", "ci_low": -0.04, "ci_high": -0.01, "p_value": 0.001,

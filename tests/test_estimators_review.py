@@ -1,4 +1,4 @@
-"""Review fixes of the estimators: placebo regions, 2x2 RI, unidentified draws, RI
+"""Review fixes of the estimators: placebo sites, 2x2 RI, unidentified draws, RI
 pre-trends, refused designs, ITS small-sample inference and bootstrap reporting."""
 
 from __future__ import annotations
@@ -60,17 +60,17 @@ def _ri_p(frame: pd.DataFrame, group: str | None, seed: int, draws: int = 99) ->
     return inf.ri_pvalue(b[0], b[1:], exact, scheme.weights, scheme.observed_included)
 
 
-def test_placebo_regions_hold_size_under_regional_shocks():
+def test_placebo_sites_hold_size_under_regional_shocks():
     reps = 100
     uniform = np.array([_ri_p(regional(s), None, s) for s in range(reps)])
     grouped = np.array([_ri_p(regional(s), "area", s) for s in range(reps)])
     # whole-country placebos average the area shocks away: far too narrow a distribution
     assert np.mean(uniform <= 0.05) > 0.15
-    # placebo regions inside one area share its shock, as the treated region does
+    # placebo sites inside one area share its shock, as the treated site does
     assert np.mean(grouped <= 0.05) < 0.10
 
 
-def test_placebo_regions_deterministic_and_noted():
+def test_placebo_sites_deterministic_and_noted():
     frame = regional(3)
     run = [
         estimate_did(
@@ -79,12 +79,12 @@ def test_placebo_regions_deterministic_and_noted():
         for _ in range(2)
     ]
     assert run[0].p_value == run[1].p_value and run[0].se == run[1].se
-    assert "placebo regions within area" in run[0].note
+    assert "placebo sites within area" in run[0].note
     uniform = estimate_did(frame, **KW, first_treated="g", inference=["ri"], draws=49, seed=7)
     assert "within" not in uniform.inference["ri"].note
 
 
-def test_placebo_regions_enumerated_exactly_with_equal_area_weights():
+def test_placebo_sites_enumerated_exactly_with_equal_area_weights():
     labels = np.array([5, 5, 0, 0, 0, 0, 0, 0])
     groups = np.array([0, 0, 0, 1, 1, 1, 2, 2])
     assign, exact, weights = inf.grouped_placebo_assignments(
@@ -278,7 +278,7 @@ def annual(seed: int = 0, years: int = 13) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "year": t,
-            "region": 100 + 2.0 * (t - 2011) + rng.normal(size=years),
+            "site": 100 + 2.0 * (t - 2011) + rng.normal(size=years),
             "control": 98 + 2.0 * (t - 2011) + 0.3 * rng.normal(size=years),
             "pop": np.full(years, 10.0),
             "pop_c": np.full(years, 100.0),
@@ -289,15 +289,15 @@ def annual(seed: int = 0, years: int = 13) -> pd.DataFrame:
 def test_its_slope_change_needs_two_post_points():
     frame = annual().iloc[:5]  # 2011-2015, start 2015: one post point
     with pytest.raises(DesignError, match="at least 2 post-period points; found 1"):
-        estimate_its(frame, time="year", outcome="region", start=2015)
-    level = estimate_its(frame, time="year", outcome="region", start=2015, slope=False)
+        estimate_its(frame, time="year", outcome="site", start=2015)
+    level = estimate_its(frame, time="year", outcome="site", start=2015, slope=False)
     assert level.slope_change is None and level.level_change.se > 0
 
 
 def test_its_control_needs_its_own_exposure():
     frame = annual()
-    frame["region"], frame["control"] = 100.0, 1000.0  # same rate: 10 per head in both
-    kw = {"time": "year", "outcome": "region", "start": 2016, "family": "poisson"}
+    frame["site"], frame["control"] = 100.0, 1000.0  # same rate: 10 per head in both
+    kw = {"time": "year", "outcome": "site", "start": 2016, "family": "poisson"}
     with pytest.raises(DesignError, match="--control-exposure"):
         estimate_its(frame, **kw, control="control", exposure="pop")
     res = estimate_its(frame, **kw, control="control", exposure="pop", control_exposure="pop_c")
@@ -310,7 +310,7 @@ def test_its_control_needs_its_own_exposure():
 def test_its_gaussian_uses_t_reference_with_residual_df():
     frame = annual(4)
     for control in (None, "control"):
-        res = estimate_its(frame, time="year", outcome="region", start=2016, control=control)
+        res = estimate_its(frame, time="year", outcome="site", start=2016, control=control)
         eff = res.level_change
         df = 13 - 4  # controlled too: 13 shared periods, not 26 independent points
         assert eff.p_value == pytest.approx(2 * stats.t.sf(abs(eff.estimate / eff.se), df))
@@ -319,7 +319,7 @@ def test_its_gaussian_uses_t_reference_with_residual_df():
     # Monte Carlo under no effect: the t reference rejects less often than the normal one
     rej_t = rej_n = 0
     for s in range(150):
-        eff = estimate_its(annual(s), time="year", outcome="region", start=2016).level_change
+        eff = estimate_its(annual(s), time="year", outcome="site", start=2016).level_change
         rej_t += eff.p_value < 0.05
         rej_n += 2 * stats.norm.sf(abs(eff.estimate / eff.se)) < 0.05
     assert rej_t < rej_n
@@ -354,9 +354,9 @@ def test_unbounded_interval_is_infinite_and_noted():
 
 
 def test_cs_pretrend_sums_influence_within_clusters():
-    frame = small(seed=3, n=40, split=12).assign(region=lambda f: f["unit"] // 4)
+    frame = small(seed=3, n=40, split=12).assign(site=lambda f: f["unit"] // 4)
     by_unit = estimate_did(frame, **KW, first_treated="g", method="cs")
-    by_region = estimate_did(frame, **KW, first_treated="g", method="cs", cluster="region")
+    by_site = estimate_did(frame, **KW, first_treated="g", method="cs", cluster="site")
     panel = did.prepare_panel(
         frame,
         unit="unit",
@@ -364,19 +364,19 @@ def test_cs_pretrend_sums_influence_within_clusters():
         outcome="y",
         treated=None,
         first_treated="g",
-        cluster="region",
+        cluster="site",
         weights=None,
         covariates=[],
     )
     fit = cs.cs_attgt(panel)
     pre = (fit.cells["group"] > fit.cells["time"]).to_numpy()
     att = fit.cells["estimate"].to_numpy()[pre]
-    region = np.arange(40) // 4
-    sums = np.array([fit.psi[region == r][:, pre].sum(axis=0) for r in range(10)])
+    site = np.arange(40) // 4
+    sums = np.array([fit.psi[site == r][:, pre].sum(axis=0) for r in range(10)])
     n = 40
     wald = n**2 * att @ np.linalg.pinv(sums.T @ sums) @ att
-    assert by_region.pretrend["statistic"] == pytest.approx(wald, rel=1e-8)
-    assert by_region.pretrend["statistic"] != pytest.approx(by_unit.pretrend["statistic"])
+    assert by_site.pretrend["statistic"] == pytest.approx(wald, rel=1e-8)
+    assert by_site.pretrend["statistic"] != pytest.approx(by_unit.pretrend["statistic"])
 
 
 def test_one_json_safe_handles_frames_arrays_and_numpy_scalars():

@@ -1,5 +1,5 @@
 """The README's guide to extending the evaluation, followed step by step in a scratch project:
-add a region to the registry and the plan, add a design notebook, and run them."""
+add a site to the registry and the plan, add a design notebook, and run them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from conftest import REPO
 from proeftuin import pipeline, report, settings
 from proeftuin.plan import load_plan
-from proeftuin.regions import load_registry
+from proeftuin.sites import load_registry
 
 NEW_SITE = {
     "name": "Testregio (example)",
@@ -34,7 +34,7 @@ def scratch(built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     """A project root with its own registry, notebooks and plan, sharing the built panel."""
     panel_root, _ = built_panel
     shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
-    shutil.copytree(REPO / "data" / "regions", tmp_path / "data" / "regions")
+    shutil.copytree(REPO / "data" / "sites", tmp_path / "data" / "sites")
     (tmp_path / "data" / "reference").symlink_to(REPO / "data" / "reference")
     (tmp_path / "data" / "processed").symlink_to(panel_root / "data" / "processed")
     for name in ("analysis.yml", "_quarto.yml", "requirements.lock"):
@@ -45,7 +45,7 @@ def scratch(built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 def _generated(folder: str, names: list[str]) -> list[str]:
-    skip = {"executed", "results", "previews", "regions", "_generated"}
+    skip = {"executed", "results", "previews", "sites", "_generated"}
     return [n for n in names if n in skip] if Path(folder) == REPO / "reports" else []
 
 
@@ -55,23 +55,23 @@ def _edit_yaml(path: Path, change) -> None:  # noqa: ANN001 - a function editing
     path.write_text(yaml.safe_dump(content, sort_keys=False))
 
 
-def test_add_a_region_and_a_design(scratch: Path) -> None:
-    # Step 1: a site in the registry, then the region in the plan.
-    _edit_yaml(scratch / "data/regions/pioneer_sites.yml",
+def test_add_a_site_and_a_design(scratch: Path) -> None:
+    # Step 1: a site in the registry, then the site in the plan.
+    _edit_yaml(scratch / "data/sites/pioneer_sites.yml",
                lambda c: c["sites"].update({"testregio": NEW_SITE}))  # fmt: skip
     assert load_registry().sites["testregio"].start_year == 2015
     # Step 2: a design notebook with the plan's parameters, writing to results_dir.
     params = new_code_cell(
-        "\n".join(f"{name}: object = None" for name in _declared("did_region")) + "\n"
+        "\n".join(f"{name}: object = None" for name in _declared("did_site")) + "\n"
         'results_dir: str = "."'
     )
     params.metadata["tags"] = ["parameters"]
     body = new_code_cell(
         "from pathlib import Path\n"
-        "from proeftuin.design import load_inputs, region_design\n"
-        "design = region_design(region, load_inputs(), start_year=start_year)\n"
+        "from proeftuin.design import load_inputs, site_design\n"
+        "design = site_design(site, load_inputs(), start_year=start_year)\n"
         'Path(results_dir, "count_estimates.csv").write_text(\n'
-        '    f"region,treated,controls\\n{region},{len(design.treated)},{len(design.controls)}\\n")'
+        '    f"site,treated,controls\\n{site},{len(design.treated)},{len(design.controls)}\\n")'
     )
     notebook = new_notebook(cells=[params, body])
     notebook.metadata["kernelspec"] = {
@@ -79,25 +79,25 @@ def test_add_a_region_and_a_design(scratch: Path) -> None:
         "display_name": "p",
         "language": "python",
     }
-    nbformat.write(notebook, scratch / "notebooks" / "count_region.ipynb")
+    nbformat.write(notebook, scratch / "notebooks" / "count_site.ipynb")
 
     def plan_change(content: dict) -> None:
-        content["regions"] = {"testregio": {}}
-        content["designs"] = ["count_region"]
+        content["sites"] = {"testregio": {}}
+        content["designs"] = ["count_site"]
 
     _edit_yaml(scratch / "analysis.yml", plan_change)
     plan = load_plan()
     names = [t.name for t in plan.tasks()]
-    assert names == ["testregio/count_region", "validation/validation", "synthesis/synthesis"]
+    assert names == ["testregio/count_site", "validation/validation", "synthesis/synthesis"]
 
-    # Step 3: run it; the region's page is generated from the run's results.
-    summary = pipeline.run_plan(plan, regions=["testregio"], jobs=1)
+    # Step 3: run it; the site's page is generated from the run's results.
+    summary = pipeline.run_plan(plan, sites=["testregio"], jobs=1)
     statuses = {r.task: r.status for r in summary.results}
-    assert statuses["testregio/count_region"] == "executed", summary.to_dict()
+    assert statuses["testregio/count_site"] == "executed", summary.to_dict()
     written = (scratch / "reports/results/testregio/count_estimates.csv").read_text()
-    assert written.startswith("region,treated,controls\ntestregio,2,")
+    assert written.startswith("site,treated,controls\ntestregio,2,")
     pages = report.generate_pages()
-    assert scratch / "reports" / "regions" / "testregio.qmd" in pages
+    assert scratch / "reports" / "sites" / "testregio.qmd" in pages
 
 
 def _declared(template: str) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from proeftuin import facts, settings
 from proeftuin.outcomes import get_outcome
 from proeftuin.plan import load_plan
-from proeftuin.regions import load_registry
+from proeftuin.sites import load_registry
 
 
 def test_the_snapshot_holds_every_plan_site_and_outcome(
@@ -22,7 +22,7 @@ def test_the_snapshot_holds_every_plan_site_and_outcome(
     path = facts.write_facts(plan)
     assert path == tmp_path / "facts.json"
     snapshot = facts.read_facts(path)
-    assert [s.id for s in snapshot.sites] == plan.regions
+    assert [s.id for s in snapshot.sites] == plan.sites
     registry = load_registry().sites
     for site in snapshot.sites:
         known = registry[site.id]
@@ -31,7 +31,7 @@ def test_the_snapshot_holds_every_plan_site_and_outcome(
         assert [m.name for m in site.municipalities] == known.municipality_names
         assert list(site.sources.items()) == list(known.sources.items())  # the registry's order
         assert site.status == known.status
-        settings_ = plan.region_settings(site.id)
+        settings_ = plan.site_settings(site.id)
         assert site.start_year == settings_["start_year"]
         assert site.parameters.seed == settings_["seed"] and site.parameters.draws > 0
         assert site.parameters.first_year == plan.spec.periods.first_year

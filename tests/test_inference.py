@@ -16,20 +16,20 @@ from proeftuin.estimators.streams import method_rng
 
 def small_panel(
     seed: int = 1,
-    n_regions: int = 12,
-    per_region: int = 3,
+    n_sites: int = 12,
+    per_site: int = 3,
     years: int = 6,
-    treated_regions: int = 3,
+    treated_sites: int = 3,
     effect: float = 0.4,
 ) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    n = n_regions * per_region
-    region = np.repeat(np.arange(n_regions), per_region)
-    start = np.zeros(n_regions)
-    start[:treated_regions] = 2003 + np.arange(treated_regions) % 2
-    g = start[region]
+    n = n_sites * per_site
+    site = np.repeat(np.arange(n_sites), per_site)
+    start = np.zeros(n_sites)
+    start[:treated_sites] = 2003 + np.arange(treated_sites) % 2
+    g = start[site]
     t = np.arange(2000, 2000 + years)
-    shock = rng.normal(0, 0.5, (n_regions, years))[region]
+    shock = rng.normal(0, 0.5, (n_sites, years))[site]
     x = rng.normal(size=(n, years))
     d = (g[:, None] > 0) & (t[None, :] >= g[:, None])
     y = (
@@ -44,7 +44,7 @@ def small_panel(
         {
             "unit": np.repeat(np.arange(n), years),
             "year": np.tile(t, n),
-            "region": np.repeat(region, years),
+            "site": np.repeat(site, years),
             "y": y.ravel(),
             "x": x.ravel(),
             "w": np.repeat(rng.uniform(0.5, 2.0, n), years),
@@ -57,7 +57,7 @@ def small_panel(
 def _fit(df: pd.DataFrame, fml: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pf.feols(fml, data=df, weights="w", vcov={"CRV1": "region"}, fixef_rm="none")
+        return pf.feols(fml, data=df, weights="w", vcov={"CRV1": "site"}, fixef_rm="none")
 
 
 @pytest.mark.parametrize("restricted", [True, False])
@@ -68,7 +68,7 @@ def test_wild_bootstrap_matches_pyfixest_refits(restricted: bool) -> None:
     beta, se = float(full.coef()["d"]), float(full.se()["d"])
     fe = np.column_stack([pd.factorize(df[c])[0] for c in ("unit", "year")])
     resid = inf.Residualizer(fe, df["w"].to_numpy(), df[["x"]].to_numpy())
-    ws = inf.wild_setup(df["y"].to_numpy(), df["d"].to_numpy(), resid, df["region"].to_numpy(), se)
+    ws = inf.wild_setup(df["y"].to_numpy(), df["d"].to_numpy(), resid, df["site"].to_numpy(), se)
     assert ws.beta == pytest.approx(beta, abs=1e-9)
     v = inf.webb_weights(np.random.default_rng(7), 5, len(ws.a0))
     null_fit = _fit(df, "y ~ x | unit + year") if restricted else full
@@ -76,7 +76,7 @@ def test_wild_bootstrap_matches_pyfixest_refits(restricted: bool) -> None:
     fitted = df["y"].to_numpy() - u
     beta0 = 0.0 if restricted else beta
     t_vec, t_obs = inf._boot_t(ws, v, beta0)
-    codes = pd.factorize(df["region"])[0]
+    codes = pd.factorize(df["site"])[0]
     for b in range(len(v)):
         star = df.assign(y=fitted + u * v[b, codes])
         refit = _fit(star, "y ~ d + x | unit + year")
@@ -91,11 +91,11 @@ def test_randomization_coefficients_match_pyfixest_ritest() -> None:
     df["w"] = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # ritest re-draws d per region for all years, so unit effects would absorb it.
-        fit = pf.feols("y ~ d + x | year", data=df, vcov={"CRV1": "region"})
+        # ritest re-draws d per site for all years, so unit effects would absorb it.
+        fit = pf.feols("y ~ d + x | year", data=df, vcov={"CRV1": "site"})
         fit.ritest(
             "d",
-            cluster="region",
+            cluster="site",
             reps=12,
             rng=np.random.default_rng(11),
             choose_algorithm="slow",
@@ -103,7 +103,7 @@ def test_randomization_coefficients_match_pyfixest_ritest() -> None:
         )
     library = np.asarray(fit._ritest_statistics)
     rng = np.random.default_rng(11)
-    clusters = fit._data["region"].to_numpy()
+    clusters = fit._data["site"].to_numpy()
     values = np.unique(fit._data["d"].to_numpy())
     dmat = np.zeros((len(clusters), 12))
     for b in range(12):
@@ -115,7 +115,7 @@ def test_randomization_coefficients_match_pyfixest_ritest() -> None:
     np.testing.assert_allclose(mine, library, rtol=1e-7, atol=1e-10)
 
 
-def test_exact_enumeration_of_placebo_regions() -> None:
+def test_exact_enumeration_of_placebo_sites() -> None:
     labels = np.array([0, 0, 0, 2013, 2013, 2014])
     assert inf.count_assignments(labels) == 60  # C(6,2) * C(4,1)
     assign, exact = inf.placebo_assignments(labels, 999, np.random.default_rng(0))
@@ -127,7 +127,7 @@ def test_exact_enumeration_of_placebo_regions() -> None:
 
 
 def test_exact_ri_p_value_is_a_multiple_of_one_over_assignments() -> None:
-    df = small_panel(seed=5, n_regions=8, treated_regions=2, effect=2.0)
+    df = small_panel(seed=5, n_sites=8, treated_sites=2, effect=2.0)
     df["g"] = np.where(df["g"] > 0, 2003.0, 0.0)
     res = estimate_did(
         df,
@@ -135,13 +135,13 @@ def test_exact_ri_p_value_is_a_multiple_of_one_over_assignments() -> None:
         time="year",
         outcome="y",
         first_treated="g",
-        cluster="region",
+        cluster="site",
         inference=("ri",),
         draws=999,
         event_study=False,
     )
     ri = res.inference["ri"]
-    assert ri.draws == 28 and "exact" in ri.note  # C(8, 2) placebo pairs of regions
+    assert ri.draws == 28 and "exact" in ri.note  # C(8, 2) placebo pairs of sites
     assert ri.p_value * 28 == pytest.approx(round(ri.p_value * 28))
     assert ri.p_value == pytest.approx(1 / 28)  # a large planted effect: the observed is extreme
 
@@ -160,7 +160,7 @@ def test_crv1_flagged_with_few_treated_clusters() -> None:
         time="year",
         outcome="y",
         first_treated="g",
-        cluster="region",
+        cluster="site",
         inference=("crv1", "wild", "ri"),
         draws=99,
         seed=4,
@@ -178,7 +178,7 @@ def test_identical_seeds_identical_results() -> None:
         "time": "year",
         "outcome": "y",
         "first_treated": "g",
-        "cluster": "region",
+        "cluster": "site",
         "inference": ("wild", "ri"),
         "draws": 99,
     }
@@ -197,7 +197,7 @@ def test_wild_restricted_ci_inverts_the_test() -> None:
         time="year",
         outcome="y",
         first_treated="g",
-        cluster="region",
+        cluster="site",
         inference=("wild_restricted",),
         draws=199,
         seed=1,
@@ -209,7 +209,7 @@ def test_wild_restricted_ci_inverts_the_test() -> None:
         df["y"].to_numpy(),
         df["d"].to_numpy(),
         resid,
-        df["region"].to_numpy(),
+        df["site"].to_numpy(),
         res.se,
     )
     v = inf.webb_weights(method_rng(1, "wild"), 199, len(ws.a0))

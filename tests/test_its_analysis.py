@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from proeftuin import its_analysis, plots
-from proeftuin.design import RegionDesign
+from proeftuin.design import SiteDesign
 
 MORT = "mortality_all_per_1000"
 COST = "cost_basket_std"
 
 
-def _design(effect: float = 0.0) -> RegionDesign:
+def _design(effect: float = 0.0) -> SiteDesign:
     """30 municipalities in 5 areas, deaths 1996-2018 and a cost series 2011-2023; the
     site (3 municipalities of area 0) starts in 2013, its deaths scaled by ``effect``."""
     rng = np.random.default_rng(7)
@@ -34,8 +34,8 @@ def _design(effect: float = 0.0) -> RegionDesign:
         rows += [(unit, year, COST, rng.normal(2000, 50)) for year in range(2011, 2024)]
     panel = pd.DataFrame(rows, columns=["municipality", "year", "outcome", "value"])
     panel = panel.assign(weight=1.0, name=panel["municipality"])
-    return RegionDesign(
-        region="site", name="Site", treated=tuple(units[:3]), controls=tuple(units[3:]),
+    return SiteDesign(
+        site="site", name="Site", treated=tuple(units[:3]), controls=tuple(units[3:]),
         start_year=2013, first_year=2011, last_year=2023, control_pool="all", buffer=False,
         panel=panel, areas={u: f"area{i % 5}" for i, u in enumerate(units)},
         periods={MORT: (1996, 2018)},
@@ -43,7 +43,7 @@ def _design(effect: float = 0.0) -> RegionDesign:
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[RegionDesign, list[its_analysis.ItsOutcome]]:
+def fitted() -> tuple[SiteDesign, list[its_analysis.ItsOutcome]]:
     design = _design(effect=-0.2)
     return design, its_analysis.run_its(design, [COST, MORT], draws=99, seed=1)
 

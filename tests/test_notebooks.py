@@ -18,12 +18,12 @@ from proeftuin.plan import load_plan
 
 TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
-    "did_region": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
-    "its_region": {"fig-its", "fig-its-placebo", "tbl-its-estimates"},
+    "did_site": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
+    "its_site": {"fig-its", "fig-its-placebo", "tbl-its-estimates"},
     "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard", "fig-designs", "tbl-designs"},
-    "robustness_region": {"fig-robustness", "fig-placebo", "tbl-robustness"},
+    "robustness_site": {"fig-robustness", "fig-placebo", "tbl-robustness"},
     "validation": {"fig-validation", "tbl-validation"},
-    "synth_region": {
+    "synth_site": {
         "fig-synth", "fig-synth-placebo", "tbl-synth-fit", "tbl-synth-donors",
         "tbl-synth-time-weights", "tbl-synth-estimates",
     },
@@ -75,15 +75,15 @@ def test_plan_parameters_match_the_templates() -> None:
 
 
 @pytest.mark.slow
-def test_region_notebooks_run_end_to_end_on_the_mirror(
+def test_site_notebooks_run_end_to_end_on_the_mirror(
     built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One region, every design and the synthesis, through the real runner and kernel."""
+    """One site, every design and the synthesis, through the real runner and kernel."""
     panel_root, _ = built_panel
     root = link_project(tmp_path, panel_root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
     plan_file = yaml.safe_load((REPO / "analysis.yml").read_text())
-    plan_file["regions"] = {"vechtdal": {}}
+    plan_file["sites"] = {"vechtdal": {}}
     plan_file["outcomes"] = ["cost_basket_std", "admissions_per_1000"]
     plan_file["defaults"]["draws"] = 199
     (root / "analysis.yml").write_text(yaml.safe_dump(plan_file))
@@ -101,7 +101,7 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     assert admissions["note"].startswith("no pre-period")  # series starts with the site
     its = pd.read_csv(results / "its_estimates.csv")
     assert its["note"].str.contains("pre-period").all()  # 2 annual points before 2013
-    executed = nbformat.read(root / "reports" / "executed" / "vechtdal" / "did_region.ipynb", 4)
+    executed = nbformat.read(root / "reports" / "executed" / "vechtdal" / "did_site.ipynb", 4)
     figures = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if "image/png" in o.get("data", {})]  # fmt: skip
     assert len(figures) == 2  # trends and event study
@@ -112,7 +112,7 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
     assert set(checks.loc[checks["check"] == "control_pool", "variant"]) >= {"all", "province"}
     validation = pd.read_csv(root / "reports" / "results" / "validation" / "validation.csv")
     assert validation["passed"].all() and len(validation) >= 28
-    record = json.loads((results / "did_region.provenance.json").read_text())
+    record = json.loads((results / "did_site.provenance.json").read_text())
     assert record["parameters"]["draws"] == 199 and record["status"] == "ok"
 
     synth = pd.read_csv(results / "synth_estimates.csv")
@@ -136,7 +136,7 @@ def test_region_notebooks_run_end_to_end_on_the_mirror(
 def test_its_notebook_answers_for_one_site_on_the_mirror(
     built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """its_region alone for one site, through the project kernel: the mortality outcomes
+    """its_site alone for one site, through the project kernel: the mortality outcomes
     get level and slope changes with placebo p-values, the cost outcome one refusal line
     and no panel; the figures are saved."""
     import papermill as pm
@@ -146,7 +146,7 @@ def test_its_notebook_answers_for_one_site_on_the_mirror(
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
     mort = ["mortality_all_per_1000", "mortality_cardiovascular_per_1000"]
     tasks = load_plan(REPO / "analysis.yml").tasks(["vechtdal"], ["cost_basket_std", *mort])
-    [task] = [t for t in tasks if t.notebook == "its_region"]
+    [task] = [t for t in tasks if t.notebook == "its_site"]
     results = tmp_path / "results"
     parameters = {**task.parameters, "draws": 199, "results_dir": str(results)}
     pm.execute_notebook(

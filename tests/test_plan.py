@@ -29,7 +29,7 @@ def _problems(tmp_path: Path, **changes: object) -> str:
 def test_committed_plan_is_valid_and_expands_into_tasks() -> None:
     plan = load_plan()
     tasks = plan.tasks()
-    assert len(tasks) == len(plan.regions) * len(plan.designs) + 2
+    assert len(tasks) == len(plan.sites) * len(plan.designs) + 2
     assert [t.name for t in tasks[-2:]] == ["validation/validation", "synthesis/synthesis"]
     assert set(tasks[-1].depends_on) == {t.name for t in tasks[:-2]}
     first = tasks[0].parameters
@@ -37,22 +37,22 @@ def test_committed_plan_is_valid_and_expands_into_tasks() -> None:
     assert first["start_year"] > first["first_year"]
 
 
-def test_region_overrides_and_outcome_selection(tmp_path: Path) -> None:
-    regions = {"vechtdal": {"draws": 199, "control_pool": "province"}, "zeeuws-vlaanderen": {}}
-    plan = load_plan(_write(tmp_path, {**PLAN, "regions": regions}))
-    [did] = [t for t in plan.tasks(["vechtdal"], ["cost_basket_std"]) if t.notebook == "did_region"]
+def test_site_overrides_and_outcome_selection(tmp_path: Path) -> None:
+    sites = {"vechtdal": {"draws": 199, "control_pool": "province"}, "zeeuws-vlaanderen": {}}
+    plan = load_plan(_write(tmp_path, {**PLAN, "sites": sites}))
+    [did] = [t for t in plan.tasks(["vechtdal"], ["cost_basket_std"]) if t.notebook == "did_site"]
     assert did.parameters["draws"] == 199 and did.parameters["control_pool"] == "province"
     assert did.parameters["outcomes"] == ["cost_basket_std"]
     # an outcome subset never replaces the full results: it has its own folder
     subset = settings.executed_dir() / "subsets" / "cost_basket_std"
-    assert did.executed_path == subset / "vechtdal" / "did_region.ipynb"
-    [full] = [t for t in plan.tasks(["vechtdal"]) if t.notebook == "did_region"]
-    assert full.executed_path == settings.executed_dir() / "vechtdal" / "did_region.ipynb"
+    assert did.executed_path == subset / "vechtdal" / "did_site.ipynb"
+    [full] = [t for t in plan.tasks(["vechtdal"]) if t.notebook == "did_site"]
+    assert full.executed_path == settings.executed_dir() / "vechtdal" / "did_site.ipynb"
 
 
-def test_unknown_region_is_named_with_a_suggestion(tmp_path: Path) -> None:
-    message = _problems(tmp_path, regions={"vechtdaal": {}})
-    assert "regions: unknown name 'vechtdaal'; did you mean 'vechtdal'?" in message
+def test_unknown_site_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    message = _problems(tmp_path, sites={"vechtdaal": {}})
+    assert "sites: unknown name 'vechtdaal'; did you mean 'vechtdal'?" in message
 
 
 def test_unknown_outcome_lists_the_allowed_names(tmp_path: Path) -> None:
@@ -68,8 +68,8 @@ def test_period_outside_the_data(tmp_path: Path) -> None:
 
 
 def test_start_year_outside_the_period(tmp_path: Path) -> None:
-    message = _problems(tmp_path, regions={"vechtdal": {"start_year": 2011}})
-    assert "regions.vechtdal.start_year: 2011 must fall after periods.first_year" in message
+    message = _problems(tmp_path, sites={"vechtdal": {"start_year": 2011}})
+    assert "sites.vechtdal.start_year: 2011 must fall after periods.first_year" in message
 
 
 def test_wrong_types_and_values_name_their_key(tmp_path: Path) -> None:
@@ -81,8 +81,8 @@ def test_wrong_types_and_values_name_their_key(tmp_path: Path) -> None:
 
 
 def test_unknown_design_and_missing_file(tmp_path: Path) -> None:
-    message = _problems(tmp_path, designs=["did_regoin"])
-    assert "designs: unknown name 'did_regoin'; did you mean 'did_region'?" in message
+    message = _problems(tmp_path, designs=["did_stie"])
+    assert "designs: unknown name 'did_stie'; did you mean 'did_site'?" in message
     with pytest.raises(PlanError, match="file not found"):
         load_plan(tmp_path / "nope.yml")
 
@@ -97,7 +97,7 @@ def test_cli_refuses_an_invalid_plan_before_any_kernel(
     monkeypatch.setenv(settings.ROOT_ENV, str(tmp_path))
     (tmp_path / "notebooks").symlink_to(Path(__file__).parents[1] / "notebooks")
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "regions").symlink_to(Path(__file__).parents[1] / "data" / "regions")
+    (tmp_path / "data" / "sites").symlink_to(Path(__file__).parents[1] / "data" / "sites")
     reference = Path(__file__).parents[1] / "data" / "reference"
     (tmp_path / "data" / "reference").symlink_to(reference)
     _write(tmp_path, {**PLAN, "outcomes": ["cost_basket_std", "costs"]})
@@ -119,14 +119,14 @@ def test_pooled_design_defaults_to_did_and_is_validated(tmp_path: Path) -> None:
     assert "pooled_design.cost_basket_std: Input should be 'did', 'sdid' or 'sc'" in message
     message = _problems(tmp_path, pooled_design={"cost_basket": "sdid"})
     assert "pooled_design: unknown name 'cost_basket'; did you mean 'cost_basket_std'?" in message
-    designs = [d for d in PLAN["designs"] if d != "synth_region"]
+    designs = [d for d in PLAN["designs"] if d != "synth_site"]
     message = _problems(tmp_path, designs=designs, pooled_design={"cost_basket_std": "sc"})
-    assert "pooled_design.cost_basket_std: sc needs 'synth_region' under designs" in message
+    assert "pooled_design.cost_basket_std: sc needs 'synth_site' under designs" in message
 
 
 def test_outcomes_have_their_own_period_within_their_data(tmp_path: Path) -> None:
     plan = load_plan()
-    [its] = [t for t in plan.tasks(["vechtdal"]) if t.notebook == "its_region"]
+    [its] = [t for t in plan.tasks(["vechtdal"]) if t.notebook == "its_site"]
     assert its.parameters["outcome_periods"]["mortality_all_per_1000"] == [1996, 2018]
     assert "cost_basket_std" not in its.parameters["outcome_periods"]  # the plan's 2011-2023
     assert (its.parameters["first_year"], its.parameters["last_year"]) == (2011, 2023)
@@ -145,8 +145,13 @@ def test_outcomes_have_their_own_period_within_their_data(tmp_path: Path) -> Non
 def test_an_outcome_without_data_in_the_period_is_refused(tmp_path: Path) -> None:
     periods = {"first_year": 2019, "last_year": 2023}
     outcomes = ["cost_basket_std", "mortality_all_per_1000"]
-    message = _problems(tmp_path, periods=periods, outcomes=outcomes, regions={"vechtdal": {}})
+    message = _problems(tmp_path, periods=periods, outcomes=outcomes, sites={"vechtdal": {}})
     assert "outcomes: mortality_all_per_1000 has no data in periods 2019-2023" in message
     late = {"outcomes": {"mortality_all_per_1000": {"first_year": 2014, "last_year": 2018}}}
-    message = _problems(tmp_path, periods={**PLAN["periods"], **late}, regions={"vechtdal": {}})
-    assert "regions.vechtdal.start_year: 2013 must fall after periods.outcomes." in message
+    message = _problems(tmp_path, periods={**PLAN["periods"], **late}, sites={"vechtdal": {}})
+    assert "sites.vechtdal.start_year: 2013 must fall after periods.outcomes." in message
+
+
+def test_a_plan_with_the_old_regions_key_is_told_the_new_name(tmp_path: Path) -> None:
+    message = _problems(tmp_path, regions={"vechtdal": {}})
+    assert "regions: unknown key (now called 'sites')" in message

@@ -16,7 +16,7 @@ from test_report import FIXTURES, project  # noqa: F401  (the fixture)
 def _add_results(root: Path) -> None:
     results = root / "reports" / "results"
     pd.DataFrame(
-        [{"region": "site-a", "outcome": "cost_basket_std", "design": d, "variant": v,
+        [{"site": "site-a", "outcome": "cost_basket_std", "design": d, "variant": v,
           "role": r, "estimate": e, "ci_low": e - 50, "ci_high": e + 50, "p_value": 0.4,
           "method": "ri", "mde": 140.0, "mde_pct": 7.0, "note": ""}
          for d, v, r, e in (("did", "all", "pooled", 93.0), ("did", "province", "sensitivity",
@@ -25,7 +25,7 @@ def _add_results(root: Path) -> None:
     shutil.copy(FIXTURES / "results" / "synthesis" / "fig-forest.png",
                 results / "synthesis" / "fig-designs-site-a.png")  # fmt: skip
     pd.DataFrame(
-        [{"region": "site-a", "design": "synth", "outcome": "cost_basket_std",
+        [{"site": "site-a", "design": "synth", "outcome": "cost_basket_std",
           "estimator": "sdid", "method": "ri", "estimate": 81.5, "ci_low": 31.5,
           "ci_high": 131.5, "p_value": 0.04, "pre_rmspe": 3.25, "mde": 140.0, "mde_pct": 7.0,
           "note": "sampled placebo assignments"}]
@@ -38,14 +38,14 @@ def _add_results(root: Path) -> None:
 def test_site_page_leads_with_the_designs_and_shows_synth(project: Path) -> None:  # noqa: F811
     _add_results(project)
     pages = report.generate_pages()
-    text = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    text = (project / "reports" / "sites" / "site-a.qmd").read_text()
     lead = text.index("## The designs side by side")
     assert lead < text.index("## The site and its municipalities")
     assert "(../results/synthesis/fig-designs-site-a.png){#fig-designs-site-a}" in text
     assert "| cost_basket_std | sdid |  | sensitivity | 81.5 |" in text
     synth = text[text.index("## Synthetic control and synthetic DiD") :]
     assert "| cost_basket_std | sdid | ri | 81.5 | 31.5 | 132 | 0.040 | 3.25 | 140 | 7 |" in synth
-    other = (project / "reports" / "regions" / "site-b.qmd").read_text()
+    other = (project / "reports" / "sites" / "site-b.qmd").read_text()
     assert "The designs-side-by-side figure is not available." in other
     assert "No synthetic-control estimates." in other
     scorecard = (project / "reports" / "_generated" / "scorecard.md").read_text()
@@ -58,15 +58,15 @@ def test_site_page_leads_with_the_designs_and_shows_synth(project: Path) -> None
 def test_site_page_names_the_largest_donors(project: Path) -> None:  # noqa: F811
     _add_results(project)
     weights = [
-        {"region": "site-a", "outcome": "cost_basket_std", "estimator": "sc", "kind": "unit",
+        {"site": "site-a", "outcome": "cost_basket_std", "estimator": "sc", "kind": "unit",
          "municipality": f"GM{i:04d}", "name": f"Town {i}", "year": "", "weight": w}
         for i, w in enumerate([0.05, 0.5, 0.3, 0.0, 0.1, 0.02, 0.03], start=1)
-    ] + [{"region": "site-a", "outcome": "cost_basket_std", "estimator": "sc", "kind": "time",
+    ] + [{"site": "site-a", "outcome": "cost_basket_std", "estimator": "sc", "kind": "time",
           "municipality": "", "name": "", "year": 2012, "weight": 1.0}]  # fmt: skip
     results = project / "reports" / "results" / "site-a"
     pd.DataFrame(weights).to_csv(results / "synth_weights.csv", index=False)
     report.generate_pages()
-    text = (project / "reports" / "regions" / "site-a.qmd").read_text()
+    text = (project / "reports" / "sites" / "site-a.qmd").read_text()
     donors = text[text.index("{#tbl-site-a-synth}") : text.index("## Robustness")]
     shown = [line.split("|")[3].strip() for line in donors.splitlines() if "| sc |" in line]
     assert shown == ["Town 2", "Town 3", "Town 5", "Town 1", "Town 7"]  # five largest, by weight

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from proeftuin.design import DesignInputs, region_design
-from proeftuin.regions import CONTROL_POOLS, Registry, Site
+from proeftuin.design import DesignInputs, site_design
 from proeftuin.robustness import CHECKS, ControlPools, LeaveOneOut, PlaceboYears
+from proeftuin.sites import CONTROL_POOLS, Registry, Site
 
 CODES = [f"GM{i:04d}" for i in range(1, 9)]
 
@@ -39,7 +39,7 @@ def _inputs() -> DesignInputs:
 
 def test_control_pools_give_one_design_per_pool_from_the_same_inputs():
     inputs = _inputs()
-    design = region_design("s", inputs, start_year=2014, first_year=2011, last_year=2017)
+    design = site_design("s", inputs, start_year=2014, first_year=2011, last_year=2017)
     variants = ControlPools().variants(design, inputs)
     assert list(variants) == list(CONTROL_POOLS)
     assert variants["all"].controls == tuple(CODES[3:])
@@ -49,7 +49,7 @@ def test_control_pools_give_one_design_per_pool_from_the_same_inputs():
 
 def test_leave_one_out_drops_each_municipality_and_needs_two_left():
     inputs = _inputs()
-    design = region_design("s", inputs, first_year=2011, last_year=2017)
+    design = site_design("s", inputs, first_year=2011, last_year=2017)
     variants = LeaveOneOut().variants(design, inputs)
     assert list(variants) == CODES[:3]
     assert variants["GM0002"].treated == ("GM0001", "GM0003")
@@ -59,7 +59,7 @@ def test_leave_one_out_drops_each_municipality_and_needs_two_left():
 
 def test_placebo_years_keep_only_the_pre_period():
     inputs = _inputs()
-    design = region_design("s", inputs, first_year=2011, last_year=2017)
+    design = site_design("s", inputs, first_year=2011, last_year=2017)
     variants = PlaceboYears().variants(design, inputs)
     assert list(variants) == ["2012", "2013"]
     assert variants["2013"].start_year == 2013

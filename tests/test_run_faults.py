@@ -25,27 +25,27 @@ from proeftuin import settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROEFTUIN = Path(sys.executable).with_name("proeftuin")
-REGIONS = ("maastricht-heuvelland", "oostelijk-zuid-limburg", "vechtdal", "zeeuws-vlaanderen")
-REGION_BODY = """
+SITES = ("maastricht-heuvelland", "oostelijk-zuid-limburg", "vechtdal", "zeeuws-vlaanderen")
+SITE_BODY = """
 import time
 from pathlib import Path
 # what ipykernel logs when jupyter_client's shutdown interrupt lands mid-message (a race)
 get_ipython().kernel.log.error("KeyboardInterrupt caught in kernel")
 time.sleep(1.5)  # long enough to be caught mid-way
-Path(results_dir, "did_estimates.csv").write_text(f"region,draws\\n{region},{draws}\\n")
+Path(results_dir, "did_estimates.csv").write_text(f"site,draws\\n{site},{draws}\\n")
 """
 SYNTHESIS_BODY = """
 from pathlib import Path
 rows = [Path("reports/results", r, "did_estimates.csv").read_text().splitlines()[1]
-        for r in regions]
-Path(results_dir, "pooled.csv").write_text("region,draws\\n" + "\\n".join(rows) + "\\n")
+        for r in sites]
+Path(results_dir, "pooled.csv").write_text("site,draws\\n" + "\\n".join(rows) + "\\n")
 """
-REGION_LIST = ", ".join(f"{r}: {{}}" for r in REGIONS)
+SITE_LIST = ", ".join(f"{r}: {{}}" for r in SITES)
 PLAN = f"""
 defaults: {{draws: 199}}
 outcomes: [cost_basket_std]
-designs: [did_region]
-regions: {{{REGION_LIST}}}
+designs: [did_site]
+sites: {{{SITE_LIST}}}
 execution: {{cell_timeout: 120}}
 """
 
@@ -62,11 +62,11 @@ def _project(root: Path) -> Path:
     """A project the real CLI accepts: real site ids, tiny templates, a stand-in panel."""
     (root / "notebooks").mkdir(parents=True)
     nbformat.write(
-        _notebook('region = "x"\nresults_dir = "."\ndraws = 0', REGION_BODY),
-        root / "notebooks" / "did_region.ipynb",
+        _notebook('site = "x"\nresults_dir = "."\ndraws = 0', SITE_BODY),
+        root / "notebooks" / "did_site.ipynb",
     )
     nbformat.write(
-        _notebook('regions = []\nresults_dir = "."', SYNTHESIS_BODY),
+        _notebook('sites = []\nresults_dir = "."', SYNTHESIS_BODY),
         root / "notebooks" / "synthesis.ipynb",
     )
     nbformat.write(
@@ -76,9 +76,9 @@ def _project(root: Path) -> Path:
     (root / "analysis.yml").write_text(PLAN)
     shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
     (root / "data" / "processed").mkdir(parents=True)
-    for name in ("reference", "regions"):
+    for name in ("reference", "sites"):
         (root / "data" / name).symlink_to(REPO / "data" / name)
-    sites = yaml.safe_load((REPO / "data" / "regions" / "pioneer_sites.yml").read_text())
+    sites = yaml.safe_load((REPO / "data" / "sites" / "pioneer_sites.yml").read_text())
     codes = sorted(c for site in sites["sites"].values() for c in site["municipalities"])
     manifest = {"sources": {"vektis/x.csv": "abc"}, "municipality_codes": codes}
     (root / "data" / "processed" / "manifest.json").write_text(json.dumps(manifest))
@@ -132,9 +132,9 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 180) ->
         time.sleep(0.1)
 
 
-def _some_region_done(root: Path) -> bool:
+def _some_site_done(root: Path) -> bool:
     tasks = _manifest(root).get("tasks", [])
-    return any(t["status"] == "ok" and t["region"] for t in tasks)
+    return any(t["status"] == "ok" and t["site"] for t in tasks)
 
 
 def _results(root: Path) -> dict[str, object]:
@@ -160,7 +160,7 @@ def undisturbed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     assert "KeyboardInterrupt caught in kernel" not in done.stderr + done.stdout  # item 13
     result = _results(root)
     assert result["state"] == "complete" and all(result["good"].values())
-    assert len(result["files"]) == len(REGIONS) + 2  # four regions, validation, pooled
+    assert len(result["files"]) == len(SITES) + 2  # four sites, validation, pooled
     return result
 
 
@@ -169,7 +169,7 @@ def test_sigint_mid_run_keeps_finished_tasks_and_a_rerun_completes_it(
 ) -> None:
     root = _project(tmp_path)
     run = _start(root)
-    _wait_for(lambda: _some_region_done(root), "a finished region task")
+    _wait_for(lambda: _some_site_done(root), "a finished site task")
     workers = psutil.Process(run.pid).children(recursive=True)
     os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the whole process group gets it
     stderr = _stderr(run, root, timeout=60)
@@ -198,7 +198,7 @@ def test_sigkill_of_the_run_takes_its_workers_and_a_rerun_completes_it(
 ) -> None:
     root = _project(tmp_path)
     run = _start(root)
-    _wait_for(lambda: _some_region_done(root), "a finished region task")
+    _wait_for(lambda: _some_site_done(root), "a finished site task")
     workers = psutil.Process(run.pid).children(recursive=True)
     assert workers
     run.kill()

@@ -268,14 +268,14 @@ def test_ri_size_under_a_planted_null() -> None:
     assert 0.04 <= np.mean(p <= 0.10) <= 0.17
 
 
-def test_placebo_regions_within_an_area() -> None:
+def test_placebo_sites_within_an_area() -> None:
     df = factor_panel(3)
     fit = estimate_synth(
         df, unit="unit", time="year", outcome="y", treated="d", method="did",
         inference=("ri",), draws=50, seed=2, placebo_group="area",
     )  # fmt: skip
     r = fit.inference["ri"]
-    assert "placebo regions within area" in r.note and r.draws == 50
+    assert "placebo sites within area" in r.note and r.draws == 50
     assert 0 < r.p_value <= 1
 
 

@@ -1,4 +1,4 @@
-"""Cross-region synthesis: pooling checked against a published meta-analysis, scorecard logic."""
+"""Cross-site synthesis: pooling checked against a published meta-analysis, scorecard logic."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def test_random_effects_matches_published_dersimonian_laird() -> None:
     assert half == pytest.approx(stats.t.ppf(0.975, 12) * hk)
 
 
-def test_hartung_knapp_keeps_coverage_with_few_regions() -> None:
-    """Four regions, true effect zero, heterogeneous: HKSJ covers near 95%, z-based DL not."""
+def test_hartung_knapp_keeps_coverage_with_few_sites() -> None:
+    """Four sites, true effect zero, heterogeneous: HKSJ covers near 95%, z-based DL not."""
     rng = np.random.default_rng(7)
     covered_hk = covered_z = 0
     reps = 2000
@@ -64,14 +64,14 @@ def test_hartung_knapp_keeps_coverage_with_few_regions() -> None:
 
 def _table() -> pd.DataFrame:
     rows = []
-    for region, est, ri_p in (("a", -50.0, 0.004), ("b", -10.0, 0.6), ("c", 20.0, 0.03)):
+    for site, est, ri_p in (("a", -50.0, 0.004), ("b", -10.0, 0.6), ("c", 20.0, 0.03)):
         for method, p, half in (("crv1", 0.0001, 5.0), ("ri", ri_p, 40.0)):
-            rows.append({"region": region, "outcome": "cost_basket_std", "method": method,
+            rows.append({"site": site, "outcome": "cost_basket_std", "method": method,
                          "estimate": est, "ci_low": est - half, "ci_high": est + half,
                          "p_value": p})  # fmt: skip
-    rows.append({"region": "c", "outcome": "health_good_pct", "method": "ri",
+    rows.append({"site": "c", "outcome": "health_good_pct", "method": "ri",
                  "estimate": 1.0, "ci_low": None, "ci_high": None, "p_value": 0.5})  # fmt: skip
-    rows.append({"region": "c", "outcome": "health_good_pct", "method": "crv1",
+    rows.append({"site": "c", "outcome": "health_good_pct", "method": "crv1",
                  "estimate": 1.0, "ci_low": -1.0, "ci_high": 3.0, "p_value": 0.3})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -86,7 +86,7 @@ def test_headline_prefers_randomization_inference_with_an_interval() -> None:
 
 def test_pool_uses_the_headline_intervals() -> None:
     pooled = synthesis.pool(_table()).set_index("outcome")
-    assert list(pooled.index) == ["cost_basket_std"]  # one region only for health
+    assert list(pooled.index) == ["cost_basket_std"]  # one site only for health
     se = 40.0 / synthesis.Z95
     expected = synthesis.pool_effects(pd.Series([-50.0, -10.0, 20.0]), pd.Series([se] * 3))
     assert pooled.loc["cost_basket_std", "estimate"] == pytest.approx(expected["estimate"])
@@ -94,11 +94,11 @@ def test_pool_uses_the_headline_intervals() -> None:
 
 def test_scorecard_grades_evidence_and_direction() -> None:
     card = synthesis.scorecard(_table(), ["cost_basket_std", "health_good_pct"])
-    costs = card[card["dimension"] == "costs"].set_index("region")
+    costs = card[card["dimension"] == "costs"].set_index("site")
     assert costs.loc["a", ["evidence", "direction"]].tolist() == ["strong", "better"]
     assert costs.loc["b", ["evidence", "direction"]].tolist() == ["none", "inconclusive"]
     assert costs.loc["c", ["evidence", "direction"]].tolist() == ["moderate", "worse"]
-    health = card[card["dimension"] == "health"].set_index("region")
+    health = card[card["dimension"] == "health"].set_index("site")
     assert health.loc["a", "direction"] == "not estimable"
 
 
@@ -106,16 +106,14 @@ def test_empty_results_give_empty_tables() -> None:
     empty = pd.DataFrame()
     assert synthesis.pool(empty).empty and list(synthesis.pool(empty).columns)
     assert synthesis.scorecard(empty, ["cost_basket_std"]).empty
-    assert (
-        synthesis.coverage_note(["a", "b"], empty) == "regions with results: 0 of 2; missing: a, b"
-    )
+    assert synthesis.coverage_note(["a", "b"], empty) == "sites with results: 0 of 2; missing: a, b"
 
 
 def test_unbounded_intervals_are_not_pooled() -> None:
     table = _table()
-    unbounded = table["method"].eq("ri") & table["region"].eq("a")
+    unbounded = table["method"].eq("ri") & table["site"].eq("a")
     table.loc[unbounded, ["ci_low", "ci_high"]] = [-np.inf, np.inf]
-    best = synthesis.headline(table).set_index(["region", "outcome"])
+    best = synthesis.headline(table).set_index(["site", "outcome"])
     assert best.loc[("a", "cost_basket_std"), "method"] == "crv1"
     pooled = synthesis.pool(table).set_index("outcome")
     assert np.isfinite(pooled.loc["cost_basket_std", ["ci_low", "ci_high"]].astype(float)).all()

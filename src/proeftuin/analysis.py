@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from proeftuin.design import RegionDesign
+from proeftuin.design import SiteDesign
 from proeftuin.fileio import atomic_write_json, atomic_write_text
 
 DID_COLUMNS = [
-    "region", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
+    "site", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
     "p_value", "n_units", "n_treated_units", "n_periods", "pretrend_p", "mde", "mde_pct",
     "note",
 ]  # fmt: skip
@@ -65,15 +65,15 @@ def minimum_detectable_effect(
     return mde_factor(alpha, power) * sd
 
 
-def pre_period_mean(design: RegionDesign, outcome: str) -> float:
+def pre_period_mean(design: SiteDesign, outcome: str) -> float:
     """The site's mean of the yearly (insured-year weighted) means before its start."""
     series = design.series(outcome)
-    pre = series.loc[series["year"] < design.start_year, "region"].dropna()
+    pre = series.loc[series["year"] < design.start_year, "site"].dropna()
     return float(pre.mean()) if len(pre) else float("nan")
 
 
 def add_mde(
-    table: pd.DataFrame, design: RegionDesign, by: Sequence[str] = ("outcome",)
+    table: pd.DataFrame, design: SiteDesign, by: Sequence[str] = ("outcome",)
 ) -> pd.DataFrame:
     """``mde`` and ``mde_pct`` on every row of an outcome (and estimator), from the spread of
     its randomization-inference placebo estimates (the RI row's ``se`` is their SD)."""
@@ -89,14 +89,14 @@ def add_mde(
 
 
 def run_did(
-    design: RegionDesign,
+    design: SiteDesign,
     outcomes: Sequence[str],
     *,
     inference: Sequence[str] = ("crv1", "wild", "ri"),
     draws: int = 999,
     seed: int = 0,
 ) -> list[OutcomeResult]:
-    """Difference-in-differences of the region against its controls, per outcome.
+    """Difference-in-differences of the site against its controls, per outcome.
 
     Each outcome draws from its own random stream, derived from ``seed`` and keyed by the
     outcome's name: its results depend neither on the other outcomes nor on their order.
@@ -125,21 +125,21 @@ def run_did(
     return results
 
 
-def no_pre_period(design: RegionDesign, outcome: str) -> str:
+def no_pre_period(design: SiteDesign, outcome: str) -> str:
     years = design.years(outcome, treated_only=True)
     observed = ", ".join(map(str, years)) if years else "no year"
     return (
-        f"no pre-period: the region's municipalities have {outcome} for {observed}; "
+        f"no pre-period: the site's municipalities have {outcome} for {observed}; "
         f"the programme starts in {design.start_year}"
     )
 
 
-def did_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
+def did_table(design: SiteDesign, results: list[OutcomeResult]) -> pd.DataFrame:
     """One row per outcome and inference method (and one per unestimable outcome), from
     each result's own ``tidy()``."""
     rows = []
     for item in results:
-        base = {"region": design.region, "design": "did", "outcome": item.outcome}
+        base = {"site": design.site, "design": "did", "outcome": item.outcome}
         if item.result is None:
             rows.append({**base, "method": None, "note": item.reason})
             continue

@@ -4,7 +4,7 @@ Read from the results files only (``reports/results/<site>/``), never recomputed
 
 - TWFE difference-in-differences per control pool (``robustness.csv``, check
   ``control_pool``), each with the most robust interval it has (randomization inference
-  over placebo regions, else the wild bootstrap, else CRV1), the plan's own pool marked;
+  over placebo sites, else the wild bootstrap, else CRV1), the plan's own pool marked;
 - synthetic DiD and synthetic control (``synth_estimates.csv``), randomization inference
   over placebo sites within the COROP area;
 - the controlled interrupted time series (``its_estimates.csv``, the level change) where it
@@ -28,24 +28,24 @@ from proeftuin.headline import INTERVAL_PREFERENCE, headline
 from proeftuin.robustness import headline_outcomes
 
 COLUMNS = [
-    "region", "outcome", "design", "variant", "role", "estimate", "ci_low", "ci_high",
+    "site", "outcome", "design", "variant", "role", "estimate", "ci_low", "ci_high",
     "p_value", "method", "mde", "mde_pct", "note",
 ]  # fmt: skip
 SYNTH_PREFERENCE = ("ri", "placebo")
 DESIGN_ORDER = {"did": 0, "sdid": 1, "sc": 2, "its": 3}
 
 
-def _read(region: str, name: str, root: Path) -> pd.DataFrame:
-    path = root / region / name
+def _read(site: str, name: str, root: Path) -> pd.DataFrame:
+    path = root / site / name
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
 
 def site_rows(
-    region: str, outcomes: Sequence[str], *, control_pool: str | None, root: Path
+    site: str, outcomes: Sequence[str], *, control_pool: str | None, root: Path
 ) -> pd.DataFrame:
     """Every design's headline row for one site and the given outcomes."""
     frames = []
-    checks = _read(region, "robustness.csv", root)
+    checks = _read(site, "robustness.csv", root)
     if not checks.empty:
         pools = checks[(checks["check"] == "control_pool") & checks["outcome"].isin(outcomes)]
         pools = pools.dropna(subset=["estimate"])
@@ -53,12 +53,12 @@ def site_rows(
         frames.append(pools.assign(design="did", method=method)[
             ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value", "method"]
         ])  # fmt: skip
-    did = _read(region, "did_estimates.csv", root)
+    did = _read(site, "did_estimates.csv", root)
     mde = {}
     if not did.empty and "mde" in did:
         best = headline(did, INTERVAL_PREFERENCE)
         mde = {o: r for o, r in best.set_index("outcome")[["mde", "mde_pct"]].iterrows()}
-    synth = _read(region, "synth_estimates.csv", root)
+    synth = _read(site, "synth_estimates.csv", root)
     for estimator in ("sdid", "sc") if not synth.empty else ():
         rows = headline(synth[synth["estimator"] == estimator], SYNTH_PREFERENCE)
         rows = rows[rows["outcome"].isin(outcomes)]
@@ -66,7 +66,7 @@ def site_rows(
             ["outcome", "design", "variant", "estimate", "ci_low", "ci_high", "p_value",
              "method", "mde", "mde_pct"]
         ])  # fmt: skip
-    its = _read(region, "its_estimates.csv", root)
+    its = _read(site, "its_estimates.csv", root)
     if not its.empty:
         level = its[(its["effect"] == "level_change") & its["outcome"].isin(outcomes)]
         level = level.dropna(subset=["estimate", "ci_low", "ci_high"])
@@ -81,11 +81,11 @@ def site_rows(
     for key in ("mde", "mde_pct"):
         values = table["outcome"].map(lambda o, k=key: mde[o][k] if o in mde else None)
         table[key] = table[key].where(~main, values) if key in table else values.where(main)
-    return table.assign(region=region)
+    return table.assign(site=site)
 
 
 def side_by_side(
-    regions: Sequence[str],
+    sites: Sequence[str],
     outcomes: Sequence[str],
     pooled_design: Mapping[str, str] | None = None,
     *,
@@ -104,10 +104,10 @@ def side_by_side(
     chosen = headline_outcomes(outcomes)
     pooled = {o: (pooled_design or {}).get(o, "did") for o in chosen}
     frames = []
-    for region in regions:
-        task = manifest.task(f"{region}/did_region") if manifest else None
+    for site in sites:
+        task = manifest.task(f"{site}/did_site") if manifest else None
         pool = (task.parameters.get("control_pool") if task else None) or "all"
-        frames.append(site_rows(region, chosen, control_pool=pool, root=root))
+        frames.append(site_rows(site, chosen, control_pool=pool, root=root))
         main = frames[-1]["design"].eq("did") & frames[-1]["variant"].eq(pool)
         frames[-1].loc[main, "note"] = "the plan's control pool"
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
@@ -115,7 +115,7 @@ def side_by_side(
     is_pooled &= (table["design"] != "did") | table["note"].eq("the plan's control pool")
     table["role"] = is_pooled.map({True: "pooled", False: "sensitivity"})
     order = table["outcome"].map(chosen.index) * 10 + table["design"].map(DESIGN_ORDER)
-    table = table.assign(_order=order).sort_values(["region", "_order"], kind="stable")
+    table = table.assign(_order=order).sort_values(["site", "_order"], kind="stable")
     return table.reindex(columns=COLUMNS).reset_index(drop=True)
 
 
@@ -124,8 +124,8 @@ def save_site_figures(table: pd.DataFrame, results_dir: str | Path) -> list[str]
     from proeftuin import plots
 
     names = []
-    for region in dict.fromkeys(table["region"]):
-        label = f"fig-designs-{region}"
-        plots.save_figure(plots.side_by_side(table[table["region"] == region]), results_dir, label)
+    for site in dict.fromkeys(table["site"]):
+        label = f"fig-designs-{site}"
+        plots.save_figure(plots.side_by_side(table[table["site"] == site]), results_dir, label)
         names.append(label)
     return names

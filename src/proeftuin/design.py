@@ -1,11 +1,11 @@
-"""A region's evaluation design: its municipalities, its comparison group, its periods.
+"""A site's evaluation design: its municipalities, its comparison group, its periods.
 
-:func:`region_design` combines the registry (which municipalities form the Pioneer site,
+:func:`site_design` combines the registry (which municipalities form the Pioneer site,
 when it started), the control pool (which municipalities are comparable) and the panel,
 all passed in as :class:`DesignInputs` (loaded once by :func:`load_inputs`), into a
-:class:`RegionDesign`, the one value that DiD and ITS analyses of a region start
+:class:`SiteDesign`, the one value that DiD and ITS analyses of a site start
 from. It frames the panel for an estimator (long frame with treatment timing) or as two
-series (region vs. comparison group, weighted by insured-years).
+series (site vs. comparison group, weighted by insured-years).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from proeftuin.regions import Registry
+    from proeftuin.sites import Registry
 
 
 @dataclass(frozen=True)
-class RegionDesign:
-    """Treated and control municipalities of one Pioneer region, with the panel rows."""
+class SiteDesign:
+    """Treated and control municipalities of one Pioneer site, with the panel rows."""
 
-    region: str
+    site: str
     name: str
     treated: tuple[str, ...]
     controls: tuple[str, ...]
@@ -44,22 +44,22 @@ class RegionDesign:
     def outcome_frame(self, outcome: str) -> pd.DataFrame:
         """Long frame for one outcome: one row per municipality and year with timing columns.
 
-        ``first_treated`` is the start year for the region's municipalities and 0 for the
-        controls; ``treated_post`` is 1 for the region's municipalities from the start year;
+        ``first_treated`` is the start year for the site's municipalities and 0 for the
+        controls; ``treated_post`` is 1 for the site's municipalities from the start year;
         ``placebo_area`` is the municipality's COROP region, from which randomization
-        inference draws placebo regions of neighbouring municipalities.
+        inference draws placebo sites of neighbouring municipalities.
         """
         first, last = self.period(outcome)
         rows = self.panel[
             (self.panel["outcome"] == outcome) & self.panel["year"].between(first, last)
         ]
         frame = rows[["municipality", "year", "value", "weight"]].dropna(subset=["value"])
-        in_region = frame["municipality"].isin(self.treated)
+        in_site = frame["municipality"].isin(self.treated)
         return frame.assign(
             placebo_area=frame["municipality"].map(self.areas).fillna("unknown"),
-            treated=in_region.astype(int),
-            first_treated=in_region.astype(int) * self.start_year,
-            treated_post=(in_region & (frame["year"] >= self.start_year)).astype(int),
+            treated=in_site.astype(int),
+            first_treated=in_site.astype(int) * self.start_year,
+            treated_post=(in_site & (frame["year"] >= self.start_year)).astype(int),
         ).reset_index(drop=True)
 
     def count_frame(self, outcome: str, count: str, exposure: str) -> pd.DataFrame:
@@ -78,27 +78,27 @@ class RegionDesign:
         )
 
     def series(self, outcome: str) -> pd.DataFrame:
-        """Yearly weighted means of the region and of its comparison group (wide)."""
+        """Yearly weighted means of the site and of its comparison group (wide)."""
         frame = self.outcome_frame(outcome)
         frame = frame.assign(
-            group=frame["treated"].map({1: "region", 0: "control"}),
+            group=frame["treated"].map({1: "site", 0: "control"}),
             weighted=frame["value"] * frame["weight"],
         )
         sums = frame.groupby(["year", "group"])[["weighted", "weight"]].sum()
         means = (sums["weighted"] / sums["weight"]).unstack("group")
-        return means.reindex(columns=["region", "control"]).reset_index().rename_axis(None, axis=1)
+        return means.reindex(columns=["site", "control"]).reset_index().rename_axis(None, axis=1)
 
     def years(self, outcome: str, *, treated_only: bool = False) -> list[int]:
-        """Years with a value for the outcome (for the region's municipalities if asked)."""
+        """Years with a value for the outcome (for the site's municipalities if asked)."""
         frame = self.outcome_frame(outcome)
         if treated_only:
             frame = frame[frame["treated"] == 1]
         return sorted(frame["year"].unique().tolist())
 
     def reference_event_time(self, outcome: str) -> int | None:
-        """Event time of the region's last observed pre-period year (None when there is none).
+        """Event time of the site's last observed pre-period year (None when there is none).
 
-        Judged on the region's own municipalities: a survey wave suppressed for them (small
+        Judged on the site's own municipalities: a survey wave suppressed for them (small
         samples) gives no pre-period even where the controls have one.
         """
         pre = [y for y in self.years(outcome, treated_only=True) if y < self.start_year]
@@ -107,7 +107,7 @@ class RegionDesign:
     def facts(self) -> pd.DataFrame:
         """The design in a small table, for the notebook and the report."""
         names = self.panel.drop_duplicates("municipality").set_index("municipality")["name"]
-        region_names = ", ".join(sorted(names.reindex(list(self.treated)).fillna("?")))
+        site_names = ", ".join(sorted(names.reindex(list(self.treated)).fillna("?")))
         pool = self.control_pool + (" (neighbours excluded)" if self.buffer else "")
         years = f"{self.first_year}-{self.last_year}" + "".join(
             f"; {name}: {a}-{b}" for name, (a, b) in self.periods.items()
@@ -124,7 +124,7 @@ class RegionDesign:
                 ],
                 "value": [
                     self.name,
-                    f"{len(self.treated)}: {region_names}",
+                    f"{len(self.treated)}: {site_names}",
                     str(self.start_year),
                     f"control pool '{pool}'",
                     str(len(self.controls)),
@@ -136,7 +136,7 @@ class RegionDesign:
 
 @dataclass(frozen=True)
 class DesignInputs:
-    """What every region design is built from: the registry, the covariates and the panel.
+    """What every site design is built from: the registry, the covariates and the panel.
 
     Loaded once (:func:`load_inputs`) and passed on, so that building several designs (the
     robustness checks build one per control pool) reads nothing again."""
@@ -149,13 +149,13 @@ class DesignInputs:
 def load_inputs() -> DesignInputs:
     """The one loader the notebooks call: the validated registry, covariates and panel."""
     from proeftuin.panel import load_covariates, load_panel
-    from proeftuin.regions import load_registry
+    from proeftuin.sites import load_registry
 
     return DesignInputs(load_registry(), load_covariates(), load_panel())
 
 
-def region_design(
-    region: str,
+def site_design(
+    site: str,
     inputs: DesignInputs,
     *,
     control_pool: str = "all",
@@ -164,27 +164,27 @@ def region_design(
     first_year: int = 2011,
     last_year: int = 2023,
     outcome_periods: Mapping[str, Sequence[int]] | None = None,
-) -> RegionDesign:
-    """The design of one region from the registry, its control pool and the panel (no I/O).
+) -> SiteDesign:
+    """The design of one site from the registry, its control pool and the panel (no I/O).
 
     ``outcome_periods`` gives outcomes their own analysis years ``[first, last]`` (e.g. the
     mortality series from 1996); every other outcome uses ``first_year``-``last_year``."""
-    from proeftuin.regions import control_pool as pool_of
+    from proeftuin.sites import control_pool as pool_of
 
-    site = inputs.registry.sites[region]
+    entry = inputs.registry.sites[site]
     covariates, panel = inputs.covariates, inputs.panel
-    controls = pool_of(inputs.registry, region, covariates, pool=control_pool, buffer=buffer)
-    members = set(site.municipalities) | set(controls)
+    controls = pool_of(inputs.registry, site, covariates, pool=control_pool, buffer=buffer)
+    members = set(entry.municipalities) | set(controls)
     periods = {k: (int(v[0]), int(v[1])) for k, v in (outcome_periods or {}).items()}
     lo = min([first_year, *(a for a, _ in periods.values())])
     hi = max([last_year, *(b for _, b in periods.values())])
     in_design = panel["municipality"].isin(members) & panel["year"].between(lo, hi)
-    return RegionDesign(
-        region=region,
-        name=site.name,
-        treated=tuple(site.municipalities),
+    return SiteDesign(
+        site=site,
+        name=entry.name,
+        treated=tuple(entry.municipalities),
         controls=tuple(controls),
-        start_year=start_year or site.start_year,
+        start_year=start_year or entry.start_year,
         first_year=first_year,
         last_year=last_year,
         control_pool=control_pool,

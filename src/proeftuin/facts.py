@@ -108,15 +108,15 @@ def collect_facts(plan: Plan) -> Facts:
     """The snapshot of a plan, with the registry's and the catalogue's facts. A site or an
     outcome they do not know (a hand-built plan) keeps its id and the plan's settings."""
     from proeftuin.outcomes import OUTCOMES
-    from proeftuin.regions import load_registry
+    from proeftuin.sites import load_registry
 
     try:
         registry = load_registry().sites
     except (OSError, DataError):  # load_plan refuses a plan the registry cannot check
         registry = {}
     sites = []
-    for site_id in plan.regions:
-        params = plan.region_settings(site_id)
+    for site_id in plan.sites:
+        params = plan.site_settings(site_id)
         site = registry.get(site_id)
         names = site.municipality_names if site else []
         codes = site.municipalities if site else []
@@ -169,7 +169,7 @@ def collect_facts(plan: Plan) -> Facts:
     )
 
 
-def _coverage(site: Any) -> Coverage:  # a regions.Site, or None for an unknown site
+def _coverage(site: Any) -> Coverage:  # a sites.Site, or None for an unknown site
     if site is None or site.coverage is None:
         return Coverage()
     raw = site.coverage.model_dump(include={"population", "share", "covered", "basis"})

@@ -1,9 +1,9 @@
 """Which row of a results table leads: the preference among inference methods, defined once.
 
-A region's estimates table holds one row per outcome and inference method. The robustness
-checks, the synthesis and the scorecard all show one row per region and outcome: the most
+A site's estimates table holds one row per outcome and inference method. The robustness
+checks, the synthesis and the scorecard all show one row per site and outcome: the most
 robust method that gives what they need (an interval, or a p-value). Randomization
-inference over placebo regions comes first, then the wild cluster bootstrap, then CRV1. A
+inference over placebo sites comes first, then the wild cluster bootstrap, then CRV1. A
 wild bootstrap flagged unreliable with too few treated clusters never leads; CRV1, flagged
 in the same way, stays the last resort.
 """
@@ -46,11 +46,11 @@ def headline(
     *,
     needs: Sequence[str] = ("estimate", "ci_low", "ci_high"),
 ) -> pd.DataFrame:
-    """One row per region and outcome: the first method of ``preference`` with ``needs`` set."""
+    """One row per site and outcome: the first method of ``preference`` with ``needs`` set."""
     if table.empty:
         return table.copy()
     rank = {m: i for i, m in enumerate(preference)}
     rows = finite(trusted(table[table["method"].isin(rank)]), needs)
     rows = rows.assign(_rank=rows["method"].map(rank))
-    best = rows.sort_values("_rank").drop_duplicates(["region", "outcome"]).drop(columns="_rank")
-    return best.sort_values(["outcome", "region"]).reset_index(drop=True)
+    best = rows.sort_values("_rank").drop_duplicates(["site", "outcome"]).drop(columns="_rank")
+    return best.sort_values(["outcome", "site"]).reset_index(drop=True)

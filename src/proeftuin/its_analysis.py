@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from proeftuin.design import RegionDesign
+from proeftuin.design import SiteDesign
 from proeftuin.fileio import atomic_write_json, atomic_write_text
 
 #: Fewest annual pre-period points for a segmented regression that answers (Penfold &
@@ -46,7 +46,7 @@ METHODS = {
     "placebo_all": "controlled fit, placebo sites from all controls",
 }
 ITS_COLUMNS = [
-    "region", "design", "outcome", "effect", "method", "estimate", "rate_ratio", "se",
+    "site", "design", "outcome", "effect", "method", "estimate", "rate_ratio", "se",
     "ci_low", "ci_high", "p_value", "n_pre", "n_post", "n_placebos", "lead", "note",
 ]  # fmt: skip
 
@@ -88,7 +88,7 @@ class ItsOutcome:
 
 
 def run_its(
-    design: RegionDesign, outcomes: Sequence[str], *, draws: int = 999, seed: int = 0
+    design: SiteDesign, outcomes: Sequence[str], *, draws: int = 999, seed: int = 0
 ) -> list[ItsOutcome]:
     """Per outcome: the fits with placebo inference, or the reason the design refuses it."""
     from proeftuin.outcomes import COUNT_MODELS
@@ -111,7 +111,7 @@ def run_its(
     return out
 
 
-def _count_model(design: RegionDesign, outcome: str, *, draws: int, seed: int) -> ItsOutcome:
+def _count_model(design: SiteDesign, outcome: str, *, draws: int, seed: int) -> ItsOutcome:
     from proeftuin.estimators import DesignError, estimate_its, estimate_its_placebo
     from proeftuin.estimators.its_placebo import placebo_space
     from proeftuin.outcomes import COUNT_MODELS
@@ -135,25 +135,25 @@ def _count_model(design: RegionDesign, outcome: str, *, draws: int, seed: int) -
     return ItsOutcome(outcome, placebo, single, everywhere)
 
 
-def _gaussian(design: RegionDesign, outcome: str, **_: Any) -> ItsOutcome:
+def _gaussian(design: SiteDesign, outcome: str, **_: Any) -> ItsOutcome:
     from proeftuin.estimators import DesignError, estimate_its
 
     series = design.series(outcome).dropna()
     try:
         fit = estimate_its(
-            series, time="year", outcome="region", start=design.start_year, control="control"
+            series, time="year", outcome="site", start=design.start_year, control="control"
         )
     except DesignError as exc:
         return ItsOutcome(outcome, reason=str(exc))
     return ItsOutcome(outcome, fit)
 
 
-def its_table(design: RegionDesign, results: list[ItsOutcome]) -> pd.DataFrame:
+def its_table(design: SiteDesign, results: list[ItsOutcome]) -> pd.DataFrame:
     """One row per outcome, effect and inference method (one per refused outcome); ``lead``
     marks the row the report shows."""
     rows: list[dict[str, Any]] = []
     for item in results:
-        base = {"region": design.region, "design": "its", "outcome": item.outcome}
+        base = {"site": design.site, "design": "its", "outcome": item.outcome}
         if item.controlled is None:
             rows.append({**base, "note": item.reason, "lead": False})
             continue

@@ -1,10 +1,10 @@
 """The analysis plan (``analysis.yml``): validated before anything runs, expanded into tasks.
 
-A plan names regions (site ids from the registry), outcomes (names from the data
+A plan names sites (site ids from the registry), outcomes (names from the data
 dictionary), designs (notebook templates), the analysis period and inference settings.
 :func:`load_plan` refuses an invalid plan with every problem listed by its key, so that no
-kernel starts on a typo. :meth:`Plan.tasks` turns the plan into one task per region and
-design, plus the cross-region synthesis.
+kernel starts on a typo. :meth:`Plan.tasks` turns the plan into one task per site and
+design, plus the cross-site synthesis.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ControlPool = Literal["all", "province", "care_office", "size", "age"]
 InferenceMethod = Literal["crv1", "wild", "ri"]
 PooledDesign = Literal["did", "sdid", "sc"]
 #: The design notebook each pooled design's estimates come from.
-POOLED_DESIGN_NOTEBOOK = {"did": "did_region", "sdid": "synth_region", "sc": "synth_region"}
+POOLED_DESIGN_NOTEBOOK = {"did": "did_site", "sdid": "synth_site", "sc": "synth_site"}
 
 
 class _Strict(BaseModel):
@@ -59,8 +59,8 @@ class Periods(Span):
         return span.first_year, span.last_year
 
 
-class RegionSettings(_Strict):
-    """Per-region settings; anything left out comes from the plan's ``defaults``."""
+class SiteSettings(_Strict):
+    """Per-site settings; anything left out comes from the plan's ``defaults``."""
 
     control_pool: ControlPool | None = None
     buffer: bool | None = None
@@ -90,7 +90,7 @@ class PlanFile(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     outcomes: list[str] = Field(min_length=1)
     designs: list[str] = Field(min_length=1)  # notebook templates in notebooks/
-    regions: dict[str, RegionSettings] = Field(min_length=1)
+    sites: dict[str, SiteSettings] = Field(min_length=1)
     # outcome -> the design the synthesis pools across sites (others are sensitivity); did
     pooled_design: dict[str, PooledDesign] = Field(default_factory=dict)
     execution: Execution = Field(default_factory=Execution)
@@ -98,9 +98,9 @@ class PlanFile(_Strict):
 
 @dataclass(frozen=True)
 class Task:
-    """One notebook execution: a design for a region (or the synthesis)."""
+    """One notebook execution: a design for a site (or the synthesis)."""
 
-    region: str
+    folder: str  # the results folder: a site id, or validation / synthesis
     notebook: str
     parameters: dict[str, Any]
     depends_on: tuple[str, ...] = ()
@@ -108,12 +108,12 @@ class Task:
 
     @property
     def name(self) -> str:
-        return f"{self.region}/{self.notebook}"
+        return f"{self.folder}/{self.notebook}"
 
     @property
     def site(self) -> str | None:
         """The site id, or None for the global tasks (validation, synthesis)."""
-        return None if self.region in GLOBAL_NOTEBOOKS else self.region
+        return None if self.folder in GLOBAL_NOTEBOOKS else self.folder
 
     @property
     def template(self) -> Path:
@@ -121,11 +121,11 @@ class Task:
 
     @property
     def executed_path(self) -> Path:
-        return results.executed_dir(self.region, self.subset) / f"{self.notebook}.ipynb"
+        return results.executed_dir(self.folder, self.subset) / f"{self.notebook}.ipynb"
 
     @property
     def results_dir(self) -> Path:
-        return results.results_dir(self.region, self.subset)
+        return results.results_dir(self.folder, self.subset)
 
     @property
     def provenance_path(self) -> Path:
@@ -141,8 +141,8 @@ class Plan:
     start_years: dict[str, int] = field(default_factory=dict)
 
     @property
-    def regions(self) -> list[str]:
-        return list(self.spec.regions)
+    def sites(self) -> list[str]:
+        return list(self.spec.sites)
 
     @property
     def outcomes(self) -> list[str]:
@@ -157,17 +157,17 @@ class Plan:
         """Per outcome the design the synthesis pools (``did`` unless the plan says)."""
         return {o: self.spec.pooled_design.get(o, "did") for o in self.outcomes}
 
-    def region_settings(self, region: str) -> dict[str, Any]:
-        """The region's settings with the plan's defaults filled in."""
+    def site_settings(self, site: str) -> dict[str, Any]:
+        """The site's settings with the plan's defaults filled in."""
         merged = self.spec.defaults.model_dump()
-        merged.update(self.spec.regions[region].model_dump(exclude_none=True))
+        merged.update(self.spec.sites[site].model_dump(exclude_none=True))
         merged.setdefault("outcomes", self.outcomes)
-        merged.setdefault("start_year", self.start_years[region])
+        merged.setdefault("start_year", self.start_years[site])
         return merged
 
     def hash(self) -> str:
         """SHA-256 of the validated plan: periods, defaults, outcomes, designs and every
-        region's merged parameters (what the results depend on; not execution settings)."""
+        site's merged parameters (what the results depend on; not execution settings)."""
         from proeftuin.provenance import sha256_json
 
         return sha256_json(
@@ -176,7 +176,7 @@ class Plan:
                 "defaults": self.spec.defaults.model_dump(),
                 "outcomes": self.outcomes,
                 "designs": self.designs,
-                "regions": {r: self.region_settings(r) for r in self.regions},
+                "sites": {r: self.site_settings(r) for r in self.sites},
                 **({"pooled_design": self.pooled_design} if self.spec.pooled_design else {}),
             }
         )
@@ -188,46 +188,46 @@ class Plan:
         return "+".join(o for o in self.outcomes if o in outcomes)
 
     def tasks(
-        self, regions: list[str] | None = None, outcomes: list[str] | None = None
+        self, sites: list[str] | None = None, outcomes: list[str] | None = None
     ) -> list[Task]:
-        """Expand into tasks: every (region, design), the validation against published
-        results, then the synthesis over all regions.
+        """Expand into tasks: every (site, design), the validation against published
+        results, then the synthesis over all sites.
 
-        An outcome subset never replaces a full run's results: its region tasks write to
+        An outcome subset never replaces a full run's results: its site tasks write to
         ``reports/results/subsets/<outcomes>/`` and it has no validation or synthesis.
         """
-        chosen = regions or self.regions
+        chosen = sites or self.sites
         subset = self.subset_tag(outcomes)
-        region_tasks = [
-            Task(region, design, self._parameters(region, design, outcomes), subset=subset)
-            for region in chosen
+        site_tasks = [
+            Task(site, design, self._parameters(site, design, outcomes), subset=subset)
+            for site in chosen
             for design in self.designs
         ]
         if subset:
-            return region_tasks
-        all_region_names = tuple(f"{r}/{d}" for r in self.regions for d in self.designs)
+            return site_tasks
+        all_site_names = tuple(f"{r}/{d}" for r in self.sites for d in self.designs)
         validation = Task(VALIDATION, VALIDATION, {})
         synthesis = Task(
             SYNTHESIS,
             SYNTHESIS,
             {
-                "regions": self.regions,
+                "sites": self.sites,
                 "designs": self.designs,
                 "outcomes": self.outcomes,
                 "pooled_design": self.pooled_design,
                 "plan_hash": self.hash(),
             },
-            depends_on=all_region_names,
+            depends_on=all_site_names,
         )
-        return [*region_tasks, validation, synthesis]
+        return [*site_tasks, validation, synthesis]
 
-    def _parameters(self, region: str, design: str, outcomes: list[str] | None) -> dict[str, Any]:
-        params = self.region_settings(region)
+    def _parameters(self, site: str, design: str, outcomes: list[str] | None) -> dict[str, Any]:
+        params = self.site_settings(site)
         if outcomes:
             params["outcomes"] = [o for o in params["outcomes"] if o in outcomes]
         periods = self.spec.periods
         params.update(
-            region=region,
+            site=site,
             first_year=periods.first_year,
             last_year=periods.last_year,
             outcome_periods={
@@ -263,23 +263,27 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
+RENAMED_KEYS = {"regions": "sites"}  # keys of older plans, and their names now
+
+
 def _describe(err: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
+        renamed = RENAMED_KEYS.get(key)
+        return f"{key}: unknown key" + (f" (now called '{renamed}')" if renamed else "")
     return f"{key}: {err['msg']} (got {err.get('input')!r})"
 
 
 def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
     """Check names and periods against the registry, the data dictionary and the templates."""
     from proeftuin.outcomes import OUTCOMES
-    from proeftuin.regions import load_registry
+    from proeftuin.sites import load_registry
     from proeftuin.sources.errors import DataError
 
     try:
-        sites = load_registry().sites
+        known = load_registry().sites
     except (OSError, DataError) as exc:
-        return [f"regions: the Pioneer-site registry cannot be read: {exc}"], {}
+        return [f"sites: the Pioneer-site registry cannot be read: {exc}"], {}
     problems: list[str] = []
     data_first = min(o.first_year for o in OUTCOMES.values())
     data_last = max(o.last_year for o in OUTCOMES.values())
@@ -295,23 +299,23 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
     problems += _unknown_names("periods.outcomes", list(spec.periods.outcomes), OUTCOMES)
     problems += _outcome_periods(spec, OUTCOMES)
     start_years: dict[str, int] = {}
-    for region, overrides in spec.regions.items():
-        if region not in sites:
-            problems += _unknown_names("regions", [region], sites)
+    for site, overrides in spec.sites.items():
+        if site not in known:
+            problems += _unknown_names("sites", [site], known)
             continue
-        start = overrides.start_year or sites[region].start_year
-        start_years[region] = start
+        start = overrides.start_year or known[site].start_year
+        start_years[site] = start
         if not spec.periods.first_year < start <= spec.periods.last_year:
             problems.append(
-                f"regions.{region}.start_year: {start} must fall after periods.first_year "
+                f"sites.{site}.start_year: {start} must fall after periods.first_year "
                 f"({spec.periods.first_year}) and by periods.last_year ({spec.periods.last_year})"
             )
-        problems += _unknown_names(f"regions.{region}.outcomes", overrides.outcomes or [], OUTCOMES)
+        problems += _unknown_names(f"sites.{site}.outcomes", overrides.outcomes or [], OUTCOMES)
         for name in spec.periods.outcomes:
             first, last = spec.periods.of(name)
             if name in (overrides.outcomes or spec.outcomes) and not first < start <= last:
                 problems.append(
-                    f"regions.{region}.start_year: {start} must fall after "
+                    f"sites.{site}.start_year: {start} must fall after "
                     f"periods.outcomes.{name}.first_year ({first}) and by its last_year ({last})"
                 )
     templates = {p.stem: p for p in settings.notebooks_dir().glob("*.ipynb")}
@@ -344,7 +348,7 @@ def _outcome_periods(spec: PlanFile, known: dict[str, Any]) -> list[str]:
                     f"({info.first_year}-{info.last_year})"
                 )
     analysed = dict.fromkeys(
-        [*spec.outcomes, *(o for r in spec.regions.values() for o in r.outcomes or [])]
+        [*spec.outcomes, *(o for r in spec.sites.values() for o in r.outcomes or [])]
     )
     for name in analysed:
         if name not in known or name in spec.periods.outcomes:

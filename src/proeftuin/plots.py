@@ -19,9 +19,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from proeftuin.design import RegionDesign
+from proeftuin.design import SiteDesign
 
-REGION_COLOUR = "#D55E00"  # vermillion
+SITE_COLOUR = "#D55E00"  # vermillion
 CONTROL_COLOUR = "#0072B2"  # blue
 NEUTRAL_COLOUR = "#555555"
 POOLED_COLOUR = "#000000"
@@ -71,12 +71,12 @@ def _mark_start(ax: Axes, start: float, label: str = "start") -> None:
                 ha="left", va="top", color=NEUTRAL_COLOUR)  # fmt: skip
 
 
-def trends(design: RegionDesign, outcomes: Sequence[str]) -> Figure:
-    """Weighted yearly means: the region against its comparison group."""
+def trends(design: SiteDesign, outcomes: Sequence[str]) -> Figure:
+    """Weighted yearly means: the site against its comparison group."""
 
     def draw(ax: Axes, outcome: str) -> None:
         series = design.series(outcome)
-        ax.plot(series["year"], series["region"], "o-", color=REGION_COLOUR, label=design.name)
+        ax.plot(series["year"], series["site"], "o-", color=SITE_COLOUR, label=design.name)
         ax.plot(series["year"], series["control"], "s--", color=CONTROL_COLOUR,
                 label=f"comparison ({len(design.controls)} municipalities)")  # fmt: skip
         _mark_start(ax, design.start_year - 0.5)
@@ -87,13 +87,13 @@ def trends(design: RegionDesign, outcomes: Sequence[str]) -> Figure:
     return fig
 
 
-def event_studies(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeResult items
+def event_studies(design: SiteDesign, results: Sequence) -> Figure:  # OutcomeResult items
     """Event-study coefficients with 95% intervals, per outcome (relative to the reference)."""
     by_outcome = {r.outcome: r for r in results}
 
     def draw(ax: Axes, outcome: str) -> None:
         fit = by_outcome[outcome].result
-        if fit is None or not fit.plot(ax, colour=REGION_COLOUR, neutral=NEUTRAL_COLOUR):
+        if fit is None or not fit.plot(ax, colour=SITE_COLOUR, neutral=NEUTRAL_COLOUR):
             _say(ax, by_outcome[outcome].reason or "no event study")
             return
         if len(fit.event_study) > 12:  # e.g. 17 leads of the mortality series
@@ -106,7 +106,7 @@ def event_studies(design: RegionDesign, results: Sequence) -> Figure:  # Outcome
     return small_multiples([r.outcome for r in results], draw)
 
 
-def its_panels(design: RegionDesign, results: Sequence) -> Figure | None:
+def its_panels(design: SiteDesign, results: Sequence) -> Figure | None:
     """Observed series, fitted segments and the counterfactual with its 95% band, one panel
     per estimated outcome (its_analysis.ItsOutcome items); None when none was estimated."""
     drawn = {r.outcome: r for r in results if r.controlled is not None}
@@ -118,10 +118,10 @@ def its_panels(design: RegionDesign, results: Sequence) -> Figure | None:
         post = cf[cf["time"] >= design.start_year]
         ax.fill_between(post["time"], post["cf_low"], post["cf_high"], color=NEUTRAL_COLOUR,
                         alpha=0.2, linewidth=0, label="counterfactual 95% band")  # fmt: skip
-        ax.plot(cf["time"], cf["observed"], "o", color=REGION_COLOUR, markersize=4,
+        ax.plot(cf["time"], cf["observed"], "o", color=SITE_COLOUR, markersize=4,
                 label="observed")  # fmt: skip
         for part in (cf[cf["time"] < design.start_year], post):
-            ax.plot(part["time"], part["fitted"], "-", color=REGION_COLOUR)
+            ax.plot(part["time"], part["fitted"], "-", color=SITE_COLOUR)
         ax.plot(post["time"], post["counterfactual"], "--", color=NEUTRAL_COLOUR,
                 label="counterfactual")  # fmt: skip
         _mark_start(ax, design.start_year - 0.5)
@@ -152,7 +152,7 @@ def its_placebos(results: Sequence) -> Figure | None:
 
 
 def forest(table: pd.DataFrame, pooled: pd.DataFrame, outcomes: Sequence[str]) -> Figure:
-    """Per-region estimates with 95% intervals and the pooled estimate, per outcome."""
+    """Per-site estimates with 95% intervals and the pooled estimate, per outcome."""
 
     def draw(ax: Axes, outcome: str) -> None:
         rows = table[table["outcome"] == outcome] if "outcome" in table else table
@@ -160,9 +160,9 @@ def forest(table: pd.DataFrame, pooled: pd.DataFrame, outcomes: Sequence[str]) -
         if rows.empty:
             _say(ax, "no estimates")
             return
-        labels = list(rows["region"])
+        labels = list(rows["site"])
         y = list(range(len(rows), 0, -1))
-        ax.errorbar(rows["estimate"], y, xerr=_half_widths(rows), fmt="o", color=REGION_COLOUR,
+        ax.errorbar(rows["estimate"], y, xerr=_half_widths(rows), fmt="o", color=SITE_COLOUR,
                     capsize=3)  # fmt: skip
         pool = pooled[pooled["outcome"] == outcome]
         if not pool.empty:
@@ -211,7 +211,7 @@ def robustness(
             f"{c.replace('_', ' ')}: {v}" for c, v in zip(sub["check"], sub["variant"], strict=True)
         ]
         y = list(range(len(sub), 0, -1))
-        ax.errorbar(sub["estimate"], y, xerr=_half_widths(sub), fmt="o", color=REGION_COLOUR,
+        ax.errorbar(sub["estimate"], y, xerr=_half_widths(sub), fmt="o", color=SITE_COLOUR,
                     capsize=3)  # fmt: skip
         main = ((sub["check"] == "control_pool") & (sub["variant"] == main_pool)).to_numpy()
         if main.any():
@@ -231,7 +231,7 @@ def validation(table: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(8, 0.22 * len(table) + 1.2), layout="constrained")
     share = (table["abs_diff"] / table["tolerance"]).to_numpy()
     labels = [f"{c}: {q}" for c, q in zip(table["case"], table["quantity"], strict=True)]
-    colours = [CONTROL_COLOUR if ok else REGION_COLOUR for ok in table["passed"]]
+    colours = [CONTROL_COLOUR if ok else SITE_COLOUR for ok in table["passed"]]
     ax.barh(range(len(table))[::-1], share, color=colours)
     ax.set_yticks(range(len(table))[::-1], labels, fontsize=7)
     ax.axvline(1.0, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
@@ -244,7 +244,7 @@ SYNTH_STYLE = {"sdid": ("--", CONTROL_COLOUR, "synthetic DiD (+ intercept)"),
                "sc": (":", "#009E73", "synthetic control")}  # fmt: skip
 
 
-def synth_paths(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeResult items
+def synth_paths(design: SiteDesign, results: Sequence) -> Figure:  # OutcomeResult items
     """The site against its synthetic counterparts per outcome; SDID's time weights as bars."""
     outcomes = list(dict.fromkeys(r.outcome for r in results))
 
@@ -254,7 +254,7 @@ def synth_paths(design: RegionDesign, results: Sequence) -> Figure:  # OutcomeRe
             _say(ax, next(r.reason for r in results if r.outcome == outcome) or "not estimable")
             return
         path = fits[0].result.path
-        ax.plot(path["time"], path["treated"], "o-", color=REGION_COLOUR, label=design.name)
+        ax.plot(path["time"], path["treated"], "o-", color=SITE_COLOUR, label=design.name)
         for item in fits:
             style, colour, label = SYNTH_STYLE[item.estimator]
             p = item.result.path
@@ -300,19 +300,19 @@ def synth_placebos(results: Sequence) -> Figure:  # OutcomeResult items
 def side_by_side(table: pd.DataFrame) -> Figure:
     """Every design's estimate with its 95% interval, one row of panels per site and one
     panel per outcome; the pooled design in black, the others (sensitivity) in colour."""
-    regions = list(dict.fromkeys(table["region"])) or ["(none)"]
+    sites = list(dict.fromkeys(table["site"])) or ["(none)"]
     outcomes = list(dict.fromkeys(table["outcome"])) or ["(none)"]
-    size = (4.6 * len(outcomes), 3.2 * len(regions) + 0.6)
+    size = (4.6 * len(outcomes), 3.2 * len(sites) + 0.6)
     fig, axes = plt.subplots(
-        len(regions), len(outcomes), squeeze=False, layout="constrained", figsize=size
+        len(sites), len(outcomes), squeeze=False, layout="constrained", figsize=size
     )
     names = {"did": "DiD", "sdid": "synthetic DiD", "sc": "synthetic control", "its": "ITS"}
-    for ax, (region, outcome) in zip(
-        axes.ravel(), [(r, o) for r in regions for o in outcomes], strict=True
+    for ax, (site, outcome) in zip(
+        axes.ravel(), [(r, o) for r in sites for o in outcomes], strict=True
     ):
-        rows = table[(table["region"] == region) & (table["outcome"] == outcome)]
+        rows = table[(table["site"] == site) & (table["outcome"] == outcome)]
         rows = rows.dropna(subset=["estimate"])
-        ax.set_title(f"{region}: {outcome_title(outcome)}" if len(regions) > 1 else
+        ax.set_title(f"{site}: {outcome_title(outcome)}" if len(sites) > 1 else
                      outcome_title(outcome), fontsize=9)  # fmt: skip
         if rows.empty:
             _say(ax, "no estimate for this outcome")
@@ -321,7 +321,7 @@ def side_by_side(table: pd.DataFrame) -> Figure:
         labels = [f"{names.get(d, d)}{f' ({v})' if isinstance(v, str) and v else ''}"
                   for d, v in zip(rows["design"], rows["variant"], strict=True)]  # fmt: skip
         pooled = (rows["role"] == "pooled").to_numpy()
-        for mask, colour, marker in ((~pooled, REGION_COLOUR, "o"), (pooled, POOLED_COLOUR, "D")):
+        for mask, colour, marker in ((~pooled, SITE_COLOUR, "o"), (pooled, POOLED_COLOUR, "D")):
             if mask.any():
                 ax.errorbar(rows["estimate"][mask], [v for v, m in zip(y, mask, strict=True) if m],
                             xerr=_half_widths(rows[mask]), fmt=marker, color=colour,

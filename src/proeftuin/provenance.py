@@ -112,7 +112,7 @@ def curated_data_hashes() -> dict[str, str]:
     root = settings.project_root()
     files = sorted(
         p
-        for folder in (settings.regions_dir(), settings.reference_dir())
+        for folder in (settings.sites_dir(), settings.reference_dir())
         if folder.is_dir()
         for p in folder.rglob("*")
         if p.is_file()

@@ -11,7 +11,7 @@ Manifest schema (``SCHEMA_VERSION`` 1)::
 
     schema_version  int        1
     plan_hash       str        SHA-256 of the validated plan (periods, defaults, outcomes,
-                               designs, every region's merged parameters)
+                               designs, every site's merged parameters)
     code_version    str        ``git describe`` of the code that ran
     created         datetime   when the run started (UTC)
     updated         datetime   last write
@@ -19,8 +19,8 @@ Manifest schema (``SCHEMA_VERSION`` 1)::
     pid             int        the run's process id
     subset          str|None   outcome subset tag (results in ``subsets/<tag>/``), else None
     tasks           list[TaskEntry]
-      name          str        ``<region>/<notebook>``
-      region        str|None   site id, or None for the global tasks (validation, synthesis)
+      name          str        ``<site>/<notebook>``
+      site        str|None   site id, or None for the global tasks (validation, synthesis)
       notebook      str        notebook template name
       template      str        template path, relative to the project root
       status        str        ok | cached | failed | not_run | interrupted
@@ -28,7 +28,7 @@ Manifest schema (``SCHEMA_VERSION`` 1)::
       key           str        cache key (see ``proeftuin.provenance``)
       outputs       list       {path (relative to the project root), sha256}
       executed_notebook  str|None  executed notebook path, relative to the project root
-      error         TaskError|None  {region, notebook, cell, message (one line)}
+      error         TaskError|None  {site, notebook, cell, message (one line)}
       note          str|None   why a task did not run (e.g. results from another plan)
       duration_s    float
 """
@@ -117,7 +117,7 @@ class OutputFile(_Model):
 
 
 class TaskError(_Model):
-    region: str | None
+    site: str | None
     notebook: str
     cell: str | None
     message: str
@@ -125,7 +125,7 @@ class TaskError(_Model):
 
 class TaskEntry(_Model):
     name: str
-    region: str | None
+    site: str | None
     notebook: str
     template: str
     status: Status

@@ -4,7 +4,7 @@ comparison groups (:class:`ControlPools`), leaving out one municipality at a tim
 A check turns a design into named variants; :func:`run_checks` re-estimates each.
 
 Each check re-estimates the headline outcomes (the first outcome of each Triple Aim
-dimension) on a variant of the region's design and keeps one row per variant with the most
+dimension) on a variant of the site's design and keeps one row per variant with the most
 robust interval available (randomization inference, else wild bootstrap, else CRV1). The
 main estimate is the ``control_pool`` row whose variant is the plan's pool.
 """
@@ -18,12 +18,12 @@ from typing import Protocol
 import pandas as pd
 
 from proeftuin.analysis import run_did
-from proeftuin.design import DesignInputs, RegionDesign, region_design
+from proeftuin.design import DesignInputs, SiteDesign, site_design
 from proeftuin.headline import headline
-from proeftuin.regions import CONTROL_POOLS
+from proeftuin.sites import CONTROL_POOLS
 
 ROBUSTNESS_COLUMNS = [
-    "region", "check", "variant", "outcome", "estimate", "ci_low", "ci_high", "p_value", "note",
+    "site", "check", "variant", "outcome", "estimate", "ci_low", "ci_high", "p_value", "note",
 ]  # fmt: skip
 
 
@@ -42,7 +42,7 @@ class Check(Protocol):
 
     name: str
 
-    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
         """Variant label -> the design to re-estimate (empty when the check does not apply)."""
         ...
 
@@ -54,10 +54,10 @@ class ControlPools:
     pools: tuple[str, ...] = CONTROL_POOLS
     name: str = "control_pool"
 
-    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
         return {
-            pool: region_design(
-                design.region,
+            pool: site_design(
+                design.site,
                 inputs,
                 control_pool=pool,
                 buffer=design.buffer,
@@ -79,7 +79,7 @@ class LeaveOneOut:
     min_left: int = 2
     name: str = "leave_one_out"
 
-    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
         if len(design.treated) - 1 < self.min_left:
             return {}
         return {
@@ -99,7 +99,7 @@ class PlaceboYears:
 
     name: str = "placebo_year"
 
-    def variants(self, design: RegionDesign, inputs: DesignInputs) -> dict[str, RegionDesign]:
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
         pre = design.panel[design.panel["year"] < design.start_year]
         return {
             str(year): replace(design, start_year=year, last_year=design.start_year - 1, panel=pre)
@@ -112,7 +112,7 @@ CHECKS: tuple[Check, ...] = (ControlPools(), LeaveOneOut(), PlaceboYears())
 
 
 def run_checks(
-    design: RegionDesign,
+    design: SiteDesign,
     inputs: DesignInputs,
     outcomes: Sequence[str],
     *,
@@ -139,7 +139,7 @@ def run_checks(
 
 
 def _estimate(
-    design: RegionDesign, outcomes: list[str], check: str, variant: str, **options: object
+    design: SiteDesign, outcomes: list[str], check: str, variant: str, **options: object
 ) -> pd.DataFrame:
     from proeftuin.analysis import did_table
 

@@ -63,8 +63,8 @@ def reference_dir() -> Path:
     return project_root() / "data" / "reference"
 
 
-def regions_dir() -> Path:
-    return project_root() / "data" / "regions"
+def sites_dir() -> Path:
+    return project_root() / "data" / "sites"
 
 
 def notebooks_dir() -> Path:

@@ -1,18 +1,18 @@
-"""Cross-region synthesis: gather region results, pool them, and score the Triple Aim.
+"""Cross-site synthesis: gather site results, pool them, and score the Triple Aim.
 
 Pooling is a random-effects meta-analysis (DerSimonian–Laird, with a Hartung–Knapp
-interval) of the regions' DiD estimates per outcome, with heterogeneity (tau², I²,
-Cochran's Q). Regions' estimates are pooled only with intervals from one inference method.
-The scorecard grades each region by the most robust method it has: randomization inference
-over placebo regions (exact under the sharp null with few treated municipalities), else the
+interval) of the sites' DiD estimates per outcome, with heterogeneity (tau², I²,
+Cochran's Q). Sites' estimates are pooled only with intervals from one inference method.
+The scorecard grades each site by the most robust method it has: randomization inference
+over placebo sites (exact under the sharp null with few treated municipalities), else the
 wild cluster bootstrap, else CRV1; interval, p-value and method come from that one row. A
 wild bootstrap flagged unreliable (too few treated clusters) never leads or pools.
 Neighbouring regions (the two Limburg sites) may share shocks, which pooling ignores.
 
 What goes in is decided by the run manifest (:mod:`proeftuin.results`), not by which files
 happen to exist: :func:`inputs` refuses a manifest made under another plan, and pools only
-regions whose task succeeded and whose results files are the ones the manifest lists.
-Every other region gets a row saying why it is out (failed, not run, from another plan).
+sites whose task succeeded and whose results files are the ones the manifest lists.
+Every other site gets a row saying why it is out (failed, not run, from another plan).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ POOLED_COLUMNS = [
     "outcome", "design", "method", "estimate", "se", "ci_low", "ci_high", "p_value", "se_dl",
     "tau2", "i2", "q_p", "k",
 ]  # fmt: skip
-INPUT_COLUMNS = ["region", "notebook", "status", "note"]
+INPUT_COLUMNS = ["site", "notebook", "status", "note"]
 SCORECARD_COLUMNS = [
-    "region", "dimension", "outcome", "design", "estimate", "ci_low", "ci_high", "p_value",
+    "site", "dimension", "outcome", "design", "estimate", "ci_low", "ci_high", "p_value",
     "method", "evidence", "direction", "mde", "mde_pct", "detectable",
 ]  # fmt: skip
 #: An MDE up to this % of the site's pre-period mean rules out effects of policy interest
@@ -54,13 +54,13 @@ class SynthesisInputError(ResultsError):
 
 @dataclass
 class Inputs:
-    """Per region and design: whether its results go into the synthesis, and if not, why."""
+    """Per site and design: whether its results go into the synthesis, and if not, why."""
 
     status: pd.DataFrame  # INPUT_COLUMNS; status: ok | cached | failed | not_run | ...
 
     def usable(self, notebook: str) -> list[str]:
         rows = self.status[self.status["notebook"] == notebook]
-        return rows.loc[rows["status"].isin(results.GOOD), "region"].tolist()
+        return rows.loc[rows["status"].isin(results.GOOD), "site"].tolist()
 
     def excluded(self, notebook: str) -> pd.DataFrame:
         rows = self.status[self.status["notebook"] == notebook]
@@ -70,40 +70,40 @@ class Inputs:
         """A prominent note when anything is out; else a one-line all-clear."""
         out = self.status[~self.status["status"].isin(results.GOOD)]
         if out.empty:
-            return "All regions' results are complete and from the current plan."
-        lines = [f"- **{r.region} / {r.notebook}: {r.status.replace('_', ' ')}** ({r.note})"
+            return "All sites' results are complete and from the current plan."
+        lines = [f"- **{r.site} / {r.notebook}: {r.status.replace('_', ' ')}** ({r.note})"
                  for r in out.itertuples()]  # fmt: skip
-        return "**⚠ INCOMPLETE: not every region is in this synthesis.**\n\n" + "\n".join(lines)
+        return "**⚠ INCOMPLETE: not every site is in this synthesis.**\n\n" + "\n".join(lines)
 
 
 def inputs(
-    regions: Sequence[str],
+    sites: Sequence[str],
     designs: Sequence[str],
     plan_hash: str = "",
     manifest: results.Manifest | None = None,
 ) -> Inputs:
-    """What the run manifest says of each region's tasks; refuses another plan's manifest."""
+    """What the run manifest says of each site's tasks; refuses another plan's manifest."""
     manifest = manifest or results.read_manifest()
     if plan_hash and manifest.plan_hash != plan_hash:
         raise SynthesisInputError(
             f"the run manifest is for plan {manifest.plan_hash[:12]}, this synthesis for plan "
-            f"{plan_hash[:12]}: rerun `proeftuin run` without --region"
+            f"{plan_hash[:12]}: rerun `proeftuin run` without --site"
         )
     rows = []
-    for region in regions:
+    for site in sites:
         for notebook in designs:
-            entry = manifest.task(f"{region}/{notebook}")
+            entry = manifest.task(f"{site}/{notebook}")
             if entry is None:
-                rows.append((region, notebook, "not_run", "not in the run manifest"))
+                rows.append((site, notebook, "not_run", "not in the run manifest"))
                 continue
             if not entry.succeeded:
                 why = entry.error.message if entry.error else (entry.note or entry.status)
-                rows.append((region, notebook, entry.status, why))
+                rows.append((site, notebook, entry.status, why))
                 continue
             changed = [o.path for o in entry.outputs if not _unchanged(o)]
             status, note = ("stale", f"changed since the run: {changed[0]}") if changed else (
                 entry.status, "")  # fmt: skip
-            rows.append((region, notebook, status, note))
+            rows.append((site, notebook, status, note))
     return Inputs(pd.DataFrame(rows, columns=INPUT_COLUMNS))
 
 
@@ -112,30 +112,30 @@ def _unchanged(output: results.OutputFile) -> bool:
     return path.is_file() and provenance.sha256_file(path) == output.sha256
 
 
-def collect(regions: Sequence[str], design: str = "did", root: Path | None = None) -> pd.DataFrame:
-    """Every region's ``<design>_estimates.csv`` stacked; regions without one are skipped."""
+def collect(sites: Sequence[str], design: str = "did", root: Path | None = None) -> pd.DataFrame:
+    """Every site's ``<design>_estimates.csv`` stacked; sites without one are skipped."""
     root = root or settings.results_dir()
     frames = [
         pd.read_csv(path)
-        for region in regions
-        if (path := root / region / f"{design}_estimates.csv").is_file()
+        for site in sites
+        if (path := root / site / f"{design}_estimates.csv").is_file()
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def coverage_note(regions: Sequence[str], table: pd.DataFrame) -> str:
-    """Which regions have results, in one sentence (missing ones named)."""
-    present = set(table["region"]) if "region" in table else set()
-    missing = [r for r in regions if r not in present]
-    note = f"regions with results: {len(present)} of {len(regions)}"
+def coverage_note(sites: Sequence[str], table: pd.DataFrame) -> str:
+    """Which sites have results, in one sentence (missing ones named)."""
+    present = set(table["site"]) if "site" in table else set()
+    missing = [r for r in sites if r not in present]
+    note = f"sites with results: {len(present)} of {len(sites)}"
     return note + (f"; missing: {', '.join(missing)}" if missing else "")
 
 
 def pool(table: pd.DataFrame) -> pd.DataFrame:
-    """Random-effects pooled estimate per outcome across regions (needs two or more).
+    """Random-effects pooled estimate per outcome across sites (needs two or more).
 
-    Per outcome, every region's interval comes from one and the same inference method: the
-    first of ``INTERVAL_PREFERENCE`` that gives an interval for the most regions.
+    Per outcome, every site's interval comes from one and the same inference method: the
+    first of ``INTERVAL_PREFERENCE`` that gives an interval for the most sites.
     """
     rows: list[dict[str, object]] = []
     if table.empty:
@@ -169,13 +169,13 @@ def pooling_table(
 
 
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """Per outcome, the rows of the single method with an interval for the most regions."""
+    """Per outcome, the rows of the single method with an interval for the most sites."""
     usable = _finite(
         trusted(table[table["method"].isin(INTERVAL_PREFERENCE)]),
         ("estimate", "ci_low", "ci_high"),
     )
     rank = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}
-    counts = usable.groupby(["outcome", "method"])["region"].nunique().reset_index(name="n")
+    counts = usable.groupby(["outcome", "method"])["site"].nunique().reset_index(name="n")
     counts = counts.assign(rank=counts["method"].map(rank))
     best = counts.sort_values(["n", "rank"], ascending=[False, True]).drop_duplicates("outcome")
     return usable.merge(best[["outcome", "method"]], on=["outcome", "method"])
@@ -191,7 +191,7 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
 
     The point estimate, tau² (truncated at zero) and I² are DerSimonian–Laird's, from
     statsmodels' ``combine_effects``, which leaves a negative moment estimate of tau²
-    untruncated; with tau² = 0 the estimate is the fixed-effect one. With few regions a
+    untruncated; with tau² = 0 the estimate is the fixed-effect one. With few sites a
     normal-based interval is too narrow, so the interval and p-value use the Hartung–Knapp
     variance with a t distribution on k - 1 degrees of freedom; the DerSimonian–Laird
     standard error is kept as ``se_dl``.
@@ -235,14 +235,14 @@ def scorecard(
     missing: pd.DataFrame | None = None,
     informative_pct: float = INFORMATIVE_MDE_PCT,
 ) -> pd.DataFrame:
-    """Per region and Triple Aim dimension: the headline outcome, its effect and evidence.
+    """Per site and Triple Aim dimension: the headline outcome, its effect and evidence.
 
-    Estimate, interval, p-value and method all come from one row: the region's most robust
+    Estimate, interval, p-value and method all come from one row: the site's most robust
     inference method with a p-value. Without evidence the direction is 'inconclusive', and
     the minimum detectable effect tells two kinds of null apart (``detectable``): "no effect
     larger than" the MDE where it is at most ``informative_pct`` % of the site's pre-period
     mean, else "too noisy to say".
-    Regions in ``missing`` (see :meth:`Inputs.excluded`) get rows whose direction says why
+    Sites in ``missing`` (see :meth:`Inputs.excluded`) get rows whose direction says why
     they have no estimate ('failed', 'not run', ...).
     """
     from proeftuin.outcomes import get_outcome
@@ -252,19 +252,19 @@ def scorecard(
         firsts.setdefault(get_outcome(name).dimension, name)
     tests = headline(table, EVIDENCE_PREFERENCE, needs=("estimate", "p_value"))
     rows: list[dict[str, object]] = []
-    regions = sorted(table["region"].unique()) if not table.empty else []
+    sites = sorted(table["site"].unique()) if not table.empty else []
     for dimension, outcome in firsts.items():
         better_if_higher = get_outcome(outcome).higher_is_better
-        for region in regions:
-            hit = tests[(tests["region"] == region) & (tests["outcome"] == outcome)]
+        for site in sites:
+            hit = tests[(tests["site"] == site) & (tests["outcome"] == outcome)]
             row = _scorecard_row(None if hit.empty else hit.iloc[0], better_if_higher)
             row["detectable"] = detectable(row, informative_pct)
-            rows.append({"region": region, "dimension": dimension, "outcome": outcome, **row})
+            rows.append({"site": site, "dimension": dimension, "outcome": outcome, **row})
         for gone in [] if missing is None else missing.itertuples():
             row = _scorecard_row(None, better_if_higher) | {
                 "direction": gone.status.replace("_", " ")
             }
-            rows.append({"region": gone.region, "dimension": dimension, "outcome": outcome, **row})
+            rows.append({"site": gone.site, "dimension": dimension, "outcome": outcome, **row})
     return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
 

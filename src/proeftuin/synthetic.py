@@ -33,14 +33,14 @@ from proeftuin.analysis import (
     no_pre_period,
     pre_period_mean,
 )
-from proeftuin.design import RegionDesign
+from proeftuin.design import SiteDesign
 
 ESTIMATORS = ("sdid", "sc")
 INFERENCE = ("ri", "placebo")
 MAX_DRAWS = 200
 SYNTH_COLUMNS = [*DID_COLUMNS[:-1], "estimator", "pre_rmspe", DID_COLUMNS[-1]]
 WEIGHT_COLUMNS = [
-    "region", "outcome", "estimator", "kind", "municipality", "name", "year", "weight",
+    "site", "outcome", "estimator", "kind", "municipality", "name", "year", "weight",
 ]  # fmt: skip
 
 
@@ -52,7 +52,7 @@ def stream(seed: int, outcome: str, estimator: str) -> np.random.Generator:
     return np.random.default_rng(keyed_seed(keyed_seed(seed, outcome), estimator))
 
 
-def balanced_frame(design: RegionDesign, outcome: str) -> tuple[pd.DataFrame, str]:
+def balanced_frame(design: SiteDesign, outcome: str) -> tuple[pd.DataFrame, str]:
     """The outcome's frame on the years every site municipality has, controls complete on
     them; and a note on what was dropped ('' when nothing)."""
     frame = design.outcome_frame(outcome)
@@ -68,7 +68,7 @@ def balanced_frame(design: RegionDesign, outcome: str) -> tuple[pd.DataFrame, st
 
 
 def run_synth(
-    design: RegionDesign,
+    design: SiteDesign,
     outcomes: Sequence[str],
     *,
     estimators: Sequence[str] = ESTIMATORS,
@@ -104,12 +104,12 @@ def run_synth(
     return results
 
 
-def synth_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
+def synth_table(design: SiteDesign, results: list[OutcomeResult]) -> pd.DataFrame:
     """One row per outcome, estimator and inference method (the DiD's columns plus
     ``estimator`` and ``pre_rmspe``), with the minimum detectable effect."""
     rows = []
     for item in results:
-        base = {"region": design.region, "design": "synth", "outcome": item.outcome,
+        base = {"site": design.site, "design": "synth", "outcome": item.outcome,
                 "estimator": item.estimator}  # fmt: skip
         if item.result is None:
             rows.append({**base, "method": None, "note": item.reason})
@@ -126,14 +126,14 @@ def synth_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFr
     return add_mde(table, design, by=("outcome", "estimator")) if len(table) else table
 
 
-def weights_table(design: RegionDesign, results: list[OutcomeResult]) -> pd.DataFrame:
+def weights_table(design: SiteDesign, results: list[OutcomeResult]) -> pd.DataFrame:
     """Every nonzero donor weight and every time weight, with municipality names."""
     names = design.panel.drop_duplicates("municipality").set_index("municipality")["name"]
     frames = []
     for item in results:
         if item.result is None:
             continue
-        base = {"region": design.region, "outcome": item.outcome, "estimator": item.estimator}
+        base = {"site": design.site, "outcome": item.outcome, "estimator": item.estimator}
         uw = item.result.unit_weights
         uw = uw[uw["weight"] > 0].sort_values("weight", ascending=False)
         donors = {"municipality": uw["unit"], "name": uw["unit"].map(names)}
@@ -163,7 +163,7 @@ def time_weights(weights: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def fit_table(design: RegionDesign, table: pd.DataFrame) -> pd.DataFrame:
+def fit_table(design: SiteDesign, table: pd.DataFrame) -> pd.DataFrame:
     """Per outcome and estimator: the estimate, pre-period RMSPE (also as % of the site's
     pre-period mean), the RI p-value and interval, and the minimum detectable effect."""
     ri = table[table["method"] == "ri"].copy()

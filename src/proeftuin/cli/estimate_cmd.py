@@ -97,7 +97,7 @@ def did(
         str | None,
         typer.Option(
             "--placebo-group",
-            help="Area column (e.g. corop_region): RI placebo regions drawn within one area.",
+            help="Area column (e.g. corop_region): RI placebo sites drawn within one area.",
         ),
     ] = None,
     as_json: JsonOpt = True,

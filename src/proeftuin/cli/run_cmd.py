@@ -69,7 +69,7 @@ class ProgressDisplay:
 
     def started(self, task: Task) -> None:
         self._rows[task.name] = self._progress.add_task(
-            f"  {task.region} · {task.notebook}", total=None
+            f"  {task.folder} · {task.notebook}", total=None
         )
 
     def finished(self, result) -> None:  # noqa: ANN001 - pipeline.TaskResult
@@ -88,8 +88,8 @@ class ProgressDisplay:
 
 
 def run(
-    region: Annotated[
-        list[str] | None, typer.Option("--region", "-r", help="Run only this region (repeatable).")
+    site: Annotated[
+        list[str] | None, typer.Option("--site", "-r", help="Run only this site (repeatable).")
     ] = None,
     outcome: Annotated[
         list[str] | None, typer.Option("--outcome", "-o", help="Only this outcome (repeatable).")
@@ -108,14 +108,14 @@ def run(
     from proeftuin.pipeline import run_plan
 
     plan = load_plan()  # a PlanError is printed in one place (cli._Group)
-    _check_selection(plan, region, outcome)
+    _check_selection(plan, site, outcome)
     if check:
         console.print(f"[green]plan OK:[/green] {len(plan.tasks())} tasks")
         return
     started = time.perf_counter()
     summary = run_plan(
         plan,
-        regions=region,
+        sites=site,
         outcomes=outcome,
         jobs=jobs,
         force=force,
@@ -157,11 +157,11 @@ def _report(summary, wall: float) -> None:  # noqa: ANN001 - pipeline.RunSummary
         )
 
 
-def _check_selection(plan, regions: list[str] | None, outcomes: list[str] | None) -> None:  # noqa: ANN001
+def _check_selection(plan, sites: list[str] | None, outcomes: list[str] | None) -> None:  # noqa: ANN001
     problems = [
-        f"--region: {r!r} is not in the plan ({', '.join(plan.regions)})"
-        for r in regions or []
-        if r not in plan.regions
+        f"--site: {r!r} is not in the plan ({', '.join(plan.sites)})"
+        for r in sites or []
+        if r not in plan.sites
     ]
     problems += [
         f"--outcome: {o!r} is not in the plan ({', '.join(plan.outcomes)})"

@@ -42,7 +42,7 @@ def synth(
         str | None,
         typer.Option(
             "--placebo-group",
-            help="Area column (e.g. corop_region): RI placebo regions drawn within one area.",
+            help="Area column (e.g. corop_region): RI placebo sites drawn within one area.",
         ),
     ] = None,
     sep: Annotated[str, typer.Option("--sep", help="CSV field separator.")] = ",",

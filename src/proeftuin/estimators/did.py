@@ -145,9 +145,9 @@ def estimate_did(
     """Estimate a DiD design and attach inference by each requested method (see module doc).
 
     ``placebo_group`` names a column of ``data`` giving the larger area (e.g. the COROP
-    region) each unit belongs to. With it, each randomization-inference draw is a placebo
-    region: one area at random among those with at least k untreated units (k = number of
-    treated clusters), then k untreated units inside it, so that placebo regions share
+    site) each unit belongs to. With it, each randomization-inference draw is a placebo
+    site: one area at random among those with at least k untreated units (k = number of
+    treated clusters), then k untreated units inside it, so that placebo sites share
     regional shocks as the real one does. All such sets are enumerated when they number at
     most ``draws``. Without it, placebo units are drawn from the whole panel.
 

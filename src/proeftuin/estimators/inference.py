@@ -32,7 +32,7 @@ FEW_TREATED_CLUSTERS = 10
 # with very few treated clusters the unrestricted wild cluster bootstrap over-rejects
 # severely and the restricted one under-rejects (intervals too wide or unbounded). Our own
 # Monte Carlo (benchmarks/monte_carlo.md) finds both close to nominal size with 4-9 treated
-# regions, so the flag starts below four.
+# sites, so the flag starts below four.
 WILD_MIN_TREATED_CLUSTERS = 4
 UNRELIABLE = "unreliable with"  # the start of every few-treated-clusters flag in a note
 WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
@@ -308,7 +308,7 @@ def placebo_assignments(
 def grouped_placebo_assignments(
     labels: np.ndarray, groups: np.ndarray, draws: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, bool, np.ndarray]:
-    """Placebo regions inside one larger area: start labels per draw, exactness, weights.
+    """Placebo sites inside one larger area: start labels per draw, exactness, weights.
 
     ``labels`` are the start labels per assignment slot (0 = untreated), ``groups`` the
     area code per slot (negative = no area). A draw picks one area at random among those
@@ -329,7 +329,7 @@ def grouped_placebo_assignments(
     }
     members = {gv: m for gv, m in members.items() if len(m) >= k}
     if not members:
-        raise DesignError(f"no placebo area has {k} untreated units to draw a placebo region")
+        raise DesignError(f"no placebo area has {k} untreated units to draw a placebo site")
     arrangements = _enumerate(treated)  # distinct orders of the treated labels over k slots
     per_group = {gv: math.comb(len(m), k) * len(arrangements) for gv, m in members.items()}
     n = len(labels)
@@ -367,7 +367,7 @@ def ri_pvalue(
     With ``observed_included`` (the uniform scheme) an exact enumeration contains the
     observed assignment and the p-value is the share of hits; a sample counts the observed
     assignment once, (1 + hits) / (1 + B). When the placebo sets exclude the observed one
-    (placebo regions within an area) it is counted once in both cases, with the share of
+    (placebo sites within an area) it is counted once in both cases, with the share of
     hits weighted by ``weights``. Non-finite placebo values are ignored.
     """
     placebo = np.asarray(placebo, dtype=float)

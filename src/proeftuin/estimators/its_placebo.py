@@ -5,7 +5,7 @@ with a single treated series. The site's municipalities are summed into one seri
 and exposure), the controls into one comparison series, and :func:`estimate_its` fits the
 site. Placebo sites of the same size are then drawn from the controls with the machinery
 of the DiD's randomization inference (:func:`inference.placebo_assignments`, or
-:func:`inference.grouped_placebo_assignments` for placebo regions within one area), and
+:func:`inference.grouped_placebo_assignments` for placebo sites within one area), and
 each is fitted the same way against the remaining controls (Abadie, Diamond & Hainmueller
 2010, JASA 105:493-505, placebo-in-space; Lopez Bernal, Cummins & Gasparrini 2018, Int J
 Epidemiol 47:2082-2093, the controlled ITS). The p-value is the rank of |estimate| among

@@ -1,5 +1,5 @@
 """Randomization inference for the DiD estimators: the placebo scheme of a panel (placebo
-clusters or units, placebo regions within an area; ``inference.py`` draws or enumerates
+clusters or units, placebo sites within an area; ``inference.py`` draws or enumerates
 the assignments), RI for TWFE by one projection of all placebo columns, RI by
 re-estimation for the other estimators, and the RI pre-trend test on the same draws."""
 
@@ -43,7 +43,7 @@ class PlaceboScheme:
 
     def describe(self) -> str:
         if self.group:
-            return f"placebo regions within {self.group}; placebo {self.level}s"
+            return f"placebo sites within {self.group}; placebo {self.level}s"
         return f"placebo {self.level}s"
 
 

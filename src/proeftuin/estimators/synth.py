@@ -148,7 +148,7 @@ def estimate_synth(
     ``inference``: ``placebo`` (synthdid's placebo variance, ``draws`` replications),
     ``jackknife`` (synthdid's fixed-weight jackknife), ``ri`` (randomization inference
     over ``draws`` placebo assignments of the adoption dates, exact when there are at most
-    ``draws`` of them; placebo regions within the ``placebo_group`` area when given).
+    ``draws`` of them; placebo sites within the ``placebo_group`` area when given).
     The headline SE and interval are the first listed method's. ``seed``: int or Generator;
     equal seeds give equal results.
     """

@@ -14,7 +14,7 @@ One job: given the observed cohort fits, return an :class:`InferenceResult` per 
   controls with nonzero weight.
 - ``ri``: the estimator refitted (weights and all) on placebo assignments of the observed
   adoption dates, drawn by the DiD's machinery (:func:`inference.placebo_assignments` over
-  all units, or :func:`inference.grouped_placebo_assignments` for placebo regions within
+  all units, or :func:`inference.grouped_placebo_assignments` for placebo sites within
   an area); the p-value compares absolute estimates (:func:`inference.ri_pvalue`). The
   interval inverts that test under a constant additive effect with the placebo estimates
   held fixed: {tau: p(estimate - tau) > alpha}. Exact when the treated units do not enter
@@ -157,7 +157,7 @@ def ri_result(
     labels = panel.labels
     if panel.groups is not None:
         assign, exact, weights = inf.grouped_placebo_assignments(labels, panel.groups, draws, rng)
-        included, scheme = False, f"placebo regions within {panel.names.get('placebo_group')}"
+        included, scheme = False, f"placebo sites within {panel.names.get('placebo_group')}"
     else:
         assign, exact = inf.placebo_assignments(labels, draws, rng)
         weights, included, scheme = None, True, "placebo units over all units"

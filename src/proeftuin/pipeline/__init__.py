@@ -1,6 +1,6 @@
 """Execute the plan's tasks: papermill per task, cached, parallel, failure-isolated.
 
-Each task (a design for a region, the validation, then the synthesis) runs its notebook
+Each task (a design for a site, the validation, then the synthesis) runs its notebook
 template with papermill on the project kernel, in a separate process (or on a Dask
 cluster). Outputs are staged and committed only after the task succeeded: the executed
 notebook and the result files are renamed into place, and the provenance record, written

@@ -16,7 +16,7 @@ EXECUTED = "<executed notebook>"
 def task_key_parts(task: Task, dependencies: dict[str, str] | None = None) -> dict[str, Any]:
     """Everything a task's output depends on, as hashes.
 
-    ``dependencies`` (for the synthesis): per region task, its cache key when its results
+    ``dependencies`` (for the synthesis): per site task, its cache key when its results
     are good, else its status (``failed``, ``not_run``), so a failure reruns the synthesis.
     """
     return {
@@ -29,7 +29,7 @@ def task_key_parts(task: Task, dependencies: dict[str, str] | None = None) -> di
 
 
 def _input_checksums(task: Task, dependencies: dict[str, str]) -> dict[str, str]:
-    if task.depends_on:  # the synthesis depends on the finished region results
+    if task.depends_on:  # the synthesis depends on the finished site results
         return {name: dependencies.get(name, "missing") for name in task.depends_on}
     return {**provenance.source_checksums(), **provenance.curated_data_hashes()}
 

@@ -34,7 +34,7 @@ class TaskResult:
     """What happened to one task in a run."""
 
     task: str
-    region: str
+    folder: str
     notebook: str
     status: str  # "executed" | "cached" | "failed" | "interrupted" | "not_run"
     duration_s: float
@@ -58,7 +58,7 @@ class Attempt:
 
     @property
     def staging_dir(self) -> Path:
-        return results.staging_dir() / f"{self.task.region}-{self.task.notebook}-{self.token}"
+        return results.staging_dir() / f"{self.task.folder}-{self.task.notebook}-{self.token}"
 
     @property
     def staging_notebook(self) -> Path:
@@ -174,7 +174,7 @@ def _result(
     task = attempt.task
     return TaskResult(
         task=task.name,
-        region=task.region,
+        folder=task.folder,
         notebook=task.notebook,
         status=status,
         duration_s=round(outcome["duration_s"], 3),

@@ -1,4 +1,4 @@
-"""The run: the plan's tasks in stages (regions and validation, then the synthesis), under
+"""The run: the plan's tasks in stages (sites and validation, then the synthesis), under
 the run lock, with the manifest kept current and interrupts handled."""
 
 from __future__ import annotations
@@ -53,14 +53,14 @@ class RunSummary:
 def run_plan(
     plan: Plan,
     *,
-    regions: list[str] | None = None,
+    sites: list[str] | None = None,
     outcomes: list[str] | None = None,
     jobs: int | None = None,
     force: bool = False,
     scheduler: str | None = None,
     display: Any = None,
 ) -> RunSummary:
-    """Execute the plan's tasks (region tasks in parallel, then the synthesis).
+    """Execute the plan's tasks (site tasks in parallel, then the synthesis).
 
     Raises :class:`PipelineError` (one line) when the run cannot start. On SIGINT the run
     stops: finished tasks are committed, running ones stopped (``interrupted``), the rest
@@ -68,7 +68,7 @@ def run_plan(
     """
     settings.resolve_environment()
     started = time.perf_counter()
-    tasks = plan.tasks(regions, outcomes)
+    tasks = plan.tasks(sites, outcomes)
     _check_ready(tasks)
     try:
         with RunLock(), InterruptGuard() as guard:
@@ -108,7 +108,7 @@ def _run(
     tracker = Tracker(plan, tasks)
     summary = RunSummary(subset=tracker.manifest.subset)
     tracker.write()
-    for task in tracker.unselected(tasks):  # other regions: current, or said to be stale
+    for task in tracker.unselected(tasks):  # other sites: current, or said to be stale
         key = provenance.sha256_json(task_key_parts(task))
         if is_current(task, key):
             tracker.record(_cached(task, key))
@@ -139,7 +139,7 @@ def _run(
 
 def _cached(task: Task, key: str) -> TaskResult:
     record = read_record(task.provenance_path)
-    result = TaskResult(task.name, task.region, task.notebook, "cached", 0.0, key)
+    result = TaskResult(task.name, task.folder, task.notebook, "cached", 0.0, key)
     result.executed_path = str(task.executed_path)
     result.outputs = dict(record.get("output_sha256", {}))
     return result
@@ -208,7 +208,7 @@ def _skip(tasks: list[Task], summary: RunSummary, tracker: Tracker, display: Any
 def _stop(
     task: Task, key: str, status: str, summary: RunSummary, tracker: Tracker, display: Any
 ) -> None:
-    result = TaskResult(task.name, task.region, task.notebook, status, 0.0, key)
+    result = TaskResult(task.name, task.folder, task.notebook, status, 0.0, key)
     summary.results.append(result)
     tracker.record(result, note="the run was interrupted")
     display.finished(result)

@@ -53,20 +53,20 @@ class Tracker:
         if record.get("status") == "failed" and record.get("key") == key:  # still failed
             message = (record.get("error") or "failed").strip().splitlines() or ["failed"]
             error = TaskError(
-                region=task.site, notebook=task.notebook, cell=record.get("cell"),
+                site=task.site, notebook=task.notebook, cell=record.get("cell"),
                 message=message[0],
             )  # fmt: skip
             self._set(_entry(task, "failed", key=key, error=error, note="not rerun"))
             return
         if not record:
-            note = "never run: run without --region"
+            note = "never run: run without --site"
         elif record.get("plan_hash") not in (None, self.plan_hash):
             note = (
                 f"results on disk are from plan {str(record['plan_hash'])[:12]}, not the "
-                f"current plan {self.plan_hash[:12]}: run without --region"
+                f"current plan {self.plan_hash[:12]}: run without --site"
             )
         else:
-            note = "results on disk are out of date: run without --region"
+            note = "results on disk are out of date: run without --site"
         self._set(_entry(task, "not_run", key=key, note=note))
 
     def record(self, result: TaskResult, note: str | None = None) -> None:
@@ -75,7 +75,7 @@ class Tracker:
         if result.status == "failed":
             message = (result.error or "failed").strip().splitlines() or ["failed"]
             error = TaskError(
-                region=task.site, notebook=task.notebook, cell=result.cell, message=message[0]
+                site=task.site, notebook=task.notebook, cell=result.cell, message=message[0]
             )
         outputs = [
             OutputFile(path=results.relative(output_path(task, name)), sha256=digest)
@@ -113,7 +113,7 @@ class Tracker:
 def _entry(task: Task, status: str, **fields: object) -> TaskEntry:
     return TaskEntry(
         name=task.name,
-        region=task.site,
+        site=task.site,
         notebook=task.notebook,
         template=results.relative(task.template),
         status=status,  # type: ignore[arg-type]

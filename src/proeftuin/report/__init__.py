@@ -5,7 +5,7 @@ The report reads, never computes: it needs only ``reports/results`` (the facts s
 ``facts.json``, the results tables, the provenance records, the saved figures) and
 ``reports/executed`` (the executed notebooks), never the plan, the registry, the outcome
 catalogue or the panel. Static pages (``reports/*.qmd``) pull generated include files
-(``reports/_generated/*.md``) in; each site gets a generated page (``reports/regions/``).
+(``reports/_generated/*.md``) in; each site gets a generated page (``reports/sites/``).
 ``_quarto.yml`` disables execution: Quarto never re-runs an analysis.
 
 Modules: ``inputs`` (what the report reads: facts, results, the run manifest), ``tables``

@@ -131,8 +131,8 @@ def page_problems(page: Path) -> list[str]:
 def validate_pages(pages: list[Path]) -> list[str]:
     """Every problem that would break the render, and sites of the snapshot without a page."""
     problems = [p for page in pages for p in page_problems(page)]
-    names = {page.stem for page in pages if page.parent == inputs.reports_dir("regions")}
-    return problems + [f"no page for region {s}" for s in inputs.sites() if s not in names]
+    names = {page.stem for page in pages if page.parent == inputs.reports_dir("sites")}
+    return problems + [f"no page for site {s}" for s in inputs.sites() if s not in names]
 
 
 # ----------------------------------------------------------------------------- Quarto
@@ -193,8 +193,8 @@ def ensure_site_index(site: Path) -> None:
 # ----------------------------------------------------------------------------- previews
 
 NOTEBOOK_TITLES = {
-    "did_region": "Difference-in-differences",
-    "its_region": "Interrupted time series",
+    "did_site": "Difference-in-differences",
+    "its_site": "Interrupted time series",
     inputs.ROBUSTNESS: "Robustness checks",
     inputs.SYNTHESIS: "Synthesis across the sites",
     inputs.VALIDATION: "Validation against published results",
@@ -229,12 +229,12 @@ def write_previews(message: str = "") -> Path:
             continue
         title = NOTEBOOK_TITLES.get(notebook.stem, notebook.stem)
         notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
-    generated, regions = inputs.reports_dir("_generated"), inputs.reports_dir("regions")
+    generated, pages_dir = inputs.reports_dir("_generated"), inputs.reports_dir("sites")
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
     sections = [
         (inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
          [generated / "pooled.md", generated / "scorecard.md"]),
-        *[(s, site_name(s), site_name(s), [regions / f"{s}.qmd"]) for s in sites],
+        *[(s, site_name(s), site_name(s), [pages_dir / f"{s}.qmd"]) for s in sites],
         ("robustness", "Robustness checks", "Robustness", [generated / "robustness.md"]),
         (inputs.VALIDATION, "Validation", "Validation", [generated / "validation.md"]),
     ]  # fmt: skip

@@ -42,8 +42,8 @@ EFFECTS = {"level_change": "Level change", "slope_change": "Slope change per yea
 GROUPS = {"health": "Population health", "quality": "Quality of care", "costs": "Costs of care"}
 POOLS = {"all": "All controls", "province": "Same province", "care_office": "Same care office",
          "size": "Similar size", "age": "Similar age"}  # fmt: skip
-DESIGN_NAMES = {"did_region": "difference-in-differences", "its_region": "interrupted time series"}
-DESIGN_NAMES |= {"did": DESIGN_NAMES["did_region"], "its": DESIGN_NAMES["its_region"]}
+DESIGN_NAMES = {"did_site": "difference-in-differences", "its_site": "interrupted time series"}
+DESIGN_NAMES |= {"did": DESIGN_NAMES["did_site"], "its": DESIGN_NAMES["its_site"]}
 DESIGN_NAMES |= {"sdid": "synthetic DiD", "sc": "synthetic control"}
 EVIDENCE_MARK = {"strong": "●●●", "moderate": "●●○", "weak": "●○○", "none": "○○○"}
 DIRECTION_MARK = {"better": "▲ better", "worse": "▼ worse", "inconclusive": "◆ inconclusive"}
@@ -244,21 +244,21 @@ OTHER_CHECK = [["Outcome", "outcome", "outcome"], ["Variant", "variant", "text"]
                ["Note", "note", "text"]]  # fmt: skip
 
 
-def robustness_tables(rows: Rows, region: str) -> Tables:
+def robustness_tables(rows: Rows, site: str) -> Tables:
     """Control pools, leave-one-out and placebo years, one compact table each; any other
     check as its rows."""
     found = []
     for check, check_rows in by_key(rows, "check").items():
         if check in ("control_pool", "leave_one_out", "placebo_year"):
             build = {"control_pool": _pool_table, "leave_one_out": _leave_one_out_table}
-            found.append(build.get(check, _placebo_table)(check_rows, region))
+            found.append(build.get(check, _placebo_table)(check_rows, site))
         else:
-            label = f"tbl-{region}-robust-{check.replace('_', '-') or 'other'}"
+            label = f"tbl-{site}-robust-{check.replace('_', '-') or 'other'}"
             found.append(table(OTHER_CHECK, check_rows, f"Check `{check}`", label, FORMATS))
     return Tables([t for t in found if t])
 
 
-def _pool_table(rows: Rows, region: str) -> Table:
+def _pool_table(rows: Rows, site: str) -> Table:
     variants = list(by_key(rows, "variant"))
     body = []
     for outcome, found in by_key(rows, "outcome").items():
@@ -266,13 +266,13 @@ def _pool_table(rows: Rows, region: str) -> Table:
         body.append([outcome_label(outcome), *[est_ci(per.get(v, {}), digits) for v in variants]])
     header = ["Outcome", *[POOLS.get(v, v) for v in variants]]
     caption = "Alternative control pools: estimate (95% CI) with each pool"
-    return Table(header, body, caption, f"tbl-{region}-robust-pools", [],
+    return Table(header, body, caption, f"tbl-{site}-robust-pools", [],
                  set(range(1, len(header))))  # fmt: skip
 
 
-def _leave_one_out_table(rows: Rows, region: str) -> Table:
-    site = inputs.site(region)
-    names = {m.code: f"{m.name} ({m.code})" for m in site.municipalities} if site else {}
+def _leave_one_out_table(rows: Rows, site: str) -> Table:
+    known = inputs.site(site)
+    names = {m.code: f"{m.name} ({m.code})" for m in known.municipalities} if known else {}
     body = []
     for outcome, outcome_rows in by_key(rows, "outcome").items():
         found = estimated(outcome_rows)
@@ -289,10 +289,10 @@ def _leave_one_out_table(rows: Rows, region: str) -> Table:
     header = ["Outcome", "Estimates", "Lowest without", "Highest without", "CI excludes 0"]
     caption = ("Leave one municipality out: range of the estimates, and the municipality whose "
                "omission gives the lowest and the highest")  # fmt: skip
-    return Table(header, body, caption, f"tbl-{region}-robust-loo", [], {1, 4})
+    return Table(header, body, caption, f"tbl-{site}-robust-loo", [], {1, 4})
 
 
-def _placebo_table(rows: Rows, region: str) -> Table:
+def _placebo_table(rows: Rows, site: str) -> Table:
     body = []
     for outcome, outcome_rows in by_key(rows, "outcome").items():
         digits = shared_decimals(outcome_rows)
@@ -302,12 +302,12 @@ def _placebo_table(rows: Rows, region: str) -> Table:
     header = ["Outcome", "Placebo start", "Estimate", "95% CI", "p"]
     caption = ("Placebo start years (before the real start, pre-start data only): an effect "
                "here signals diverging trends, not a programme effect")  # fmt: skip
-    return Table(header, body, caption, f"tbl-{region}-robust-placebo", [], {2, 3, 4})
+    return Table(header, body, caption, f"tbl-{site}-robust-placebo", [], {2, 3, 4})
 
 
 def generic_table(rows: Rows, caption: str = "", label: str = "") -> str:
     """Any results CSV: columns as in the file, numbers to three significant digits."""
-    ids = {"region", "year", "n_units", "n_treated_units", "n_periods", "k", "draws", "seed"}
+    ids = {"site", "year", "n_units", "n_treated_units", "n_periods", "k", "draws", "seed"}
     spec = [[k, k, "generic"] for k in (rows[0] if rows else [])]
 
     def generic(r: Row, k: str, d: int) -> str:

@@ -17,13 +17,13 @@ from proeftuin.facts import Facts, OutcomeFacts, SiteFacts, facts_path, read_fac
 from proeftuin.results import ManifestError, TaskEntry, executed_dir, read_manifest, results_dir
 from proeftuin.results import relative as rel_root  # noqa: F401 - the pages' paths
 
-SYNTHESIS, VALIDATION, ROBUSTNESS = "synthesis", "validation", "robustness_region"
+SYNTHESIS, VALIDATION, ROBUSTNESS = "synthesis", "validation", "robustness_site"
 GLOBAL_FOLDERS = (SYNTHESIS, VALIDATION)
 Rows = list[dict[str, str]]
 
 
 def reports_dir(*parts: str) -> Path:
-    """``reports/`` or a folder in it (``_generated``, ``regions``, ``templates``)."""
+    """``reports/`` or a folder in it (``_generated``, ``sites``, ``templates``)."""
     return settings.project_root().joinpath("reports", *parts)
 
 
@@ -115,7 +115,7 @@ def figure_file(folder: str, label: str) -> Path:
 
 @dataclass
 class TaskRun:
-    """One task as the run manifest states it (``region/notebook``, status, parameters,
+    """One task as the run manifest states it (``site/notebook``, status, parameters,
     executed notebook, error or note, run time), with what only its provenance record
     carries: the code version, lock-file hash and input checksums that made its results."""
 
@@ -127,7 +127,7 @@ class TaskRun:
     finished: str = "–"
 
     @property
-    def region(self) -> str:
+    def folder(self) -> str:
         return self.entry.name.split("/", 1)[0]
 
     @property
@@ -141,15 +141,15 @@ class Runs:
     wall_time_s: float | None = None
     problem: str = ""  # why there is no manifest to read
 
-    def of(self, region: str) -> dict[str, TaskRun]:
-        """The region's tasks by notebook."""
-        return {t.entry.notebook: t for t in self.tasks if t.region == region}
+    def of(self, site: str) -> dict[str, TaskRun]:
+        """The site's tasks by notebook."""
+        return {t.entry.notebook: t for t in self.tasks if t.folder == site}
 
-    def incomplete(self, region: str) -> list[str]:
-        """One line per task of the region that did not succeed (what, where, why)."""
-        tasks = self.of(region).values()
+    def incomplete(self, site: str) -> list[str]:
+        """One line per task of the site that did not succeed (what, where, why)."""
+        tasks = self.of(site).values()
         if not tasks:
-            return [self.problem or f"no task of `{region}` is in the run manifest"]
+            return [self.problem or f"no task of `{site}` is in the run manifest"]
         return [t.entry.describe() for t in tasks if not t.entry.succeeded]
 
 

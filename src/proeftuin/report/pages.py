@@ -39,12 +39,12 @@ from proeftuin.report.tables import (
     to_float,
 )
 
-STATIC_PAGES = ("index", "regions", "synthesis", "robustness", "methods", "data", "reproducibility")
+STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "methods", "data", "reproducibility")
 DID_FIGURES = ("fig-trends", "fig-event-study")
 ITS_FIGURES = ("fig-its", "fig-its-placebo")
 ROBUSTNESS_FIGURES = ("fig-robustness", "fig-placebo")
-DESIGN_NAMES_NL = {"did_region": "verschil-in-verschillen", "its_region": "onderbroken tijdreeks"}
-DESIGN_NAMES_NL |= {"did": DESIGN_NAMES_NL["did_region"], "its": DESIGN_NAMES_NL["its_region"]}
+DESIGN_NAMES_NL = {"did_site": "verschil-in-verschillen", "its_site": "onderbroken tijdreeks"}
+DESIGN_NAMES_NL |= {"did": DESIGN_NAMES_NL["did_site"], "its": DESIGN_NAMES_NL["its_site"]}
 RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report`."
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
 INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
@@ -90,7 +90,7 @@ def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
 
 def write_site_pages(runs: Runs) -> list[Path]:
     """One page per site of the facts snapshot (pages of sites no longer there removed)."""
-    folder = inputs.reports_dir("regions")
+    folder = inputs.reports_dir("sites")
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.qmd"):
         if stale.stem not in inputs.sites():
@@ -103,7 +103,7 @@ def write_site_pages(runs: Runs) -> list[Path]:
 
 def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     """A site's page (website) or chapter source (PDF, figures from files)."""
-    return render("region.qmd.j2", **site_context(site_id, runs, pdf))
+    return render("site.qmd.j2", **site_context(site_id, runs, pdf))
 
 
 def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     first = next(iter(tasks.values()), None)
     params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
-    page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("regions")
+    page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("sites")
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
 
     def figures(notebook: str, labels: tuple[str, ...]) -> list[str]:
@@ -126,7 +126,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         return figure(site_id, notebook, label, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
 
     def drawn(label: str) -> bool:  # an ITS figure with no estimated outcome is not drawn
-        task = tasks.get("its_region")
+        task = tasks.get("its_site")
         ran = task is not None and task.entry.succeeded
         return not ran or inputs.figure_file(site_id, label).is_file()
 
@@ -141,7 +141,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     for row in did_rows:
         if to_float(row.get("estimate")) is not None:
             pretrends.setdefault(row.get("outcome", ""), row)
-    refs = [("did_region", lab) for lab in DID_FIGURES] + [("its_region", "fig-its")]
+    refs = [("did_site", lab) for lab in DID_FIGURES] + [("its_site", "fig-its")]
     return {
         "site": facts,
         "site_id": site_id,
@@ -155,7 +155,7 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         else [],
         "parameters": [{"key": f"`{k}`", "value": shown(k, v)} for k, v in sorted(params.items())],
         "notebooks": {
-            n: inputs.rel_root(executed_notebook(site_id, n)) for n in ("did_region", "its_region")
+            n: inputs.rel_root(executed_notebook(site_id, n)) for n in ("did_site", "its_site")
         },
         "sample": did_rows
         and {
@@ -163,20 +163,18 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
             "treated": fmt_int(treated),
             "treated_n": 5 if treated is None else treated,
         },
-        "did_figures": figures("did_region", DID_FIGURES),
-        "its_figures": figures("its_region", tuple(filter(drawn, ITS_FIGURES))),
+        "did_figures": figures("did_site", DID_FIGURES),
+        "its_figures": figures("its_site", tuple(filter(drawn, ITS_FIGURES))),
         "did_table": did_tables(did_rows, f"tbl-{site_id}-did").markdown()
-        or missing_note(
-            "No difference-in-differences estimates.", why_missing("did_region", tasks)
-        ),
+        or missing_note("No difference-in-differences estimates.", why_missing("did_site", tasks)),
         "its_table": its_tables(its_rows, f"tbl-{site_id}-its").markdown()
-        or missing_note("No interrupted-time-series estimates.", why_missing("its_region", tasks)),
+        or missing_note("No interrupted-time-series estimates.", why_missing("its_site", tasks)),
         "has_robustness": bool(
             rows(site_id, "robustness.csv") or notebook_labels(robustness_notebook(site_id))
         ),
         "pretrends": list(pretrends.values()),
         "runs": [run_row(t) for t in tasks.values()],
-        **synth_context(site_id, page_dir, pdf, figures("synth_region", SYNTH_FIGURES)),
+        **synth_context(site_id, page_dir, pdf, figures("synth_site", SYNTH_FIGURES)),
         "dilution": dilution_table(site, did_rows, its_rows, f"tbl-{site_id}-dilution"),
     }
 
@@ -280,7 +278,7 @@ def reproducibility(runs: Runs) -> str:
     """Every task run, the input checksums, the wall time and the commands to rerun."""
     checksums: dict[str, set[str]] = {}
     for task in runs.tasks:
-        if task.region != inputs.SYNTHESIS:  # the synthesis depends on tasks, not on data
+        if task.folder != inputs.SYNTHESIS:  # the synthesis depends on tasks, not on data
             for name, digest in task.data_checksums.items():
                 checksums.setdefault(name, set()).add(str(digest))
     sums = [{"file": name, "sha256": ", ".join(sorted(d)),

@@ -27,9 +27,9 @@ def synth_context(site_id: str, page_dir: Path, pdf: bool, figures: list[str]) -
     """The template's keys: designs figure and table, synth figures and estimates table."""
     label = f"fig-designs-{site_id}"
     saved = inputs.figure_file(inputs.SYNTHESIS, label)
-    found = [r for r in rows(inputs.SYNTHESIS, "designs.csv") if r.get("region") == site_id]
+    found = [r for r in rows(inputs.SYNTHESIS, "designs.csv") if r.get("site") == site_id]
     image = Path(os.path.relpath(saved, page_dir)).as_posix()
-    designs = [{k: v for k, v in r.items() if k != "region"} for r in found]
+    designs = [{k: v for k, v in r.items() if k != "site"} for r in found]
     estimates = [
         {k: r.get(k, "") for k in SYNTH_COLUMNS} for r in rows(site_id, "synth_estimates.csv")
     ]

@@ -1,4 +1,4 @@
-"""The Pioneer-site registry (``data/regions/pioneer_sites.yml``), validated against the 2023
+"""The Pioneer-site registry (``data/sites/pioneer_sites.yml``), validated against the 2023
 municipality codes, and the control pools drawn from the other municipalities."""
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def validate_registry(registry: Registry, known: set[str] | None, where: str) ->
 def load_registry(path: Path | None = None, known_codes: set[str] | None = None) -> Registry:
     """Read and validate the registry; codes are checked against the 2023 CBS municipality
     list (:func:`_curated_codes`) or against ``known_codes`` when given."""
-    path = path or settings.regions_dir() / REGISTRY_FILE
+    path = path or settings.sites_dir() / REGISTRY_FILE
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -205,9 +205,9 @@ def control_pool(
     """Control municipalities for a site: never a Pioneer municipality.
 
     ``pool``: all | province (site's majority province) | care_office (its care-office
-    region) | size / age (within +-25 percentile points of the site's median 2009
+    site) | size / age (within +-25 percentile points of the site's median 2009
     population / 65+ share). ``buffer`` also drops municipalities in the same COROP
-    region as any Pioneer municipality (a proxy for neighbours: no contiguity data)."""
+    site as any Pioneer municipality (a proxy for neighbours: no contiguity data)."""
     if pool not in CONTROL_POOLS:
         raise ValueError(f"unknown control pool {pool!r}; allowed: {', '.join(CONTROL_POOLS)}")
     if site_id not in registry.sites:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proeftuin.regions import CONTROL_POOLS, control_pool, load_registry
+from proeftuin.sites import CONTROL_POOLS, control_pool, load_registry
 from proeftuin.sources import DataError
 
-REGISTRY = Path(__file__).parents[1] / "data" / "regions" / "pioneer_sites.yml"
+REGISTRY = Path(__file__).parents[1] / "data" / "sites" / "pioneer_sites.yml"
 SITE = """sites:
   {sid}:
     name: X
