@@ -1,5 +1,5 @@
 """Inputs refused with one line naming what to do: infinite outcomes, header-only data
-(``estimators.validation.require_numeric``), and a corrupt panel that is not up to date."""
+(``estimators.checks.require_numeric``), and a corrupt panel that is not up to date."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from proeftuin import settings
 from proeftuin.cli import app
 from proeftuin.estimators import DesignError, estimate_did
-from proeftuin.estimators.validation import require_numeric
+from proeftuin.estimators.checks import require_numeric
 
 BASE = ["did", "--unit", "unit", "--time", "year", "--outcome", "y", "--first-treated", "g"]
 

@@ -11,10 +11,10 @@ import pandas as pd
 from scipy import stats
 
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.panel import Fit, Panel, RunOptions, treated_clusters
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.streams import method_rng
-from proeftuin.estimators.validation import DesignError
 
 
 @dataclass

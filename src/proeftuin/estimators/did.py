@@ -16,6 +16,7 @@ import pandas as pd
 
 from proeftuin.estimators import cs, imputation, placebo, twfe
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.cs import cs_aggregate, cs_attgt
 from proeftuin.estimators.panel import (
     Fit,
@@ -28,7 +29,6 @@ from proeftuin.estimators.panel import (
 )
 from proeftuin.estimators.results import DidResult, InferenceResult
 from proeftuin.estimators.twfe import placebo_in_time
-from proeftuin.estimators.validation import DesignError
 
 __all__ = [
     "INFERENCE",

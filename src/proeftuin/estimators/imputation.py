@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from proeftuin.estimators import _pyfixest as pfx
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.panel import Fit, Panel, RunOptions, treated_clusters
 from proeftuin.estimators.twfe import band_critical, fit_failed
-from proeftuin.estimators.validation import DesignError
 
 
 def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.ndarray, Callable]:

@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from proeftuin.estimators import _pyfixest as pfx
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.results import InferenceResult
-from proeftuin.estimators.validation import DesignError
 
 FEW_TREATED_CLUSTERS = 10
 # MacKinnon & Webb (2017, J. Applied Econometrics 32(2); 2018, Econometrics Journal 21(2)):

@@ -26,14 +26,14 @@ from scipy import stats
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
 
-from proeftuin.estimators.results import Effect, ItsResult
-from proeftuin.estimators.validation import (
+from proeftuin.estimators.checks import (
     DesignError,
     InsufficientPrePeriod,
     require_columns,
     require_numeric,
     require_unique_rows,
 )
+from proeftuin.estimators.results import Effect, ItsResult
 
 FAMILIES = ("gaussian", "poisson", "quasipoisson")
 

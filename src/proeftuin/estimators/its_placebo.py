@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.inference import (
     grouped_placebo_assignments,
     placebo_assignments,
@@ -60,7 +61,6 @@ from proeftuin.estimators.its_refit import (
     wide_panel,
 )
 from proeftuin.estimators.results import ItsResult
-from proeftuin.estimators.validation import DesignError
 from proeftuin.jsonable import json_safe
 
 __all__ = [

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from proeftuin.estimators.validation import (
+from proeftuin.estimators.checks import (
     DesignError,
     require_columns,
     require_numeric,

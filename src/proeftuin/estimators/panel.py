@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from proeftuin.estimators import inference as inf
-from proeftuin.estimators.results import InferenceResult
-from proeftuin.estimators.validation import (
+from proeftuin.estimators.checks import (
     DesignError,
     InsufficientPrePeriod,
     require_columns,
     require_numeric,
     require_unique_rows,
 )
+from proeftuin.estimators.results import InferenceResult
 
 
 @dataclass

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.panel import Fit, Panel, RunOptions, residualizer
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.streams import method_rng
-from proeftuin.estimators.validation import DesignError
 
 
 def _assignment_labels(panel: Panel) -> tuple[np.ndarray, np.ndarray, str]:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.synth_panel import (
     CohortFit,
@@ -31,7 +32,6 @@ from proeftuin.estimators.synth_panel import (
 )
 from proeftuin.estimators.synth_result import SynthResult
 from proeftuin.estimators.synth_weights import OPTIONS
-from proeftuin.estimators.validation import DesignError
 
 METHODS = tuple(OPTIONS)
 INFERENCE = ("placebo", "jackknife", "ri")

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from proeftuin.estimators.synth_weights import OPTIONS, BatchFit, estimate_batch
-from proeftuin.estimators.validation import (
+from proeftuin.estimators.checks import (
     DesignError,
     InsufficientPrePeriod,
     require_columns,
     require_numeric,
     require_unique_rows,
 )
+from proeftuin.estimators.synth_weights import OPTIONS, BatchFit, estimate_batch
 
 
 @dataclass

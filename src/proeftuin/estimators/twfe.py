@@ -12,11 +12,11 @@ from scipy import stats
 
 from proeftuin.estimators import _pyfixest as pfx
 from proeftuin.estimators import inference as inf
+from proeftuin.estimators.checks import DesignError
 from proeftuin.estimators.panel import Fit, Panel, RunOptions, residualizer, treated_clusters
 from proeftuin.estimators.placebo import ri_pretrend
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.streams import method_rng
-from proeftuin.estimators.validation import DesignError
 
 
 def fit_failed(what: str, exc: Exception) -> DesignError:
