@@ -92,9 +92,9 @@ def run_did(
     design: SiteDesign,
     outcomes: Sequence[str],
     *,
-    inference: Sequence[str] = ("crv1", "wild", "ri"),
-    draws: int = 999,
-    seed: int = 0,
+    inference: Sequence[str],
+    draws: int,
+    seed: int,
 ) -> list[OutcomeResult]:
     """Difference-in-differences of the site against its controls, per outcome.
 

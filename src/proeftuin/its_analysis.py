@@ -88,7 +88,7 @@ class ItsOutcome:
 
 
 def run_its(
-    design: SiteDesign, outcomes: Sequence[str], *, draws: int = 999, seed: int = 0
+    design: SiteDesign, outcomes: Sequence[str], *, draws: int, seed: int
 ) -> list[ItsOutcome]:
     """Per outcome: the fits with placebo inference, or the reason the design refuses it."""
     from proeftuin.outcomes import COUNT_MODELS

@@ -75,8 +75,8 @@ class Defaults(_Strict):
     control_pool: ControlPool = "all"
     buffer: bool = False
     inference: list[InferenceMethod] = Field(default_factory=lambda: list(INFERENCE_METHODS))
-    draws: int = Field(default=999, ge=99, le=100_000)
-    seed: int = Field(default=20130701, ge=0)
+    draws: int = Field(default=settings.DEFAULT_DRAWS, ge=99, le=100_000)
+    seed: int = Field(default=settings.DEFAULT_SEED, ge=0)
 
 
 class Execution(_Strict):

@@ -13,6 +13,11 @@ MIRROR_ENV = "PROEFTUIN_DATA_MIRROR"
 ROOT_ENV = "PROEFTUIN_ROOT"
 KERNEL_NAME = "proeftuin"
 
+# The plan's defaults for random draws (analysis.yml `defaults:` may override them); the
+# command-line estimators use the same ones, so a result does not depend on the entry point.
+DEFAULT_DRAWS = 999
+DEFAULT_SEED = 20130701  # the programme's start: 1 July 2013
+
 
 PATH_SETTINGS = (MIRROR_ENV, ROOT_ENV)
 

@@ -73,8 +73,8 @@ def run_synth(
     *,
     estimators: Sequence[str] = ESTIMATORS,
     inference: Sequence[str] = INFERENCE,
-    draws: int = MAX_DRAWS,
-    seed: int = 0,
+    draws: int,
+    seed: int,
 ) -> list[OutcomeResult]:
     """Each estimator for each outcome, the site aggregated into one unit; one item per
     outcome and estimator (with the reason where it cannot be estimated)."""

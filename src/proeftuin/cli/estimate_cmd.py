@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proeftuin import settings
+
 if TYPE_CHECKING:  # pandas loads only when a command needs it: `proeftuin run` stays fast
     import pandas as pd
 
@@ -91,8 +93,10 @@ def did(
     ] = "crv1,wild,ri",
     draws: Annotated[
         int, typer.Option("--draws", help="Bootstrap / placebo draws (19 to 99,999).")
-    ] = 999,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (0 or more).")] = 0,
+    ] = settings.DEFAULT_DRAWS,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed (0 or more).")
+    ] = settings.DEFAULT_SEED,
     placebo_group: Annotated[
         str | None,
         typer.Option(

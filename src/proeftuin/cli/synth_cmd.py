@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from proeftuin import settings
 from proeftuin.cli.estimate_cmd import DataOpt, JsonOpt, _emit, _fail, _read
 
 
@@ -29,7 +30,7 @@ def synth(
     draws: Annotated[
         int, typer.Option("--draws", help="Placebo replications / RI draws (2 to 100000).")
     ] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = settings.DEFAULT_SEED,
     aggregate: Annotated[
         bool,
         typer.Option("--aggregate", help="Merge each cohort's treated units into one unit first."),
