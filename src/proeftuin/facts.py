@@ -4,9 +4,9 @@ catalogue, so that the report reads one file instead of those three.
 
 Per site: name, municipalities (code and name), start year, lead insurer, status, the source
 of each fact, and the plan's parameters for it (control pool, buffer, inference methods,
-draws, seed, periods). Per outcome: label, unit, Triple Aim dimension, which direction is
-better, and whether (and why not) it is comparable over time. :func:`write_facts` sits in
-the plan layer; :func:`read_facts` needs only this file.
+draws, seed, periods). Per outcome: label (English and Dutch), unit, Triple Aim dimension,
+which direction is better, and whether (and why not) it is comparable over time.
+:func:`write_facts` sits in the plan layer; :func:`read_facts` needs only this file.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class OutcomeFacts(_Fact):
     name: str
     label: str
     unit: str
+    label_nl: str = ""  # the label in Dutch (the samenvatting)
     dimension: str  # Triple Aim: costs, quality, health
     better: Literal["higher", "lower"]
     description: str = ""
@@ -150,6 +151,7 @@ def collect_facts(plan: Plan) -> Facts:
         OutcomeFacts(
             name=name,
             label=info.label,
+            label_nl=info.label_nl,
             unit=info.unit,
             dimension=info.dimension,
             better="higher" if info.higher_is_better else "lower",

@@ -3,7 +3,7 @@ every outcome in the panel, plus the Vektis cost categories each cost outcome su
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from proeftuin.errors import UnknownOutcome
@@ -70,6 +70,8 @@ class Outcome:
     #: outcome: analysed as is; count / exposure: numerator and offset of a count model;
     #: covariate: an adjustment variable (e.g. the 65+ share), not an effect to estimate.
     role: Literal["outcome", "count", "exposure", "covariate"] = "outcome"
+    #: the label in Dutch (the report's samenvatting), from :data:`LABELS_NL`
+    label_nl: str = ""
 
 
 def _cost(name: str, label: str, what: str, comparable: bool = True) -> Outcome:
@@ -159,7 +161,7 @@ _EXTRA = [
     ),
     Outcome(
         "admissions_per_1000",
-        "Hospital admissions per 1,000",
+        "Hospital admissions",
         "per 1,000 insured-years",
         "Hospital admissions (all diagnoses, day admissions included) per 1,000 Vektis "
         "insured-years, recomputed from counts; 2013->2014 national drop looks like a series "
@@ -266,6 +268,41 @@ COUNT_MODELS: dict[str, tuple[str, str]] = {
     f"mortality_{cause}_per_1000": (f"deaths_{cause}", "person_years") for cause in CAUSES
 }
 OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
+_CAUSES_NL = {
+    "all": "Sterfte, alle oorzaken",
+    "cardiovascular": "Sterfte aan hart- en vaatziekten",
+    "cancer": "Sterfte aan kanker",
+    "respiratory": "Sterfte aan ziekten van de luchtwegen",
+}
+#: Every outcome's label in Dutch (the report's samenvatting prints these).
+LABELS_NL: dict[str, str] = {
+    "cost_basket": "Zorgkosten, vast pakket",
+    "cost_all": "Zorgkosten, alle categorieën",
+    "cost_hospital": "Kosten ziekenhuiszorg",
+    "cost_gp": "Kosten huisartsenzorg",
+    "cost_pharmacy": "Kosten farmacie",
+    "cost_mental_health": "Kosten ggz",
+    "cost_paramedical": "Kosten paramedische zorg",
+    "hospital_gp_ratio": "Verhouding kosten ziekenhuis/huisarts",
+    "insured_years": "Verzekerdenjaren",
+    "total_cost_all": "Totale zorgkosten, alle categorieën",
+    "admissions_per_1000": "Ziekenhuisopnamen",
+    "health_good_pct": "Goed/zeer goed ervaren gezondheid (%)",
+    "person_years": "Persoonsjaren",
+    "share_65plus": "Aandeel 65-plussers",
+    **{f"mortality_{c}_per_1000": f"{label} per 1.000" for c, label in _CAUSES_NL.items()},
+    "deaths_all": "Overledenen, alle oorzaken",
+    **{
+        f"deaths_{c}": f"Overledenen {label.removeprefix('Sterfte ')}"
+        for c, label in _CAUSES_NL.items()
+        if c != "all"
+    },
+}
+LABELS_NL |= {
+    f"{n}_std": LABELS_NL[n] + " (gestandaardiseerd naar leeftijd en geslacht)"
+    for n in STANDARDISED
+}
+OUTCOMES = {name: replace(o, label_nl=LABELS_NL[name]) for name, o in OUTCOMES.items()}
 
 
 def get_outcome(name: str) -> Outcome:
