@@ -42,12 +42,13 @@ def test_site_page_leads_with_the_designs_and_shows_synth(project: Path) -> None
     lead = text.index("## The designs side by side")
     assert lead < text.index("## The site and its municipalities")
     assert "(../results/synthesis/fig-designs-site-a.png){#fig-designs-site-a}" in text
-    assert "| cost_basket_std | sdid |  | sensitivity | 81.5 |" in text
+    assert "| cost basket std (€ per insured-year) | synthetic DiD | – | sensitivity |" in text
+    assert "–: no control-pool variant (only difference-in-differences has one)" in text
     synth = text[text.index("## Synthetic control and synthetic DiD") :]
-    assert "| cost_basket_std | sdid | ri | 81.5 | 31.5 | 132 | 0.040 | 3.25 | 140 | 7 |" in synth
+    assert "| synthetic DiD | RI | 81.5 | 32 to 132 | 0.040 | 3.25 | 140 | 7% |" in synth
     other = (project / "reports" / "sites" / "site-b.qmd").read_text()
-    assert "The designs-side-by-side figure is not available." in other
-    assert "No synthetic-control estimates." in other
+    assert "No designs-side-by-side figure: the synthesis drew none for this site" in other
+    assert "No synthetic-control estimates for this site." in other
     scorecard = (project / "reports" / "_generated" / "scorecard.md").read_text()
     assert "What it could detect" in scorecard and "too noisy to say: only effects of 140" in (
         scorecard
@@ -67,7 +68,8 @@ def test_site_page_names_the_largest_donors(project: Path) -> None:  # noqa: F81
     pd.DataFrame(weights).to_csv(results / "synth_weights.csv", index=False)
     report.generate_pages()
     text = (project / "reports" / "sites" / "site-a.qmd").read_text()
-    donors = text[text.index("{#tbl-site-a-synth}") : text.index("## Robustness")]
-    shown = [line.split("|")[3].strip() for line in donors.splitlines() if "| sc |" in line]
+    donors = text[text.index("{#tbl-site-a-synth ") : text.index("## Robustness")]
+    lines = [line for line in donors.splitlines() if "| synthetic control |" in line]
+    shown = [line.split("|")[3].strip() for line in lines]
     assert shown == ["Town 2", "Town 3", "Town 5", "Town 1", "Town 7"]  # five largest, by weight
-    assert "GM0002" not in donors and "{#tbl-site-a-donors}" in donors
+    assert "GM0002" not in donors and "{#tbl-site-a-donors" in donors

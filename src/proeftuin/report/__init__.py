@@ -9,14 +9,16 @@ catalogue or the panel. Static pages (``reports/*.qmd``) pull generated include 
 ``_quarto.yml`` disables execution: Quarto never re-runs an analysis.
 
 Modules: ``inputs`` (what the report reads: facts, results, the run manifest), ``tables``
-(number formats, column specs, Markdown tables), ``estimates`` (reader-facing results
-tables), ``pages`` (site pages, include files, figures), ``pdf`` (the single-document PDF
-source), ``build`` (:func:`build_report`: generate, check, render or preview).
+(number formats, Markdown tables), ``estimates`` (reader-facing results tables), ``pages``
+(site pages, include files, figures), ``build`` (:func:`build_report`: generate, check,
+render or preview; the PDF source).
 """
 
 from __future__ import annotations
 
 from proeftuin.report.build import (
+    PDF_NAME,
+    PDF_PAGES,
     QUARTO_HELP,
     REQUIRE_ENV,
     QuartoRequiredError,
@@ -25,27 +27,14 @@ from proeftuin.report.build import (
     find_quarto,
     generate_pages,
     page_problems,
+    split_front_matter,
     validate_pages,
     write_previews,
 )
 from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, STATIC_PAGES
-from proeftuin.report.pdf import PDF_NAME, PDF_PAGES, split_front_matter
 
 __all__ = [
-    "EMBED_RE",
-    "INCLUDE_RE",
-    "PDF_NAME",
-    "PDF_PAGES",
-    "QUARTO_HELP",
-    "REQUIRE_ENV",
-    "STATIC_PAGES",
-    "QuartoRequiredError",
-    "ReportOutcome",
-    "build_report",
-    "find_quarto",
-    "generate_pages",
-    "page_problems",
-    "split_front_matter",
-    "validate_pages",
-    "write_previews",
-]
+    "EMBED_RE", "INCLUDE_RE", "PDF_NAME", "PDF_PAGES", "QUARTO_HELP", "REQUIRE_ENV",
+    "STATIC_PAGES", "QuartoRequiredError", "ReportOutcome", "build_report", "find_quarto",
+    "generate_pages", "page_problems", "split_front_matter", "validate_pages", "write_previews",
+]  # fmt: skip

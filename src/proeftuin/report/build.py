@@ -1,6 +1,13 @@
-"""``build_report``: generate the pages, check them (embeds, includes, cross-references),
-then render them with Quarto (website, then the PDF into it) or, without Quarto, write HTML
-previews of the executed notebooks and an index showing the generated pages."""
+"""``build_report``: generate the pages and the PDF source, check them (embeds, includes,
+cross-references), then render them with Quarto (website, then the PDF into it) or, without
+Quarto, write HTML previews: an index that answers the question first (key findings,
+samenvatting) and shows the generated pages, and the executed notebooks without their code.
+
+The single PDF (Typst) is ``reports/full-report.qmd``: every website page a chapter (its
+title a level-1 heading, its headings below it, levels consecutive), site chapters rendered
+for print and the include files as their print texts, figures as the files the notebooks
+saved, under labels unique in the whole document (``fig-<site>-event-study``).
+"""
 
 from __future__ import annotations
 
@@ -12,31 +19,46 @@ import sys
 from dataclasses import dataclass, field
 from importlib import util as import_util
 from pathlib import Path
+from typing import Any
 
-import jinja2
+import yaml
 
 from proeftuin import settings
 from proeftuin.errors import QuartoRequiredError
 from proeftuin.report import inputs
+from proeftuin.report.estimates import render
 from proeftuin.report.inputs import notebook_labels, site_name
 from proeftuin.report.pages import (
     EMBED_RE,
     INCLUDE_RE,
     STATIC_PAGES,
+    figure,
+    include_texts,
+    site_page,
     write_includes,
     write_site_pages,
 )
-from proeftuin.report.pdf import PDF_NAME, write_pdf_source
 
 LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
 XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
-FRONT_MATTER_RE = re.compile(r"^---\n.*?\n---\n", flags=re.DOTALL)
+FRONT_MATTER_RE = re.compile(r"^---\n(.*?)\n---\n", flags=re.DOTALL)
 QMD_LINK_RE = re.compile(r"(?<!!)\[([^\]]+)\]\([^)\s]*\.qmd(?:#[^)\s]*)?\)")
+HEADING_RE = re.compile(r"^(#{1,6}) ", flags=re.MULTILINE)
 REQUIRE_ENV = "REQUIRE_QUARTO"
 QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
     "or `pip install proeftuin[quarto]` (the quarto-cli package; needs network access)."
 )
+PDF_PAGES = ("index", "synthesis", "robustness", "methods", "data", "reproducibility")
+PDF_NAME = "proeftuin-report.pdf"
+NOTEBOOK_TITLES = {
+    "did_site": "Difference-in-differences",
+    "its_site": "Interrupted time series",
+    "synth_site": "Synthetic control",
+    inputs.ROBUSTNESS: "Robustness checks",
+    inputs.SYNTHESIS: "Synthesis across the sites",
+    inputs.VALIDATION: "Validation against published results",
+}
 
 
 @dataclass
@@ -60,7 +82,12 @@ def generate_pages() -> list[Path]:
     write_includes(runs)
     static = [inputs.reports_dir() / f"{name}.qmd" for name in STATIC_PAGES]
     pages = [p for p in static if p.is_file()] + write_site_pages(runs)
-    write_pdf_source(runs)
+    texts = include_texts(runs, pdf=True)
+    chapters = [static_chapter(inputs.reports_dir() / "index.qmd", texts)]
+    chapters += [chapter(site_page(s, runs, pdf=True)) for s in inputs.sites()]
+    chapters += [static_chapter(inputs.reports_dir() / f"{p}.qmd", texts) for p in PDF_PAGES[1:]]
+    source = render("full-report.qmd.j2") + "\n\n".join(chapters)
+    (inputs.reports_dir() / "full-report.qmd").write_text(source, encoding="utf-8")
     return pages
 
 
@@ -89,8 +116,7 @@ def build_report(*, require_quarto: bool | None = None, warning: str = "") -> Re
             message += "; the PDF was not produced (see Quarto's output)"
         return ReportOutcome(True, message, pages, quarto, site, pdf)
     reason = "Quarto was not found" if quarto is None else "the pages have problems"
-    notice = not_rendered_message(reason, inputs.reports_dir() / "previews")
-    index = write_previews(f"{warning} {notice}" if warning else notice)
+    index = write_previews(warning, quarto is None)
     message = not_rendered_message(reason, index.parent)
     outcome = ReportOutcome(False, message, pages, quarto, previews_index=index, problems=problems)
     if require_quarto is None:
@@ -135,6 +161,53 @@ def validate_pages(pages: list[Path]) -> list[str]:
     return problems + [f"no page for site {s}" for s in inputs.sites() if s not in names]
 
 
+# ----------------------------------------------------------------------------- the PDF
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """YAML front matter and body of a page."""
+    match = FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, text
+    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+
+
+def shift_headings(text: str, top: int) -> str:
+    """Headings (outside code fences) moved so that the highest becomes level ``top`` and
+    none is more than one level below the one before it."""
+    lines, fenced, levels = text.splitlines(), False, {}
+    for i, line in enumerate(lines):
+        fenced = not fenced if line.startswith("```") else fenced
+        if not fenced and (match := HEADING_RE.match(line)):
+            levels[i] = len(match.group(1))
+    lift, previous = min(levels.values(), default=top) - top, top - 1
+    for i, level in levels.items():
+        previous = max(top, min(level - lift, previous + 1))
+        lines[i] = "#" * previous + lines[i][level:]
+    return "\n".join(lines) + "\n"
+
+
+def chapter(text: str) -> str:
+    """A page as a chapter: its title a level-1 heading, its headings from level 2, links to
+    other pages reduced to their text."""
+    meta, body = split_front_matter(text)
+    return f"# {meta.get('title', '')}\n\n" + shift_headings(QMD_LINK_RE.sub(r"\1", body), 2)
+
+
+def static_chapter(page: Path, texts: dict[str, str]) -> str:
+    """A static page for print: the includes as their print texts, embeds as saved files."""
+
+    def embed(match: re.Match[str]) -> str:
+        notebook = Path(match.group(1))
+        return figure(notebook.parent.name, notebook.stem, match.group(2),
+                      page_dir=inputs.reports_dir(), pdf=True)  # fmt: skip
+
+    text = INCLUDE_RE.sub(
+        lambda m: texts.get(Path(m.group(1)).name, m.group(0)), page.read_text(encoding="utf-8")
+    )
+    return chapter(EMBED_RE.sub(embed, text))
+
+
 # ----------------------------------------------------------------------------- Quarto
 
 
@@ -160,67 +233,40 @@ def run_quarto(quarto: Path, *args: str) -> None:
 
 
 def render_quarto(quarto: Path) -> tuple[Path, Path | None]:
-    """Render the website, then the PDF into it; the site folder and the PDF."""
+    """Render the website, then the PDF into it (moved to ``_site/proeftuin-report.pdf``,
+    wherever Quarto put it); a root ``index.html`` forwards to ``reports/index.html``."""
     run_quarto(quarto, "render", "--to", "html")
     run_quarto(quarto, "render", "reports/full-report.qmd", "--to", "typst")
-    site = settings.project_root() / "_site"
-    pdf = collect_pdf(site)
-    ensure_site_index(site)
-    return site, pdf
-
-
-def collect_pdf(site: Path) -> Path | None:
-    """Move the Typst PDF (wherever Quarto put it) to ``_site/proeftuin-report.pdf``."""
+    site, pdf = settings.project_root() / "_site", None
     for candidate in (site / "reports", inputs.reports_dir()):
-        if (candidate / "full-report.pdf").is_file():
+        if (candidate / "full-report.pdf").is_file() and pdf is None:
             site.mkdir(parents=True, exist_ok=True)
-            return Path(shutil.move(candidate / "full-report.pdf", site / PDF_NAME))
-    return None
-
-
-def ensure_site_index(site: Path) -> None:
-    """A root ``index.html`` that forwards to the report's home page (``reports/index.html``)."""
+            pdf = Path(shutil.move(candidate / "full-report.pdf", site / PDF_NAME))
     index = site / "index.html"
     if site.is_dir() and not index.exists() and (site / "reports" / "index.html").is_file():
-        index.write_text(
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>proeftuin</title>"
-            "<meta http-equiv='refresh' content='0; url=reports/index.html'></head><body>"
-            "<a href='reports/index.html'>Open the report</a></body></html>",
-            encoding="utf-8",
-        )
+        index.write_text(render("previews.html.j2", forward=True), encoding="utf-8")
+    return site, pdf
 
 
 # ----------------------------------------------------------------------------- previews
 
-NOTEBOOK_TITLES = {
-    "did_site": "Difference-in-differences",
-    "its_site": "Interrupted time series",
-    inputs.ROBUSTNESS: "Robustness checks",
-    inputs.SYNTHESIS: "Synthesis across the sites",
-    inputs.VALIDATION: "Validation against published results",
-}
 
-
-def executed_notebooks() -> list[Path]:
-    """Executed notebooks, without the hidden files of a run still in progress and without
-    the copies of failed executions (``*.failed.ipynb``), which are not results."""
-    found = settings.executed_dir().glob("*/*.ipynb")
-    return sorted(p for p in found if not p.name.startswith((".", "_")) and ".failed" not in p.name)
-
-
-def write_previews(message: str = "") -> Path:
-    """HTML previews of every executed notebook, and an index linking them that shows the
-    generated pages' Markdown (synthesis, each site's page and robustness, validation)."""
-    out = inputs.reports_dir() / "previews"
+def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
+    """HTML previews of every executed notebook (outputs only), and an index that answers
+    the question first (key findings, samenvatting), then shows the generated pages."""
+    out = inputs.reports_dir("previews")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     from nbconvert import HTMLExporter  # self-contained pages, no third-party scripts
 
     template = str(inputs.reports_dir("templates") / "preview.html.j2")
-    exporter = HTMLExporter(template_name="lab", template_file=template)
+    exporter = HTMLExporter(template_name="lab", template_file=template, exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)  # fmt: skip
     notebooks: dict[str, list[tuple[str, str, str]]] = {}  # folder -> (href, title, file)
-    for notebook in executed_notebooks():
+    found = settings.executed_dir().glob("*/*.ipynb")  # not hidden, partial or failed copies
+    for notebook in sorted(p for p in found if not p.name.startswith((".", "_"))
+                           and ".failed" not in p.name):  # fmt: skip
         href = f"{notebook.parent.name}/{notebook.stem}.html"
         try:
             (out / notebook.parent.name).mkdir(exist_ok=True)
@@ -232,34 +278,32 @@ def write_previews(message: str = "") -> Path:
     generated, pages_dir = inputs.reports_dir("_generated"), inputs.reports_dir("sites")
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
     sections = [
+        ("findings", "Key findings", "Key findings", [generated / "findings.md"]),
+        ("samenvatting", "Samenvatting", "Samenvatting", [generated / "samenvatting.md"]),
         (inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
          [generated / "pooled.md", generated / "scorecard.md"]),
         *[(s, site_name(s), site_name(s), [pages_dir / f"{s}.qmd"]) for s in sites],
         ("robustness", "Robustness checks", "Robustness", [generated / "robustness.md"]),
         (inputs.VALIDATION, "Validation", "Validation", [generated / "validation.md"]),
     ]  # fmt: skip
-    shown = [
-        {"id": folder, "title": title, "short": short,
-         "html": "".join(preview_html(p.read_text(encoding="utf-8")) for p in pages if p.is_file())}
-        for folder, title, short, pages in sections
-    ]  # fmt: skip
-    loader = jinja2.FileSystemLoader(inputs.reports_dir("templates"))
-    page = jinja2.Environment(loader=loader, autoescape=True).get_template("previews.html.j2")
+    shown = [{"id": folder, "title": title, "short": short,
+              "html": "".join(preview_html(p.read_text("utf-8")) for p in pages if p.is_file())}
+             for folder, title, short, pages in sections]  # fmt: skip
     index = out / "index.html"
-    index.write_text(page.render(message=message, notebooks=notebooks, sections=shown))
+    index.write_text(render("previews.html.j2", forward=False, warning=warning,
+                            no_quarto=no_quarto, notebooks=notebooks, sections=shown))  # fmt: skip
     return index
 
 
 def preview_html(markdown: str) -> str:
     """A generated page's Markdown as HTML without Quarto: figures (in the notebook previews)
-    and Quarto's labels and fenced divs left out, headings one level down."""
+    and Quarto's labels and fenced divs left out, headings from level 3 (under the section)."""
     from nbconvert.filters.markdown import markdown2html
 
     text = EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
-    text = re.sub(r" ?\{#[\w-]+\}|^:::.*$", "", text, flags=re.MULTILINE)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?", "", text)  # figures: in the notebooks
+    text = re.sub(r" ?\{#[^}]*\}|^:::.*$", "", text, flags=re.MULTILINE)
     text = QMD_LINK_RE.sub(r"\1", text)  # pages Quarto did not render: keep the words only
-    text = re.sub(
-        r"^: (.+)$", r"*\1*", re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.M), flags=re.M
-    )
+    text = re.sub(r"^: (.+)$", r"*\1*", shift_headings(text, 3), flags=re.M)
     html = markdown2html(text).replace("<table>", "<div class='table-wrap'><table>")
     return html.replace("</table>", "</table></div>")

@@ -1,12 +1,14 @@
 """The generated pages: one page per site, and the include files the static pages pull in
 (``reports/_generated/*.md``: scorecard, findings in plain words in English and Dutch,
-robustness, validation, data coverage, reproducibility). Words, captions and fixed table
-columns are in the templates (``reports/templates/``); this module gathers their data.
+forest plot, robustness, validation, data coverage, reproducibility). Words, captions and
+fixed table columns are in the templates (``reports/templates/``); this module gathers
+their data.
 
 A figure on the website is Quarto's ``{{< embed notebook.ipynb#label >}}`` of the executed
-notebook's labelled cell. In the PDF it is the file the notebook saved beside its results
+notebook's labelled cell; in the PDF it is the file the notebook saved beside its results
 (``reports/results/<site>/<label>.png``) under a document-wide unique label
-(``fig-<site>-event-study``). A missing figure or result becomes a callout saying why.
+(``fig-<site>-event-study``). A figure is shown only when that file exists and its results
+hold an estimate; otherwise the page says once, in a line, why there is none.
 """
 
 from __future__ import annotations
@@ -19,35 +21,32 @@ from typing import Any
 
 from proeftuin import settings
 from proeftuin.report import inputs
-from proeftuin.report.dilution import dilution_table
 from proeftuin.report.estimates import (
-    DESIGN_NAMES,
     METHODS,
     by_key,
     did_tables,
+    dilution_table,
+    estimated,
     generic_table,
     its_tables,
     render,
     robustness_tables,
     template_table,
 )
-from proeftuin.report.inputs import Rows, Runs, TaskRun, executed_notebook, notebook_labels, rows
-from proeftuin.report.synth import SYNTH_FIGURES, synth_context
-from proeftuin.report.tables import (
-    fmt_int,
-    missing_note,
-    to_float,
-)
+from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
+from proeftuin.report.tables import fmt_int, missing_note, to_float
 
 STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "methods", "data", "reproducibility")
-DID_FIGURES = ("fig-trends", "fig-event-study")
-ITS_FIGURES = ("fig-its", "fig-its-placebo")
-ROBUSTNESS_FIGURES = ("fig-robustness", "fig-placebo")
-DESIGN_NAMES_NL = {"did_site": "verschil-in-verschillen", "its_site": "onderbroken tijdreeks"}
-DESIGN_NAMES_NL |= {"did": DESIGN_NAMES_NL["did_site"], "its": DESIGN_NAMES_NL["its_site"]}
+FIGURES = {"did_site": ("fig-trends", "fig-event-study"),
+           "its_site": ("fig-its", "fig-its-placebo"),
+           "synth_site": ("fig-synth", "fig-synth-placebo"),
+           inputs.ROBUSTNESS: ("fig-robustness", "fig-placebo"),
+           inputs.SYNTHESIS: ("fig-forest",), inputs.VALIDATION: ("fig-validation",)}  # fmt: skip
 RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report`."
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
 INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
+TOP_DONORS = 5  # largest unit weights shown per outcome and estimator
+DESIGNS_MISSING = "no control-pool variant (only difference-in-differences has one) or no value"
 
 
 # ----------------------------------------------------------------------------- figures
@@ -58,31 +57,43 @@ def pdf_label(owner: str, label: str) -> str:
     return f"fig-{owner}-{label.removeprefix('fig-')}" if owner else label
 
 
-def figure(folder: str, notebook: str, label: str, why: str = RUN_HINT, *, page_dir: Path,
-           pdf: bool = False, owner: str = "", ref: bool = False) -> str:  # fmt: skip
-    """A labelled figure: an embed (website) or its saved file (PDF), or a note why not;
-    with ``ref``, ``@label`` where it is shown, else words saying it is missing."""
+def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool = False,
+           owner: str = "", ref: bool = False) -> str:  # fmt: skip
+    """A labelled figure, an embed (website) or its saved file (PDF), ``""`` when its file
+    or cell is missing; with ``ref``, ``@label`` where it is shown, else ``""``."""
     path = executed_notebook(folder, notebook)
     cell, saved = notebook_labels(path).get(label), inputs.figure_file(folder, label)
-    shown = saved.is_file() if pdf else cell is not None
+    if not saved.is_file() or (cell is None and not pdf):
+        return ""
     if ref:
-        return f"@{pdf_label(owner if pdf else '', label)}" if shown else (
-            f"figure `{label}`: not available"
-        )  # fmt: skip
-    if not shown:
-        return missing_note(f"Figure `{label}` from `{path.name}` is not available.", why)
+        return f"@{pdf_label(owner if pdf else '', label)}"
     if not pdf:
         return f"{{{{< embed {Path(os.path.relpath(path, page_dir)).as_posix()}#{label} >}}}}\n"
     caption = (cell or {}).get("fig-cap", label)
     image = Path(os.path.relpath(saved, page_dir)).as_posix()
-    source = f" (Source: `{inputs.rel_root(path)}`)"
-    return f"![{caption}{source}]({image}){{#{pdf_label(owner, label)}}}\n"
+    return f"![{caption}]({image}){{#{pdf_label(owner, label)}}}\n"
+
+
+def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *,
+            page_dir: Path, pdf: bool, owner: str = "") -> dict[str, Any]:  # fmt: skip
+    """A section's figures: shown only with an estimate in ``found``; else one line why."""
+    if not estimated(found):
+        reasons = "; ".join(sorted({r.get("note", "") for r in found} - {""}))
+        said = f"nothing could be estimated ({reasons})." if reasons else f"no estimates. {why}"
+        return {"shown": [], "why": f"No figure: {said}"}
+    shown = [figure(folder, notebook, lab, page_dir=page_dir, pdf=pdf, owner=owner)
+             for lab in FIGURES.get(notebook, (f"fig-{notebook}",))]  # fmt: skip
+    missing, why = len([s for s in shown if not s]), why or "The notebook had nothing to draw."
+    why = f"{missing} figure(s) of this section not shown (no saved file). {why}" if missing else ""
+    return {"shown": [s for s in shown if s], "why": why}
 
 
 def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
     """Why the task's output is missing (failed, not run), else how to produce it."""
     task = tasks.get(notebook)
-    return f"Task {task.entry.describe()}." if task and not task.entry.succeeded else RUN_HINT
+    if task and not task.entry.succeeded:
+        return f"Task {task.entry.describe()}."
+    return "" if task else RUN_HINT
 
 
 # ----------------------------------------------------------------------------- site pages
@@ -114,46 +125,40 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
     first = next(iter(tasks.values()), None)
     params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
     did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
+    synth_rows = rows(site_id, "synth_estimates.csv")
     page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("sites")
     treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
 
-    def figures(notebook: str, labels: tuple[str, ...]) -> list[str]:
-        why = why_missing(notebook, tasks)
-        return [figure(site_id, notebook, lab, why, page_dir=page_dir, pdf=pdf, owner=site_id)
-                for lab in labels]  # fmt: skip
-
-    def ref(notebook: str, label: str) -> str:
-        return figure(site_id, notebook, label, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
-
-    def drawn(label: str) -> bool:  # an ITS figure with no estimated outcome is not drawn
-        task = tasks.get("its_site")
-        ran = task is not None and task.entry.succeeded
-        return not ran or inputs.figure_file(site_id, label).is_file()
+    def section(notebook: str, found: list[dict[str, str]]) -> dict[str, Any]:
+        return figures(site_id, notebook, found, why_missing(notebook, tasks), page_dir=page_dir,
+                       pdf=pdf, owner=site_id)  # fmt: skip
 
     def shown(key: str, value: Any) -> str:
-        if key == "inference":  # the methods' names as the tables print them
-            value = [METHODS.get(m, (m,))[0] for m in value]
+        names = {"inference": lambda m: METHODS.get(m, (m,))[0], "outcomes": inputs.outcome_label}
         if isinstance(value, list):
-            return ", ".join(map(str, value))
+            return ", ".join(map(names.get(key, str), value))
+        if key == "site":
+            return inputs.site_name(str(value))
         return value if isinstance(value, str) else json.dumps(value)
 
-    pretrends = {}  # the first estimated DiD row of each outcome
-    for row in did_rows:
-        if to_float(row.get("estimate")) is not None:
-            pretrends.setdefault(row.get("outcome", ""), row)
-    refs = [("did_site", lab) for lab in DID_FIGURES] + [("its_site", "fig-its")]
+    refs = {lab: figure(site_id, nb, lab, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
+            for nb in ("did_site", "its_site") for lab in FIGURES[nb]}  # fmt: skip
     return {
         "site": facts,
         "site_id": site_id,
         "params": params,
         "incomplete": runs.incomplete(site_id),
         "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
-        "ref": {lab: ref(nb, lab) for nb, lab in refs},
+        "ref": refs,
+        "answer": [r for r in rows(inputs.SYNTHESIS, "scorecard.csv") if r.get("site") == site_id],
         "start_year": params.get("start_year") or facts.get("start_year", ""),
-        "municipalities": [{"code": m.code, "name": m.name or "–"} for m in site.municipalities]
-        if site
-        else [],
-        "parameters": [{"key": f"`{k}`", "value": shown(k, v)} for k, v in sorted(params.items())],
+        "municipalities": [
+            {"name": m.name or "unnamed"} for m in (site.municipalities if site else [])
+        ],
+        "parameters": [
+            {"key": k.replace("_", " ").capitalize(), "value": shown(k, v)}
+            for k, v in sorted(params.items())
+        ],  # fmt: skip
         "notebooks": {
             n: inputs.rel_root(executed_notebook(site_id, n)) for n in ("did_site", "its_site")
         },
@@ -162,53 +167,82 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
             "units": fmt_int(did_rows[0].get("n_units")),
             "treated": fmt_int(treated),
             "treated_n": 5 if treated is None else treated,
-        },
-        "did_figures": figures("did_site", DID_FIGURES),
-        "its_figures": figures("its_site", tuple(filter(drawn, ITS_FIGURES))),
+        },  # fmt: skip
+        "did": section("did_site", did_rows),
+        "its": section("its_site", its_rows),
+        "synth": section("synth_site", synth_rows),
         "did_table": did_tables(did_rows, f"tbl-{site_id}-did").markdown()
         or missing_note("No difference-in-differences estimates.", why_missing("did_site", tasks)),
         "its_table": its_tables(its_rows, f"tbl-{site_id}-its").markdown()
         or missing_note("No interrupted-time-series estimates.", why_missing("its_site", tasks)),
-        "has_robustness": bool(
-            rows(site_id, "robustness.csv") or notebook_labels(robustness_notebook(site_id))
-        ),
-        "pretrends": list(pretrends.values()),
+        "has_robustness": bool(rows(site_id, "robustness.csv")),
+        "pretrends": [found[0] for found in by_key(estimated(did_rows), "outcome").values()],
         "runs": [run_row(t) for t in tasks.values()],
-        **synth_context(site_id, page_dir, pdf, figures("synth_site", SYNTH_FIGURES)),
         "dilution": dilution_table(site, did_rows, its_rows, f"tbl-{site_id}-dilution"),
+        **synth_context(site_id, page_dir, synth_rows),
+    }
+
+
+def synth_context(site_id: str, page_dir: Path, synth_rows: list[dict[str, str]]) -> dict[str, str]:
+    """The designs side by side (``synthesis/designs.csv`` and its figure) and the site's
+    synthetic-control estimates and largest donor weights."""
+    label = f"fig-designs-{site_id}"
+    saved = inputs.figure_file(inputs.SYNTHESIS, label)
+    found = [r for r in rows(inputs.SYNTHESIS, "designs.csv") if r.get("site") == site_id]
+    designs = [{k: v for k, v in r.items() if k != "site"} for r in found]
+    donors = [r for r in rows(site_id, "synth_weights.csv") if r.get("kind") == "unit"]
+    donors.sort(key=lambda r: (r["outcome"], r["estimator"], -float(r["weight"] or 0)))
+    top = [{k: r[k] for k in ("outcome", "estimator", "name", "weight")}
+           for found in by_key(donors, "outcome").values()
+           for per in by_key(found, "estimator").values() for r in per[:TOP_DONORS]]  # fmt: skip
+    image = Path(os.path.relpath(saved, page_dir)).as_posix()
+    caption = {k: render("figure.md.j2", kind=k, n=TOP_DONORS).strip() for k in ("synth", "donors")}
+    shown = saved.is_file() and estimated(designs)
+    return {
+        "designs_figure": render("figure.md.j2", kind="designs", image=image, label=label)
+        if shown
+        else "",
+        "designs_table": generic_table(
+            designs, "The designs side by side", f"tbl-{site_id}-designs", DESIGNS_MISSING
+        ),
+        "synth_table": generic_table(synth_rows, caption["synth"], f"tbl-{site_id}-synth"),
+        "synth_donors": generic_table(top, caption["donors"], f"tbl-{site_id}-donors"),
     }
 
 
 def run_row(task: TaskRun) -> dict[str, Any]:
-    """A task for the runs tables: ``git describe`` with uncommitted changes said in words."""
+    """A task for the runs tables: its site by name, ``git describe`` with uncommitted changes
+    said in words."""
     version = task.code_version
     if version != "–":
         dirty = " (uncommitted changes)" if version.endswith("-dirty") else ""
         version = f"`{version.removesuffix('-dirty')}`{dirty}"
-    return {"name": task.entry.name, "notebook": task.entry.notebook, "status": task.status,
+    name = f"{inputs.site_name(task.folder)}: {task.entry.notebook}"
+    return {"name": name, "notebook": task.entry.notebook, "status": task.status,
             "code_version": version, "lock": f"`{task.lock_hash[:16]}`",
             "duration_s": task.duration_s, "finished": task.finished}  # fmt: skip
-
-
-def robustness_notebook(site_id: str) -> Path:
-    return executed_notebook(site_id, inputs.ROBUSTNESS)
 
 
 # ----------------------------------------------------------------------------- include files
 
 
-def include_texts(runs: Runs) -> dict[str, str]:
-    """Every include file's text, by file name."""
-    pooled = rows(inputs.SYNTHESIS, "pooled.csv")
+def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
+    """Every include file's text, by file name (figures as files for the PDF)."""
+    pooled, card = rows(inputs.SYNTHESIS, "pooled.csv"), rows(inputs.SYNTHESIS, "scorecard.csv")
+    methods = [METHODS.get(m, (m, m))[1] for m in dict.fromkeys(r.get("method") for r in card) if m]
+    where = {"page_dir": inputs.reports_dir(), "pdf": pdf}
+    forest = figures(inputs.SYNTHESIS, inputs.SYNTHESIS, pooled, RUN_HINT, **where)
+    forest_ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
-        "scorecard.md": template_table("scorecard", rows(inputs.SYNTHESIS, "scorecard.csv"))
+        "scorecard.md": template_table("scorecard", card, "; ".join(methods))
         or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
-        "findings.md": findings(pooled, dutch=False),
-        "samenvatting.md": findings(pooled, dutch=True),
+        "findings.md": render("findings.md.j2", pooled=pooled, dutch=False),
+        "samenvatting.md": render("findings.md.j2", pooled=pooled, dutch=True),
+        "forest.md": render("figure.md.j2", kind="forest", shown=forest, ref=forest_ref),
         "pooled.md": template_table("pooled", pooled)
         or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
-        "robustness.md": robustness(),
-        "validation.md": validation(),
+        "robustness.md": robustness(pdf),
+        "validation.md": validation(pdf),
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
     }
@@ -223,52 +257,42 @@ def write_includes(runs: Runs) -> list[Path]:
     return sorted(out.glob("*.md"))
 
 
-def findings(pooled: Rows, dutch: bool) -> str:
-    """Every pooled estimate as a bullet in plain words, its uncertainty stated."""
-    designs = DESIGN_NAMES_NL if dutch else DESIGN_NAMES
-    return render("findings.md.j2", pooled=pooled, dutch=dutch, designs=designs,
-                  outcome=inputs.outcome)  # fmt: skip
-
-
 def robustness(pdf: bool = False) -> str:
     """Every site's robustness figures and tables (``<site>/robustness.csv``)."""
     found, nb = [], inputs.ROBUSTNESS
     for site_id in inputs.sites():
-        hint = (f"They are read from `reports/results/{site_id}/robustness.csv` and "
-                f"`reports/executed/{site_id}/{nb}.ipynb`, written by the `{nb}` design of "
-                "`proeftuin run`.")  # fmt: skip
-        tables = robustness_tables(rows(site_id, "robustness.csv"), site_id).markdown()
-        shown = tables or notebook_labels(robustness_notebook(site_id))
-        figures = [figure(site_id, nb, label, hint, page_dir=inputs.reports_dir(), pdf=pdf,
-                          owner=site_id) for label in ROBUSTNESS_FIGURES]  # fmt: skip
-        found.append({"id": site_id, "name": inputs.site_name(site_id), "tables": tables,
-                      "figures": figures if shown else [], "hint": hint})  # fmt: skip
+        hint = (f"They are read from `reports/results/{site_id}/robustness.csv` and written by "
+                f"the `{nb}` design of `proeftuin run`.")  # fmt: skip
+        found_rows = rows(site_id, "robustness.csv")
+        found.append({"id": site_id, "name": inputs.site_name(site_id), "hint": hint,
+                      "tables": robustness_tables(found_rows, site_id).markdown(),
+                      "figures": figures(site_id, nb, found_rows, hint, owner=site_id,
+                                         page_dir=inputs.reports_dir(), pdf=pdf)})  # fmt: skip
     return render("robustness.md.j2", sites=found)
 
 
 def validation(pdf: bool = False) -> str:
-    """The validation figure and tables (``reports/results/validation/*.csv``)."""
-    hint = (
-        "They are read from `reports/results/validation/validation.csv` and "
-        "`reports/executed/validation/validation.ipynb`, written by `proeftuin run`."
-    )
-    tables, folder = [], inputs.VALIDATION
+    """The validation figure and tables (``reports/results/validation/*.csv``), each source
+    cited once: a short key in the table, the full citation below it."""
+    hint = "They are read from `reports/results/validation/*.csv`, written by `proeftuin run`."
+    tables, folder, main = [], inputs.VALIDATION, rows(inputs.VALIDATION, "validation.csv")
     for path in sorted(inputs.results_dir(folder).glob("*.csv")):
         found, label = inputs.read_csv(path), "tbl-validation-" + re.sub(r"[^\w-]", "-", path.stem)
-        tables.append(template_table("validation", found) if path.stem == "validation"
-                      else generic_table(found, f"Validation: {path.stem}", label))  # fmt: skip
-    shown = figure(folder, folder, "fig-validation", hint, page_dir=inputs.reports_dir(), pdf=pdf)
-    labelled = bool(notebook_labels(executed_notebook(folder, folder)))
-    return render("validation.md.j2", tables=[t for t in tables if t], labelled=labelled,
-                  figure=shown, hint=hint)  # fmt: skip
+        if path.stem != "validation":
+            tables.append(generic_table(found, f"Validation: {path.stem}", label))
+            continue
+        sources = [s for s in dict.fromkeys(r.get("source") or "" for r in found) if s]
+        keys = {s: f"[{i}]" for i, s in enumerate(sources, 1)}
+        cited = [{**r, "source": keys.get(r.get("source") or "", "")} for r in found]
+        tables.append(template_table("validation", cited, [f"{keys[s]} {s}" for s in sources]))
+    shown = figures(folder, folder, main, hint, page_dir=inputs.reports_dir(), pdf=pdf)
+    return render("validation.md.j2", tables=[t for t in tables if t], figure=shown, hint=hint)
 
 
 def coverage() -> str:
     """Estimation samples per site and outcome, then missingness per source and year."""
-    found = []
-    for site_id in inputs.sites():
-        per_outcome = by_key(rows(site_id, "did_estimates.csv"), "outcome")
-        found += [{**r[0], "site": site_id} for r in per_outcome.values()]
+    found = [{**r[0], "site": site_id} for site_id in inputs.sites()
+             for r in by_key(rows(site_id, "did_estimates.csv"), "outcome").values()]  # fmt: skip
     extra = rows("data", "coverage.csv")
     extra = generic_table(extra, "Coverage and missingness per source and year", "tbl-missingness")
     return render("coverage.md.j2", found=found, extra=extra)

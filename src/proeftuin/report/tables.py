@@ -1,8 +1,9 @@
 """Formatting for readers: numbers, p-values, intervals, and tables as Quarto pipe tables.
 
 A table is data: a column spec is a list of ``(header, column, format)``; a format names a
-function of a result row (and the decimals its uncertainty allows) in :data:`FORMATS`.
-Nothing here reads files or knows what a result means.
+function of a result row (and the decimals its uncertainty allows) in :data:`FORMATS`. A
+table wider than six columns carries print widths (``tbl-colwidths``); every dash in it is
+explained in a note below it. Nothing here reads files or knows what a result means.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MISSING, MINUS = "–", "−"
+MISSING, MINUS, UNBOUNDED = "–", "−", "unbounded"
+WIDE = 6  # a table with more columns gets print widths
+NO_VALUE = "no value in the results file (the task wrote none for this cell)"
 Row = dict[str, Any]
 
 
-def to_float(value: Any) -> float | None:
-    """A finite number, or ``None`` for blanks, text and NaN."""
+def to_float(value: Any, *, infinite: bool = False) -> float | None:
+    """A finite number (or, with ``infinite``, also ±inf), ``None`` for blanks and text."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) or (infinite and math.isinf(number)) else None
 
 
 def _number(value: Any, show: Callable[[float], str]) -> str:
@@ -43,8 +46,8 @@ def fmt_int(value: Any) -> str:
 
 
 def fmt_p(value: Any) -> str:
-    """A p-value: three decimals, ``<0.001`` below that."""
-    return _number(value, lambda n: "<0.001" if n < 0.001 else f"{n:.3f}")
+    """A p-value: three decimals, ``< 0.001`` below that."""
+    return _number(value, lambda n: "< 0.001" if n < 0.001 else f"{n:.3f}")
 
 
 def fmt_sig(value: Any, digits: int = 3) -> str:
@@ -65,9 +68,13 @@ def fmt_est(value: Any, decimals: int) -> str:
 
 
 def fmt_ci(low: Any, high: Any, decimals: int) -> str:
-    """A 95% interval ``low to high`` (dash when either bound is missing)."""
-    if to_float(low) is None or to_float(high) is None:
+    """A 95% interval ``low to high``; ``unbounded`` when a bound is infinite (its reason is
+    the table's note), a dash when a bound is missing."""
+    bounds = [to_float(b, infinite=True) for b in (low, high)]
+    if None in bounds:
         return MISSING
+    if any(math.isinf(b) for b in bounds if b is not None):
+        return UNBOUNDED
     return f"{fmt_est(low, decimals)} to {fmt_est(high, decimals)}"
 
 
@@ -92,12 +99,6 @@ def shared_decimals(rows: Iterable[Row], default: int = 2) -> int:
     return max(0, min(3, 1 - math.floor(math.log10(min(spreads))))) if spreads else default
 
 
-def est_ci_p(row: Row, digits: int) -> list[str]:
-    """Estimate, 95% interval and p-value, in three cells."""
-    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
-    return [fmt_est(row.get("estimate"), digits), ci, fmt_p(row.get("p_value"))]
-
-
 def est_ci(row: Row, digits: int) -> str:
     """``estimate (low to high)`` in one cell."""
     if to_float(row.get("estimate")) is None:
@@ -119,13 +120,13 @@ FORMATS: dict[str, Callable[[Row, str, int], str]] = {
     "sig2": lambda r, k, d: fmt_sig(r.get(k), 2),
     "sig4": lambda r, k, d: fmt_sig(r.get(k), 4),
 }
-TEXT_FORMATS = {"text"}
 Spec = Sequence[Sequence[str]]  # (header, column, format)
 
 
 @dataclass
 class Table:
-    """A table of plain-text cells with a caption, a Quarto label and notes below it."""
+    """A table of plain-text cells with a caption, a Quarto label and notes below it;
+    ``missing`` says why a cell shows a dash (an empty cell is shown as one)."""
 
     header: list[str]
     rows: list[list[str]]
@@ -133,39 +134,57 @@ class Table:
     label: str = ""
     notes: list[str] = field(default_factory=list)
     numeric: set[int] = field(default_factory=set)
+    missing: str = NO_VALUE
 
     def __bool__(self) -> bool:
         return bool(self.rows)
 
     def markdown(self) -> str:
-        """A pipe table; numeric columns right-aligned; caption line with the label."""
+        """A pipe table; numeric columns right-aligned; caption line with the label and, when
+        wide, print widths by the longest text of each column; dashes explained."""
         if not self.rows:
             return ""
+        body = [[str(c or "").strip() or MISSING for c in row] for row in self.rows]
         align = ["---:" if i in self.numeric else ":---" for i in range(len(self.header))]
-        lines = [_md_row(self.header), "|" + "|".join(align) + "|"]
-        lines += [_md_row(row) for row in self.rows]
-        if self.caption:
-            lines += ["", f": {self.caption}" + (f" {{#{self.label}}}" if self.label else "")]
-        if self.notes:
-            lines += ["", "::: {.table-notes}", *[f"{note}  " for note in self.notes], ":::"]
+        lines = [_md_row(self.header), "|" + "|".join(align) + "|", *map(_md_row, body)]
+        attrs = [f"#{self.label}"] if self.label else []
+        if len(self.header) > WIDE:
+            columns = zip(self.header, *body, strict=True)
+            longest = [max(len(str(c)) for c in col) for col in columns]
+            widths = [min(max(n, 4), 40) for n in longest]
+            shares = [round(100 * w / sum(widths)) for w in widths]
+            shares[0] += 100 - sum(shares)
+            attrs.append(f'tbl-colwidths="[{",".join(map(str, shares))}]"')
+        lines += [
+            "",
+            f": {self.caption or 'Results'}" + (f" {{{' '.join(attrs)}}}" if attrs else ""),
+        ]
+        notes = list(self.notes)
+        dashed = [c for row in body for c in row if MISSING in c.split() or c == MISSING]
+        if dashed and not any(n.startswith(MISSING) for n in notes):
+            notes.append(f"{MISSING}: {self.missing}.")
+        if any(UNBOUNDED in c for row in body for c in row):
+            notes.append(f"{UNBOUNDED}: the 95% interval does not close with so few treated "
+                         "municipalities (every effect size is compatible).")  # fmt: skip
+        if notes:
+            lines += ["", "::: {.table-notes}", *[f"{note}  " for note in notes], ":::"]
         return "\n".join(lines) + "\n"
 
 
 def table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "",
-          formats: dict[str, Callable[[Row, str, int], str]] | None = None) -> Table:  # fmt: skip
+          formats: dict[str, Callable[[Row, str, int], str]] | None = None,
+          notes: Sequence[str] = (), missing: str = NO_VALUE) -> Table:  # fmt: skip
     """A table from a column spec; each row's numbers to the decimals its uncertainty allows.
     ``formats`` adds formats that need context (an outcome's label, a site's name)."""
     found = {**FORMATS, **(formats or {})}
     body = [[found[f](r, key, shared_decimals([r])) for _, key, f in spec] for r in rows]
-    numeric = {i for i, (_, _, f) in enumerate(spec) if f in FORMATS and f not in TEXT_FORMATS}
-    return Table([h for h, _, _ in spec], body, caption, label, numeric=numeric)
+    numeric = {i for i, (_, _, f) in enumerate(spec) if f in FORMATS and f != "text"}
+    return Table([h for h, _, _ in spec], body, caption, label, list(notes), numeric, missing)
 
 
 def _md_row(cells: Iterable[Any]) -> str:
-    clean = (
-        str(c if c is not None else "").replace("|", "\\|").replace("\n", " ").strip()
-        for c in cells
-    )
+    clean = (str(c if c is not None else "").replace("|", "\\|").replace("\n", " ").strip()
+             for c in cells)  # fmt: skip
     return "| " + " | ".join(clean) + " |"
 
 
