@@ -44,6 +44,7 @@ def test_the_snapshot_holds_every_plan_site_and_outcome(
             known.dimension,
         )
         assert outcome.better == ("higher" if known.higher_is_better else "lower")
+        assert outcome.label_nl == known.label_nl != ""  # the samenvatting's Dutch label
     assert json.loads(path.read_text())["schema_version"] == facts.SCHEMA_VERSION
 
 

@@ -142,7 +142,8 @@ def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
         return value if isinstance(value, str) else json.dumps(value)
 
     refs = {lab: figure(site_id, nb, lab, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
-            for nb in ("did_site", "its_site") for lab in FIGURES[nb]}  # fmt: skip
+            if estimated(found) else "" for nb, found in (("did_site", did_rows),
+            ("its_site", its_rows)) for lab in FIGURES[nb]}  # fmt: skip
     return {
         "site": facts,
         "site_id": site_id,

@@ -1,0 +1,209 @@
+"""The report's words and tables as a reader and a printer meet them (issue 16), on the
+generated ``.qmd``/Markdown of the fixture results (Quarto cannot run in the tests): wide
+tables carry print widths, headings are consecutive on every page, no figure is embedded for
+an estimate that does not exist, every dash says why, sites and municipalities are named,
+the Dutch summary speaks Dutch, the previews answer the question first, and the report
+package stays small (issue 10)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from proeftuin import report
+from proeftuin.outcomes import OUTCOMES
+from test_report import project  # noqa: F401  (the fixture)
+
+HEADING = re.compile(r"^(#{1,6}) (.*)$")
+FENCE = re.compile(r"^```.*?^```", flags=re.MULTILINE | re.DOTALL)
+MISSING = "–"
+
+
+def edit_csv(path: Path, change: dict[str, str], **where: str) -> None:
+    """Rewrite a results CSV, ``change`` applied to the rows matching ``where`` (all rows)."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = [{**r, **change} if all(r[k] == v for k, v in where.items()) else r for r in rows]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(dict.fromkeys([*rows[0], *change])))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def generated(root: Path) -> dict[str, str]:
+    """Every generated page with its includes resolved (static pages, site pages, the PDF)."""
+    pages = [*report.generate_pages(), root / "reports" / "full-report.qmd"]
+
+    def inline(page: Path) -> str:
+        return report.INCLUDE_RE.sub(
+            lambda m: (page.parent / m.group(1)).read_text(), page.read_text()
+        )
+
+    return {f"{page.parent.name}/{page.name}": inline(page) for page in pages}
+
+
+def tables(text: str) -> list[tuple[list[list[str]], str]]:
+    """Every pipe table: its body cells, and its caption and notes (the text after it)."""
+    found, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        if not lines[i].startswith("|"):
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and lines[i].startswith("|"):
+            i += 1
+        after = []
+        for line in lines[i : i + 40]:
+            if line.startswith(("|", "#")):
+                break
+            after.append(line)
+        cells = [[c.strip() for c in row.strip("|").split(" | ")] for row in lines[start + 2 : i]]
+        found.append(([lines[start].strip("|").split(" | "), *cells], "\n".join(after)))
+    return found
+
+
+def test_wide_tables_get_print_widths_and_sources_are_cited_once(project: Path) -> None:  # noqa: F811
+    texts = generated(project)
+    wide = 0
+    for name, text in texts.items():
+        for rows, after in tables(text):
+            if len(rows[0]) > 6:
+                wide += 1
+                caption = next(line for line in after.splitlines() if line.startswith(": "))
+                widths = re.search(r'tbl-colwidths="\[([\d,]+)\]"', caption)
+                assert widths, f"{name}: a table of {len(rows[0])} columns has no print widths"
+                shares = [int(w) for w in widths.group(1).split(",")]
+                assert len(shares) == len(rows[0]) and sum(shares) == 100
+    assert wide >= 3  # scorecard, pooled, validation
+    validation = (project / "reports" / "_generated" / "validation.md").read_text()
+    assert validation.count("Callaway & Sant'Anna") == 1  # the full citation once, below
+    assert "| ✓ yes | [1] |" in validation and "[1] Callaway & Sant'Anna" in validation
+    header = texts["reports/full-report.qmd"].split("\n---\n")[0]
+    assert "set block(breakable: true)" in header  # long tables break across pages
+
+
+def heading_jumps(text: str, title_level: int) -> list[str]:
+    """Headings more than one level below the one before them (the title counts)."""
+    previous, jumps = title_level, []
+    for line in FENCE.sub("", text).splitlines():
+        if match := HEADING.match(line):
+            level = len(match.group(1))
+            if level > previous + 1:
+                jumps.append(f"level {previous} -> {level}: {line}")
+            previous = level
+    return jumps
+
+
+def test_heading_levels_are_consecutive_on_every_page(project: Path) -> None:  # noqa: F811
+    for name, text in generated(project).items():
+        meta, body = report.split_front_matter(text)
+        assert heading_jumps(body, 1 if meta.get("title") else 0) == [], name
+    index = report.build_report().previews_index
+    assert index is not None
+    levels = [int(h) for h in re.findall(r"<h([1-6])[\s>]", index.read_text())]
+    assert levels and all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False))
+
+
+def test_no_figure_is_embedded_for_an_estimate_that_does_not_exist(project: Path) -> None:  # noqa: F811
+    results = project / "reports" / "results"
+    reason = "too few pre-period points (2 < 8)"
+    edit_csv(results / "site-b" / "its_estimates.csv", {"estimate": "", "ci_low": "",
+             "ci_high": "", "p_value": "", "se": "", "note": reason})  # fmt: skip
+    edit_csv(results / "site-a" / "robustness.csv", {"estimate": "", "note": "no estimate"})
+    texts = generated(project)  # the figure files are still on disk: estimates decide
+    site_b = texts["sites/site-b.qmd"]
+    assert (
+        "its_site.ipynb#fig-its" not in site_b
+        and "fig-site-b-its" not in texts["reports/full-report.qmd"]
+    )
+    assert site_b.count(f"No figure: nothing could be estimated ({reason}).") == 1
+    robustness = texts["reports/robustness.qmd"]
+    assert "robustness_site.ipynb#fig-" not in robustness
+    assert "its_site.ipynb#fig-its" in texts["sites/site-a.qmd"]  # estimated: shown
+
+
+def test_every_dash_in_a_table_says_why(project: Path) -> None:  # noqa: F811
+    results = project / "reports" / "results"
+    no_controls = "no control municipalities left in this pool"
+    missing = {"estimate": "", "ci_low": "", "ci_high": "", "note": no_controls}
+    edit_csv(results / "site-a" / "robustness.csv", missing, variant="care_office")
+    edit_csv(results / "site-b" / "did_estimates.csv", {"ci_high": "inf"})
+    texts = generated(project)
+    checked = 0
+    for name, text in texts.items():
+        for rows_, after in tables(text):
+            cells = [c for row in rows_[1:] for c in row]
+            assert "" not in cells, f"{name}: an empty cell in {rows_[0]}"
+            if any(c == MISSING or f" {MISSING} " in f" {c} " for c in cells):
+                checked += 1
+                assert re.search(rf"^{MISSING}: \w", after, flags=re.MULTILINE), (name, rows_[0])
+            if any("unbounded" in c for c in cells):
+                assert "unbounded: the 95% interval does not close" in after
+    assert checked >= 2
+    assert f"Same care office: {no_controls}" in texts["reports/robustness.qmd"]
+    assert "unbounded" in texts["sites/site-b.qmd"]
+
+
+def test_sites_and_municipalities_are_named_never_their_ids(project: Path) -> None:  # noqa: F811
+    ids = re.compile(r"\bsite-[ab]\b|\bGM\d{4}\b")
+    for name, text in generated(project).items():
+        shown = [line for line in FENCE.sub("", text).splitlines() if line.startswith("|")]
+        shown += [re.sub(r"\{#.*\}", "", line) for line in text.splitlines()
+                  if HEADING.match(line)]  # fmt: skip
+        assert not [line for line in shown if ids.search(line)], name
+    loo = (project / "reports" / "_generated" / "robustness.md").read_text()
+    assert "| Alphen | Beekdorp |" in loo
+
+
+def test_the_samenvatting_names_outcomes_in_dutch(project: Path) -> None:  # noqa: F811
+    assert all(o.label_nl for o in OUTCOMES.values())  # the catalogue: every outcome
+    report.generate_pages()
+    dutch = (project / "reports" / "_generated" / "samenvatting.md").read_text()
+    assert "**Zorgkosten**" in dutch and "cost basket" not in dutch and " to " not in dutch
+
+
+def test_previews_answer_the_question_first(project: Path) -> None:  # noqa: F811
+    index = report.build_report().previews_index
+    assert index is not None
+    html = index.read_text()
+    assert "NOT rendered" not in html and "Quarto, which builds the full website" in html
+    findings, dutch, first_site = (html.index(f"id='{s}'") for s in
+                                   ("findings", "samenvatting", "site-a"))  # fmt: skip
+    assert findings < dutch < first_site
+    assert "includes zero" in html[findings:dutch] and "bevat nul" in html[dutch:first_site]
+    notebook = (index.parent / "site-a" / "did_site.html").read_text()
+    assert "#| label" not in notebook and "data:image/png;base64" in notebook  # outputs only
+
+
+def test_a_site_page_opens_with_the_answer_from_the_results(project: Path) -> None:  # noqa: F811
+    card = project / "reports" / "results" / "synthesis" / "scorecard.csv"
+    edit_csv(card, {"estimate": "-7.5", "evidence": "moderate", "direction": "better"})
+    text = project / "reports" / "sites" / "site-a.qmd"
+    report.generate_pages()
+    _, body = report.split_front_matter(text.read_text())
+    answer = body[: body.index("\n## ")]
+    sentences = [line for line in answer.splitlines() if line.startswith(("Costs:", "Quality",
+                                                                          "Health:"))]  # fmt: skip
+    assert len(sentences) == 3 and "−7.5" in sentences[0] and "moderate" in sentences[0]
+    assert "no outcome of this kind was estimated" in sentences[1]
+
+
+def test_the_overview_says_what_the_data_can_and_cannot_say(project: Path) -> None:  # noqa: F811
+    index = (project / "reports" / "index.qmd").read_text()
+    section = index[index.index("{#sec-limits}") : index.index("## Samenvatting")]
+    for point in ("Few treated municipalities", "diluted", "Other changes in the same years"):
+        assert point in section
+    assert "](methods.qmd)" in section
+
+
+def test_its_tables_show_rate_ratios_and_findings_the_detectable_effect(project: Path) -> None:  # noqa: F811
+    results = project / "reports" / "results"
+    ratio = {"estimate": "-0.05", "ci_low": "-0.1", "ci_high": "0.0", "rate_ratio": "0.951"}
+    edit_csv(results / "site-a" / "its_estimates.csv", ratio)
+    edit_csv(results / "synthesis" / "pooled.csv", {"mde": "12.5"})
+    report.generate_pages()
+    site = (project / "reports" / "sites" / "site-a.qmd").read_text()
+    assert "RR 0.951 (0.905 to 1.000)" in site and "RR: rate ratio" in site
+    findings = (project / "reports" / "_generated" / "findings.md").read_text()
+    assert "Only an effect of about 12.5" in findings
