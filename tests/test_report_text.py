@@ -207,3 +207,4 @@ def test_its_tables_show_rate_ratios_and_findings_the_detectable_effect(project:
     assert "RR 0.951 (0.905 to 1.000)" in site and "RR: rate ratio" in site
     findings = (project / "reports" / "_generated" / "findings.md").read_text()
     assert "Only an effect of about 12.5" in findings
+

@@ -26,7 +26,7 @@ import yaml
 from proeftuin import settings
 from proeftuin.errors import QuartoRequiredError
 from proeftuin.report import inputs
-from proeftuin.report.estimates import render
+from proeftuin.report.estimates import render, word
 from proeftuin.report.inputs import notebook_labels, site_name
 from proeftuin.report.pages import (
     EMBED_RE,
@@ -51,14 +51,6 @@ QUARTO_HELP = (
 )
 PDF_PAGES = ("index", "synthesis", "robustness", "methods", "data", "reproducibility")
 PDF_NAME = "proeftuin-report.pdf"
-NOTEBOOK_TITLES = {
-    "did_site": "Difference-in-differences",
-    "its_site": "Interrupted time series",
-    "synth_site": "Synthetic control",
-    inputs.ROBUSTNESS: "Robustness checks",
-    inputs.SYNTHESIS: "Synthesis across the sites",
-    inputs.VALIDATION: "Validation against published results",
-}
 
 
 @dataclass
@@ -273,7 +265,7 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
             (out / href).write_text(exporter.from_filename(str(notebook))[0], encoding="utf-8")
         except FileNotFoundError:  # replaced by a run in progress: leave it out
             continue
-        title = NOTEBOOK_TITLES.get(notebook.stem, notebook.stem)
+        title = word("notebooks", notebook.stem)
         notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
     generated, pages_dir = inputs.reports_dir("_generated"), inputs.reports_dir("sites")
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))

@@ -22,7 +22,6 @@ from typing import Any
 from proeftuin import settings
 from proeftuin.report import inputs
 from proeftuin.report.estimates import (
-    METHODS,
     by_key,
     did_tables,
     dilution_table,
@@ -32,24 +31,21 @@ from proeftuin.report.estimates import (
     render,
     robustness_tables,
     template_table,
+    word,
+    words,
 )
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, missing_note, to_float
 
 STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "methods", "data", "reproducibility")
-FIGURES = {"did_site": ("fig-trends", "fig-event-study"),
-           "its_site": ("fig-its", "fig-its-placebo"),
+FIGURES = {"did_site": ("fig-trends", "fig-event-study"), "synthesis": ("fig-forest",),
+           "its_site": ("fig-its", "fig-its-placebo"), "validation": ("fig-validation",),
            "synth_site": ("fig-synth", "fig-synth-placebo"),
-           inputs.ROBUSTNESS: ("fig-robustness", "fig-placebo"),
-           inputs.SYNTHESIS: ("fig-forest",), inputs.VALIDATION: ("fig-validation",)}  # fmt: skip
+           inputs.ROBUSTNESS: ("fig-robustness", "fig-placebo")}  # fmt: skip
 RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report`."
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
 INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
 TOP_DONORS = 5  # largest unit weights shown per outcome and estimator
-DESIGNS_MISSING = "no control-pool variant (only difference-in-differences has one) or no value"
-
-
-# ----------------------------------------------------------------------------- figures
 
 
 def pdf_label(owner: str, label: str) -> str:
@@ -60,7 +56,7 @@ def pdf_label(owner: str, label: str) -> str:
 def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool = False,
            owner: str = "", ref: bool = False) -> str:  # fmt: skip
     """A labelled figure, an embed (website) or its saved file (PDF), ``""`` when its file
-    or cell is missing; with ``ref``, ``@label`` where it is shown, else ``""``."""
+    or cell is missing; with ``ref``, ``@label`` where it is shown."""
     path = executed_notebook(folder, notebook)
     cell, saved = notebook_labels(path).get(label), inputs.figure_file(folder, label)
     if not saved.is_file() or (cell is None and not pdf):
@@ -69,9 +65,8 @@ def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool 
         return f"@{pdf_label(owner if pdf else '', label)}"
     if not pdf:
         return f"{{{{< embed {Path(os.path.relpath(path, page_dir)).as_posix()}#{label} >}}}}\n"
-    caption = (cell or {}).get("fig-cap", label)
     image = Path(os.path.relpath(saved, page_dir)).as_posix()
-    return f"![{caption}]({image}){{#{pdf_label(owner, label)}}}\n"
+    return f"![{(cell or {}).get('fig-cap', label)}]({image}){{#{pdf_label(owner, label)}}}\n"
 
 
 def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *,
@@ -82,8 +77,8 @@ def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *
         said = f"nothing could be estimated ({reasons})." if reasons else f"no estimates. {why}"
         return {"shown": [], "why": f"No figure: {said}"}
     shown = [figure(folder, notebook, lab, page_dir=page_dir, pdf=pdf, owner=owner)
-             for lab in FIGURES.get(notebook, (f"fig-{notebook}",))]  # fmt: skip
-    missing, why = len([s for s in shown if not s]), why or "The notebook had nothing to draw."
+             for lab in FIGURES[notebook]]  # fmt: skip
+    missing, why = shown.count(""), why or "The notebook had nothing to draw."
     why = f"{missing} figure(s) of this section not shown (no saved file). {why}" if missing else ""
     return {"shown": [s for s in shown if s], "why": why}
 
@@ -113,102 +108,75 @@ def write_site_pages(runs: Runs) -> list[Path]:
 
 
 def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
-    """A site's page (website) or chapter source (PDF, figures from files)."""
-    return render("site.qmd.j2", **site_context(site_id, runs, pdf))
-
-
-def site_context(site_id: str, runs: Runs, pdf: bool) -> dict[str, Any]:
-    """Everything the site template shows, from the facts snapshot and the results."""
+    """A site's page (website) or chapter source (PDF, figures from files): everything the
+    template shows, from the facts snapshot and the results."""
     site, tasks = inputs.site(site_id), runs.of(site_id)
     facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": ""}
     facts.setdefault("missing", True)
     first = next(iter(tasks.values()), None)
     params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
-    did_rows, its_rows = rows(site_id, "did_estimates.csv"), rows(site_id, "its_estimates.csv")
-    synth_rows = rows(site_id, "synth_estimates.csv")
+    found = {n: rows(site_id, f"{n}_estimates.csv") for n in ("did", "its", "synth")}
     page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("sites")
-    treated = to_float(did_rows[0].get("n_treated_units")) if did_rows else None
-
-    def section(notebook: str, found: list[dict[str, str]]) -> dict[str, Any]:
-        return figures(site_id, notebook, found, why_missing(notebook, tasks), page_dir=page_dir,
-                       pdf=pdf, owner=site_id)  # fmt: skip
+    treated = to_float(found["did"][0].get("n_treated_units")) if found["did"] else None
+    names = {"inference": lambda m: word("methods", m, 0), "outcomes": inputs.outcome_label,
+             "site": inputs.site_name}  # fmt: skip
 
     def shown(key: str, value: Any) -> str:
-        names = {"inference": lambda m: METHODS.get(m, (m,))[0], "outcomes": inputs.outcome_label}
         if isinstance(value, list):
             return ", ".join(map(names.get(key, str), value))
-        if key == "site":
-            return inputs.site_name(str(value))
-        return value if isinstance(value, str) else json.dumps(value)
+        return names.get(key, str)(value) if isinstance(value, str) else json.dumps(value)
 
-    refs = {lab: figure(site_id, nb, lab, page_dir=page_dir, pdf=pdf, owner=site_id, ref=True)
-            if estimated(found) else "" for nb, found in (("did_site", did_rows),
-            ("its_site", its_rows)) for lab in FIGURES[nb]}  # fmt: skip
-    return {
-        "site": facts,
-        "site_id": site_id,
-        "params": params,
+    where = {"page_dir": page_dir, "pdf": pdf, "owner": site_id}
+    sections = {n: figures(site_id, f"{n}_site", found[n], why_missing(f"{n}_site", tasks),
+                           **where) for n in found}  # fmt: skip
+    refs = {lab: figure(site_id, f"{n}_site", lab, **where, ref=True) if estimated(found[n])
+            else "" for n in ("did", "its") for lab in FIGURES[f"{n}_site"]}  # fmt: skip
+    context = {
+        "site": facts, "site_id": site_id, "params": params, "ref": refs, **sections,
         "incomplete": runs.incomplete(site_id),
         "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
-        "ref": refs,
         "answer": [r for r in rows(inputs.SYNTHESIS, "scorecard.csv") if r.get("site") == site_id],
         "start_year": params.get("start_year") or facts.get("start_year", ""),
-        "municipalities": [
-            {"name": m.name or "unnamed"} for m in (site.municipalities if site else [])
-        ],
-        "parameters": [
-            {"key": k.replace("_", " ").capitalize(), "value": shown(k, v)}
-            for k, v in sorted(params.items())
-        ],  # fmt: skip
-        "notebooks": {
-            n: inputs.rel_root(executed_notebook(site_id, n)) for n in ("did_site", "its_site")
-        },
-        "sample": did_rows
-        and {
-            "units": fmt_int(did_rows[0].get("n_units")),
-            "treated": fmt_int(treated),
-            "treated_n": 5 if treated is None else treated,
-        },  # fmt: skip
-        "did": section("did_site", did_rows),
-        "its": section("its_site", its_rows),
-        "synth": section("synth_site", synth_rows),
-        "did_table": did_tables(did_rows, f"tbl-{site_id}-did").markdown()
+        "municipalities": [{"name": m.name} for m in getattr(site, "municipalities", [])],
+        "parameters": [{"key": k.replace("_", " ").capitalize(), "value": shown(k, v)}
+                       for k, v in sorted(params.items())],
+        "notebooks": {n: inputs.rel_root(executed_notebook(site_id, f"{n}_site")) for n in found},
+        "sample": found["did"] and {"units": fmt_int(found["did"][0].get("n_units")),
+                                    "treated": fmt_int(treated), "treated_n": treated or 5},
+        "did_table": did_tables(found["did"], f"tbl-{site_id}-did")
         or missing_note("No difference-in-differences estimates.", why_missing("did_site", tasks)),
-        "its_table": its_tables(its_rows, f"tbl-{site_id}-its").markdown()
+        "its_table": its_tables(found["its"], f"tbl-{site_id}-its")
         or missing_note("No interrupted-time-series estimates.", why_missing("its_site", tasks)),
         "has_robustness": bool(rows(site_id, "robustness.csv")),
-        "pretrends": [found[0] for found in by_key(estimated(did_rows), "outcome").values()],
+        "pretrends": [r[0] for r in by_key(estimated(found["did"]), "outcome").values()],
         "runs": [run_row(t) for t in tasks.values()],
-        "dilution": dilution_table(site, did_rows, its_rows, f"tbl-{site_id}-dilution"),
-        **synth_context(site_id, page_dir, synth_rows),
-    }
+        "dilution": dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
+    }  # fmt: skip
+    return render("site.qmd.j2", **context, **synth_context(site_id, page_dir, found["synth"]))
 
 
 def synth_context(site_id: str, page_dir: Path, synth_rows: list[dict[str, str]]) -> dict[str, str]:
     """The designs side by side (``synthesis/designs.csv`` and its figure) and the site's
     synthetic-control estimates and largest donor weights."""
-    label = f"fig-designs-{site_id}"
+    label, captions = f"fig-designs-{site_id}", words("captions")
     saved = inputs.figure_file(inputs.SYNTHESIS, label)
     found = [r for r in rows(inputs.SYNTHESIS, "designs.csv") if r.get("site") == site_id]
     designs = [{k: v for k, v in r.items() if k != "site"} for r in found]
     donors = [r for r in rows(site_id, "synth_weights.csv") if r.get("kind") == "unit"]
     donors.sort(key=lambda r: (r["outcome"], r["estimator"], -float(r["weight"] or 0)))
     top = [{k: r[k] for k in ("outcome", "estimator", "name", "weight")}
-           for found in by_key(donors, "outcome").values()
-           for per in by_key(found, "estimator").values() for r in per[:TOP_DONORS]]  # fmt: skip
+           for per_outcome in by_key(donors, "outcome").values()
+           for per in by_key(per_outcome, "estimator").values()
+           for r in per[:TOP_DONORS]]  # fmt: skip
     image = Path(os.path.relpath(saved, page_dir)).as_posix()
-    caption = {k: render("figure.md.j2", kind=k, n=TOP_DONORS).strip() for k in ("synth", "donors")}
-    shown = saved.is_file() and estimated(designs)
     return {
         "designs_figure": render("figure.md.j2", kind="designs", image=image, label=label)
-        if shown
-        else "",
-        "designs_table": generic_table(
-            designs, "The designs side by side", f"tbl-{site_id}-designs", DESIGNS_MISSING
-        ),
-        "synth_table": generic_table(synth_rows, caption["synth"], f"tbl-{site_id}-synth"),
-        "synth_donors": generic_table(top, caption["donors"], f"tbl-{site_id}-donors"),
-    }
+        if saved.is_file() and estimated(designs) else "",
+        "designs_table": generic_table(designs, captions["designs"], f"tbl-{site_id}-designs",
+                                       captions["designs_missing"]),
+        "synth_table": generic_table(synth_rows, captions["synth"], f"tbl-{site_id}-synth"),
+        "synth_donors": generic_table(top, captions["donors"], f"tbl-{site_id}-donors"),
+    }  # fmt: skip
 
 
 def run_row(task: TaskRun) -> dict[str, Any]:
@@ -218,10 +186,10 @@ def run_row(task: TaskRun) -> dict[str, Any]:
     if version != "–":
         dirty = " (uncommitted changes)" if version.endswith("-dirty") else ""
         version = f"`{version.removesuffix('-dirty')}`{dirty}"
-    name = f"{inputs.site_name(task.folder)}: {task.entry.notebook}"
-    return {"name": name, "notebook": task.entry.notebook, "status": task.status,
-            "code_version": version, "lock": f"`{task.lock_hash[:16]}`",
-            "duration_s": task.duration_s, "finished": task.finished}  # fmt: skip
+    return {"name": f"{inputs.site_name(task.folder)}: {task.entry.notebook}",
+            "notebook": task.entry.notebook, "status": task.status, "code_version": version,
+            "lock": f"`{task.lock_hash[:16]}`", "duration_s": task.duration_s,
+            "finished": task.finished}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- include files
@@ -230,16 +198,16 @@ def run_row(task: TaskRun) -> dict[str, Any]:
 def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     """Every include file's text, by file name (figures as files for the PDF)."""
     pooled, card = rows(inputs.SYNTHESIS, "pooled.csv"), rows(inputs.SYNTHESIS, "scorecard.csv")
-    methods = [METHODS.get(m, (m, m))[1] for m in dict.fromkeys(r.get("method") for r in card) if m]
+    methods = [word("methods", m, 1) for m in dict.fromkeys(r.get("method") for r in card) if m]
     where = {"page_dir": inputs.reports_dir(), "pdf": pdf}
     forest = figures(inputs.SYNTHESIS, inputs.SYNTHESIS, pooled, RUN_HINT, **where)
-    forest_ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
+    ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
         "scorecard.md": template_table("scorecard", card, "; ".join(methods))
         or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
         "findings.md": render("findings.md.j2", pooled=pooled, dutch=False),
         "samenvatting.md": render("findings.md.j2", pooled=pooled, dutch=True),
-        "forest.md": render("figure.md.j2", kind="forest", shown=forest, ref=forest_ref),
+        "forest.md": render("figure.md.j2", kind="forest", shown=forest, ref=ref),
         "pooled.md": template_table("pooled", pooled)
         or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
         "robustness.md": robustness(pdf),
@@ -260,15 +228,15 @@ def write_includes(runs: Runs) -> list[Path]:
 
 def robustness(pdf: bool = False) -> str:
     """Every site's robustness figures and tables (``<site>/robustness.csv``)."""
-    found, nb = [], inputs.ROBUSTNESS
+    found, nb, where = [], inputs.ROBUSTNESS, {"page_dir": inputs.reports_dir(), "pdf": pdf}
     for site_id in inputs.sites():
         hint = (f"They are read from `reports/results/{site_id}/robustness.csv` and written by "
                 f"the `{nb}` design of `proeftuin run`.")  # fmt: skip
-        found_rows = rows(site_id, "robustness.csv")
+        checks = rows(site_id, "robustness.csv")
         found.append({"id": site_id, "name": inputs.site_name(site_id), "hint": hint,
-                      "tables": robustness_tables(found_rows, site_id).markdown(),
-                      "figures": figures(site_id, nb, found_rows, hint, owner=site_id,
-                                         page_dir=inputs.reports_dir(), pdf=pdf)})  # fmt: skip
+                      "tables": robustness_tables(checks, site_id),
+                      "figures": figures(site_id, nb, checks, hint, owner=site_id,
+                                         **where)})  # fmt: skip
     return render("robustness.md.j2", sites=found)
 
 
@@ -294,8 +262,8 @@ def coverage() -> str:
     """Estimation samples per site and outcome, then missingness per source and year."""
     found = [{**r[0], "site": site_id} for site_id in inputs.sites()
              for r in by_key(rows(site_id, "did_estimates.csv"), "outcome").values()]  # fmt: skip
-    extra = rows("data", "coverage.csv")
-    extra = generic_table(extra, "Coverage and missingness per source and year", "tbl-missingness")
+    extra = generic_table(rows("data", "coverage.csv"), "Coverage and missingness per source "
+                          "and year", "tbl-missingness")  # fmt: skip
     return render("coverage.md.j2", found=found, extra=extra)
 
 
@@ -309,14 +277,9 @@ def reproducibility(runs: Runs) -> str:
     sums = [{"file": name, "sha256": ", ".join(sorted(d)),
              "same": "yes" if len(d) == 1 else "NO: inputs differ"}
             for name, d in sorted(checksums.items())]  # fmt: skip
-    commands = {
-        site_id: [
-            f"papermill notebooks/{nb}.ipynb "
-            f"{t.entry.executed_notebook or inputs.rel_root(executed_notebook(site_id, nb))} "
-            f"-k {settings.KERNEL_NAME} -y '{json.dumps(t.entry.parameters, sort_keys=True)}'"
-            for nb, t in runs.of(site_id).items()
-        ]
-        for site_id in inputs.sites()
-    }
+    commands = {site_id: [(nb, t.entry.executed_notebook or inputs.rel_root(
+                    executed_notebook(site_id, nb)), json.dumps(t.entry.parameters, sort_keys=True))
+                for nb, t in runs.of(site_id).items()] for site_id in inputs.sites()}  # fmt: skip
     return render("reproducibility.md.j2", runs=[run_row(t) for t in runs.tasks], sums=sums,
-                  commands=commands, wall=runs.wall_time_s)  # fmt: skip
+                  commands=commands, wall=runs.wall_time_s,
+                  kernel=settings.KERNEL_NAME)  # fmt: skip
