@@ -208,3 +208,4 @@ def test_its_tables_show_rate_ratios_and_findings_the_detectable_effect(project:
     findings = (project / "reports" / "_generated" / "findings.md").read_text()
     assert "Only an effect of about 12.5" in findings
 
+

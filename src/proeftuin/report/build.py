@@ -26,18 +26,9 @@ import yaml
 from proeftuin import settings
 from proeftuin.errors import QuartoRequiredError
 from proeftuin.report import inputs
+from proeftuin.report import pages as pg
 from proeftuin.report.estimates import render, word
 from proeftuin.report.inputs import notebook_labels, site_name
-from proeftuin.report.pages import (
-    EMBED_RE,
-    INCLUDE_RE,
-    STATIC_PAGES,
-    figure,
-    include_texts,
-    site_page,
-    write_includes,
-    write_site_pages,
-)
 
 LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
 XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
@@ -71,12 +62,12 @@ def generate_pages() -> list[Path]:
     """Write the include files, one page per site and the PDF source; list the pages.
     Everything is read from ``reports/results`` and ``reports/executed``."""
     runs = inputs.read_runs()
-    write_includes(runs)
-    static = [inputs.reports_dir() / f"{name}.qmd" for name in STATIC_PAGES]
-    pages = [p for p in static if p.is_file()] + write_site_pages(runs)
-    texts = include_texts(runs, pdf=True)
+    pg.write_includes(runs)
+    static = [inputs.reports_dir() / f"{name}.qmd" for name in pg.STATIC_PAGES]
+    pages = [p for p in static if p.is_file()] + pg.write_site_pages(runs)
+    texts = pg.include_texts(runs, pdf=True)
     chapters = [static_chapter(inputs.reports_dir() / "index.qmd", texts)]
-    chapters += [chapter(site_page(s, runs, pdf=True)) for s in inputs.sites()]
+    chapters += [chapter(pg.site_page(s, runs, pdf=True)) for s in inputs.sites()]
     chapters += [static_chapter(inputs.reports_dir() / f"{p}.qmd", texts) for p in PDF_PAGES[1:]]
     source = render("full-report.qmd.j2") + "\n\n".join(chapters)
     (inputs.reports_dir() / "full-report.qmd").write_text(source, encoding="utf-8")
@@ -132,9 +123,9 @@ def page_problems(page: Path) -> list[str]:
         problems.append(f"{page.name}: include {match.group(1)} not found")
         return ""
 
-    text = INCLUDE_RE.sub(inline, page.read_text(encoding="utf-8"))
+    text = pg.INCLUDE_RE.sub(inline, page.read_text(encoding="utf-8"))
     labels = set(LABEL_DEF_RE.findall(text))
-    for target, label in EMBED_RE.findall(text):
+    for target, label in pg.EMBED_RE.findall(text):
         found = notebook_labels(page.parent / target)
         labels |= set(found)
         if label not in found:
@@ -191,13 +182,13 @@ def static_chapter(page: Path, texts: dict[str, str]) -> str:
 
     def embed(match: re.Match[str]) -> str:
         notebook = Path(match.group(1))
-        return figure(notebook.parent.name, notebook.stem, match.group(2),
+        return pg.figure(notebook.parent.name, notebook.stem, match.group(2),
                       page_dir=inputs.reports_dir(), pdf=True)  # fmt: skip
 
-    text = INCLUDE_RE.sub(
+    text = pg.INCLUDE_RE.sub(
         lambda m: texts.get(Path(m.group(1)).name, m.group(0)), page.read_text(encoding="utf-8")
     )
-    return chapter(EMBED_RE.sub(embed, text))
+    return chapter(pg.EMBED_RE.sub(embed, text))
 
 
 # ----------------------------------------------------------------------------- Quarto
@@ -292,7 +283,7 @@ def preview_html(markdown: str) -> str:
     and Quarto's labels and fenced divs left out, headings from level 3 (under the section)."""
     from nbconvert.filters.markdown import markdown2html
 
-    text = EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
+    text = pg.EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?", "", text)  # figures: in the notebooks
     text = re.sub(r" ?\{#[^}]*\}|^:::.*$", "", text, flags=re.MULTILINE)
     text = QMD_LINK_RE.sub(r"\1", text)  # pages Quarto did not render: keep the words only

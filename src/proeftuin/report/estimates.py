@@ -24,22 +24,8 @@ import yaml
 from proeftuin.facts import SiteFacts
 from proeftuin.headline import INTERVAL_PREFERENCE
 from proeftuin.report import inputs
+from proeftuin.report import tables as tb
 from proeftuin.report.inputs import Rows, outcome_label, site_name
-from proeftuin.report.tables import (
-    MISSING,
-    Row,
-    Table,
-    est_ci,
-    fmt_ci,
-    fmt_est,
-    fmt_num,
-    fmt_p,
-    fmt_pct,
-    fmt_sig,
-    shared_decimals,
-    table,
-    to_float,
-)
 
 COUNTS = {"year", "n_units", "n_treated_units", "n_periods", "k", "draws", "seed", "n_pre",
           "n_post", "n_placebos", "first_year", "last_year"}  # fmt: skip
@@ -64,11 +50,11 @@ def word(part: str, code: Any, index: int | None = None) -> str:
     return found[index] if index is not None and isinstance(found, list) else str(found)
 
 
-def _in_words(part: str, index: int | None = None) -> Callable[[Row, str, int], str]:
+def _in_words(part: str, index: int | None = None) -> Callable[[tb.Row, str, int], str]:
     return lambda r, k, d: word(part, r.get(k), index)
 
 
-FORMATS: dict[str, Callable[[Row, str, int], str]] = {
+FORMATS: dict[str, Callable[[tb.Row, str, int], str]] = {
     "outcome": lambda r, k, d: outcome_label(r.get(k, "")),
     "site": lambda r, k, d: site_name(r.get(k, "")), "method": _in_words("methods", 0),
     **{kind: _in_words(part) for kind, part in (("dimension", "groups"), ("design", "designs"),
@@ -79,16 +65,21 @@ FORMATS: dict[str, Callable[[Row, str, int], str]] = {
 
 def jinja() -> jinja2.Environment:
     """Jinja with comment markers that cannot clash with Quarto's ``{#label}`` syntax, and
-    ``table(spec, rows, caption, label)`` for column specs."""
+    ``tb.table(spec, rows, caption, label)`` for column specs."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(inputs.reports_dir("templates"))),
         undefined=jinja2.StrictUndefined, comment_start_string="{##", comment_end_string="##}",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )  # fmt: skip
-    env.globals |= {"table": lambda *spec, **kw: table(*spec, formats=FORMATS, **kw).markdown(),
-                    "outcome": inputs.outcome, "site_name": site_name, "words": words}  # fmt: skip
-    env.filters |= {"num": fmt_num, "to_float": to_float, "est": fmt_est, "ci": fmt_ci,
-                    "decimals": shared_decimals, "label": outcome_label, "p": fmt_p}  # fmt: skip
+    env.globals |= {
+        "outcome": inputs.outcome,
+        "site_name": site_name,
+        "words": words,
+        "table": lambda *a, **kw: tb.table(*a, formats=FORMATS, **kw).markdown(),
+    }
+    env.filters |= {"num": tb.fmt_num, "to_float": tb.to_float, "est": tb.fmt_est,
+                    "ci": tb.fmt_ci, "decimals": tb.shared_decimals, "label": outcome_label,
+                    "p": tb.fmt_p}  # fmt: skip
     return env
 
 
@@ -103,26 +94,26 @@ def template_table(name: str, rows: Rows, *args: Any) -> str:
     return text + "\n" if text else ""
 
 
-def by_key(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
+def by_key(rows: Iterable[tb.Row], key: str) -> dict[str, list[tb.Row]]:
     """Rows grouped by a column, in order of first appearance."""
-    groups: dict[str, list[Row]] = {}
+    groups: dict[str, list[tb.Row]] = {}
     for row in rows:
         groups.setdefault(row.get(key, ""), []).append(row)
     return groups
 
 
-def estimated(rows: Iterable[Row]) -> list[Row]:
-    return [r for r in rows if to_float(r.get("estimate")) is not None]
+def estimated(rows: Iterable[tb.Row]) -> list[tb.Row]:
+    return [r for r in rows if tb.to_float(r.get("estimate")) is not None]
 
 
-def notes_of(rows: Iterable[Row]) -> list[str]:
+def notes_of(rows: Iterable[tb.Row]) -> list[str]:
     return sorted({str(r.get("note") or "").strip() for r in rows} - {""})
 
 
 # ----------------------------------------------------------------------------- site results
 
 
-def grouped(rows: Rows, header: list[str], cells: Callable[[list[Row]], list[str]],
+def grouped(rows: Rows, header: list[str], cells: Callable[[list[tb.Row]], list[str]],
             what: str, prefix: str, notes: list[str], missing: str) -> str:  # fmt: skip
     """One table per Triple Aim group (health, quality, costs, then others), rows = outcomes,
     the legend once under the last; then the outcomes without an estimate, with the reason."""
@@ -145,7 +136,7 @@ def grouped(rows: Rows, header: list[str], cells: Callable[[list[Row]], list[str
                  *cells(per_outcome[o])] for o in names]  # fmt: skip
         caption = (word("groups", dimension) or "Other outcomes") + f", {units.pop()}" * short
         caption += f" ({directions.pop()} is better)" if len(directions) == 1 else ""
-        shown.append(Table(["Outcome", *header], body, f"{caption}: {what}",
+        shown.append(tb.Table(["Outcome", *header], body, f"{caption}: {what}",
                            f"{prefix}-{dimension or 'other'}", [], set(range(1, len(header) + 1)),
                            missing))  # fmt: skip
     if shown:
@@ -161,20 +152,20 @@ def did_tables(rows: Rows, prefix: str) -> str:
                      key=lambda m: (order.index(m) if m in order else len(order), m))  # fmt: skip
     gaps: list[str] = []
 
-    def cells(found: list[Row]) -> list[str]:
+    def cells(found: list[tb.Row]) -> list[str]:
         per_method = {r.get("method", ""): r for r in estimated(found)}
-        digits, first = shared_decimals(per_method.values()), next(iter(per_method.values()))
-        out = [fmt_est(first.get("estimate"), digits)]
+        digits, first = tb.shared_decimals(per_method.values()), next(iter(per_method.values()))
+        out = [tb.fmt_est(first.get("estimate"), digits)]
         for method in methods:
             row = per_method.get(method, {})
-            ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
-            if ci == MISSING:
+            ci = tb.fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
+            if ci == tb.MISSING:
                 said = notes_of(r for r in found if r.get("method") == method)
                 gaps.append(f"{word('methods', method, 0)}: "
                             + ("; ".join(said) or "no interval from this method"))  # fmt: skip
             elif row.get("estimate") != first.get("estimate"):
-                ci = f"{fmt_est(row.get('estimate'), digits)}: {ci}"
-            out.append(ci if ci == MISSING else f"{ci} (p {fmt_p(row.get('p_value'))})")
+                ci = f"{tb.fmt_est(row.get('estimate'), digits)}: {ci}"
+            out.append(ci if ci == tb.MISSING else f"{ci} (p {tb.fmt_p(row.get('p_value'))})")
         return out
 
     legend = []
@@ -189,14 +180,14 @@ def did_tables(rows: Rows, prefix: str) -> str:
     return text.replace("{gaps}", "; ".join(dict.fromkeys(gaps)) or "no interval")
 
 
-def its_cell(row: Row) -> str:
+def its_cell(row: tb.Row) -> str:
     """An ITS effect with its interval: a rate ratio (exp of the log effect) for a count
     model, else a difference in the outcome's unit."""
-    if to_float(row.get("rate_ratio")) is None:
-        return est_ci(row, shared_decimals([row]))
-    ratio = {k: math.exp(v) if (v := to_float(row.get(k), infinite=True)) is not None else None
+    if tb.to_float(row.get("rate_ratio")) is None:
+        return tb.est_ci(row, tb.shared_decimals([row]))
+    ratio = {k: math.exp(v) if (v := tb.to_float(row.get(k), infinite=True)) is not None else None
              for k in ("estimate", "ci_low", "ci_high")}  # fmt: skip
-    return "RR " + est_ci(ratio, 3)
+    return "RR " + tb.est_ci(ratio, 3)
 
 
 def its_tables(rows: Rows, prefix: str) -> str:
@@ -207,12 +198,12 @@ def its_tables(rows: Rows, prefix: str) -> str:
     effects += sorted({r.get("effect", "") for r in estimated(rows)} - set(effects))
     header = [h for e in effects for h in (f"{word('effects', e)} (95% CI)", "p")]
 
-    def cells(found: list[Row]) -> list[str]:
+    def cells(found: list[tb.Row]) -> list[str]:
         per_effect = {r.get("effect", ""): r for r in estimated(found)}
         found_rows = [per_effect.get(e, {}) for e in effects]
-        return [c for r in found_rows for c in (its_cell(r), fmt_p(r.get("p_value")))]
+        return [c for r in found_rows for c in (its_cell(r), tb.fmt_p(r.get("p_value")))]
 
-    ratios = any(to_float(r.get("rate_ratio")) is not None for r in rows)
+    ratios = any(tb.to_float(r.get("rate_ratio")) is not None for r in rows)
     notes = notes_of(estimated(rows)) + [words("captions")["rate_ratio"]] * ratios
     return grouped(rows, header, cells, words("captions")["its"], prefix, notes,
                    "no estimate for this effect (see the notes)")  # fmt: skip
@@ -233,52 +224,56 @@ def robustness_tables(rows: Rows, site: str) -> str:
             continue
         spec = [["Outcome", "outcome", "outcome"], ["Variant", "variant", "text"],
                 ["Estimate (95% CI)", "", "est_ci"], ["p", "p_value", "p"]]  # fmt: skip
-        found.append(table(spec, check_rows, f"Check `{check}`",
+        found.append(tb.table(spec, check_rows, f"Check `{check}`",
                            f"tbl-{site}-robust-{check.replace('_', '-') or 'other'}", FORMATS,
                            notes_of(check_rows)))  # fmt: skip
     return "\n".join(t.markdown() for t in found if t)
 
 
-def _pool_table(rows: Rows, site: str) -> Table:
+def _pool_table(rows: Rows, site: str) -> tb.Table:
     variants, body, why = list(by_key(rows, "variant")), [], {}
     for outcome, found in by_key(rows, "outcome").items():
-        per, digits = {r.get("variant", ""): r for r in found}, shared_decimals(found)
+        per, digits = {r.get("variant", ""): r for r in found}, tb.shared_decimals(found)
         for v in variants:
-            if to_float(per.get(v, {}).get("estimate")) is None:
+            if tb.to_float(per.get(v, {}).get("estimate")) is None:
                 said = notes_of([per.get(v, {})]) or [words("captions")["no_pool"]]
                 why.setdefault(word("pools", v), said)
-        body.append([outcome_label(outcome), *[est_ci(per.get(v, {}), digits) for v in variants]])
+        body.append(
+            [outcome_label(outcome), *[tb.est_ci(per.get(v, {}), digits) for v in variants]]
+        )
     missing = "; ".join(f"{pool}: {'; '.join(said)}" for pool, said in why.items())
-    return Table(["Outcome", *[word("pools", v) for v in variants]], body,
+    return tb.Table(["Outcome", *[word("pools", v) for v in variants]], body,
                  words("captions")["pools"], f"tbl-{site}-robust-pools", [],
                  set(range(1, len(variants) + 1)), missing)  # fmt: skip
 
 
-def _leave_one_out_table(rows: Rows, site: str) -> Table:
+def _leave_one_out_table(rows: Rows, site: str) -> tb.Table:
     known = inputs.site(site)
     names = {m.code: m.name or "unnamed" for m in (known.municipalities if known else [])}
     body = []
     for outcome, outcome_rows in by_key(rows, "outcome").items():
         if not (found := estimated(outcome_rows)):
             continue
-        digits = shared_decimals(found)
+        digits = tb.shared_decimals(found)
         low, high = (f(found, key=lambda r: float(r["estimate"])) for f in (min, max))
-        bounds = [(to_float(r.get("ci_low")) or 0, to_float(r.get("ci_high")) or 0) for r in found]
+        bounds = [
+            (tb.to_float(r.get("ci_low")) or 0, tb.to_float(r.get("ci_high")) or 0) for r in found
+        ]
         excludes = sum(1 for low_ci, high_ci in bounds if low_ci > 0 or high_ci < 0)
-        span = f"{fmt_est(low['estimate'], digits)} to {fmt_est(high['estimate'], digits)}"
+        span = f"{tb.fmt_est(low['estimate'], digits)} to {tb.fmt_est(high['estimate'], digits)}"
         without = [names.get(r.get("variant", ""), "a municipality not in the facts snapshot")
                    for r in (low, high)]  # fmt: skip
         body.append([outcome_label(outcome), span, *without, f"{excludes} of {len(found)}"])
     header = ["Outcome", "Estimates", "Lowest without", "Highest without", "CI excludes 0"]
-    return Table(header, body, words("captions")["loo"], f"tbl-{site}-robust-loo", [], {1, 4})
+    return tb.Table(header, body, words("captions")["loo"], f"tbl-{site}-robust-loo", [], {1, 4})
 
 
-def _placebo_table(rows: Rows, site: str) -> Table:
-    body = [[outcome_label(outcome), r.get("variant", ""), est_ci(r, shared_decimals(found)),
-             fmt_p(r.get("p_value"))] for outcome, found in by_key(rows, "outcome").items()
+def _placebo_table(rows: Rows, site: str) -> tb.Table:
+    body = [[outcome_label(outcome), r.get("variant", ""), tb.est_ci(r, tb.shared_decimals(found)),
+             tb.fmt_p(r.get("p_value"))] for outcome, found in by_key(rows, "outcome").items()
             for r in sorted(found, key=lambda r: r.get("variant", ""))]  # fmt: skip
-    missing = "; ".join(notes_of(r for r in rows if to_float(r.get("estimate")) is None))
-    return Table(["Outcome", "Placebo start", "Estimate (95% CI)", "p"], body,
+    missing = "; ".join(notes_of(r for r in rows if tb.to_float(r.get("estimate")) is None))
+    return tb.Table(["Outcome", "Placebo start", "Estimate (95% CI)", "p"], body,
                  words("captions")["placebo"], f"tbl-{site}-robust-placebo", [], {2, 3},
                  missing or "no estimate for this placebo year")  # fmt: skip
 
@@ -289,19 +284,19 @@ def _placebo_table(rows: Rows, site: str) -> Table:
 def generic_table(rows: Rows, caption: str = "", label: str = "", missing: str = "") -> str:
     """Any results CSV, for a reader: named outcomes, sites, designs and methods, the interval
     in one column, counts as integers, other numbers to three significant digits, the notes
-    under the table (a synthetic-control table without its site and design columns)."""
+    under the tb.table (a synthetic-control tb.table without its site and design columns)."""
     skip = {"ci_high", "note", "lead"} | ({"site", "design"} if "estimator" in (rows or [{}])[0]
                                           else set())  # fmt: skip
     spec = [[words("headers").get(k, k.replace("_", " ").capitalize()), k,
              "ci" if k == "ci_low" else "int" if k in COUNTS else KINDS.get(k, "generic")]
             for k in (rows[0] if rows else []) if k not in skip]  # fmt: skip
 
-    def generic(r: Row, k: str, d: int) -> str:
-        return fmt_sig(r.get(k)) if to_float(r.get(k)) is not None else str(r.get(k) or "")
+    def generic(r: tb.Row, k: str, d: int) -> str:
+        return tb.fmt_sig(r.get(k)) if tb.to_float(r.get(k)) is not None else str(r.get(k) or "")
 
     notes = notes_of(rows)
     missing = missing or "no value in the results file" + (" (see the notes)" if notes else "")
-    return table(spec, rows, caption, label, {**FORMATS, "generic": generic}, notes,
+    return tb.table(spec, rows, caption, label, {**FORMATS, "generic": generic}, notes,
                  missing).markdown()  # fmt: skip
 
 
@@ -319,16 +314,18 @@ def dilution_table(site: SiteFacts | None, did_rows: Rows, its_rows: Rows, label
     body = []
     for r in [*best.values(), *(r for r in estimated(its_rows) if r.get("lead") == "True"
                                 and r.get("effect") == "level_change")]:  # fmt: skip
-        ratio, d = to_float(r.get("rate_ratio")), 3 if "effect" in r else shared_decimals([r])
+        ratio, d = tb.to_float(r.get("rate_ratio")), 3 if "effect" in r else tb.shared_decimals([r])
         design = f"DiD ({word('methods', r.get('method'), 0)})" if "effect" not in r else (
             "ITS level change" + ", rate ratio" * (ratio is not None))  # fmt: skip
         shown = r if ratio is None else {"estimate": ratio, **{k: math.exp(b) for k in keys
-                                         if (b := to_float(r.get(k))) is not None}}  # fmt: skip
+                                         if (b := tb.to_float(r.get(k))) is not None}}  # fmt: skip
         scaled = {k: 1 + (v - 1) / share if ratio is not None else v / share for k in
-                  ("estimate", *keys) if (v := to_float(shown.get(k))) is not None}  # fmt: skip
-        body.append([outcome_label(r["outcome"]), design, est_ci(shown, d), est_ci(scaled, d)])
+                  ("estimate", *keys) if (v := tb.to_float(shown.get(k))) is not None}  # fmt: skip
+        body.append(
+            [outcome_label(r["outcome"]), design, tb.est_ci(shown, d), tb.est_ci(scaled, d)]
+        )
     caption = (f"Municipal estimates and the implied effect per covered person (share covered "
-               f"{fmt_pct(share)}; estimate ÷ {share:g}, a rate ratio RR as "
+               f"{tb.fmt_pct(share)}; estimate ÷ {share:g}, a rate ratio RR as "
                f"1 + (RR − 1) ÷ {share:g})")  # fmt: skip
     header = ["Outcome", "Design", "Municipal estimate (ITT, 95% CI)", "Per covered person"]
-    return Table(header, body, caption, label, numeric={2, 3}).markdown()
+    return tb.Table(header, body, caption, label, numeric={2, 3}).markdown()

@@ -20,20 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin import settings
+from proeftuin.report import estimates as est
 from proeftuin.report import inputs
-from proeftuin.report.estimates import (
-    by_key,
-    did_tables,
-    dilution_table,
-    estimated,
-    generic_table,
-    its_tables,
-    render,
-    robustness_tables,
-    template_table,
-    word,
-    words,
-)
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, missing_note, to_float
 
@@ -72,7 +60,7 @@ def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool 
 def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *,
             page_dir: Path, pdf: bool, owner: str = "") -> dict[str, Any]:  # fmt: skip
     """A section's figures: shown only with an estimate in ``found``; else one line why."""
-    if not estimated(found):
+    if not est.estimated(found):
         reasons = "; ".join(sorted({r.get("note", "") for r in found} - {""}))
         said = f"nothing could be estimated ({reasons})." if reasons else f"no estimates. {why}"
         return {"shown": [], "why": f"No figure: {said}"}
@@ -118,7 +106,7 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     found = {n: rows(site_id, f"{n}_estimates.csv") for n in ("did", "its", "synth")}
     page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("sites")
     treated = to_float(found["did"][0].get("n_treated_units")) if found["did"] else None
-    names = {"inference": lambda m: word("methods", m, 0), "outcomes": inputs.outcome_label,
+    names = {"inference": lambda m: est.word("methods", m, 0), "outcomes": inputs.outcome_label,
              "site": inputs.site_name}  # fmt: skip
 
     def shown(key: str, value: Any) -> str:
@@ -129,7 +117,7 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     where = {"page_dir": page_dir, "pdf": pdf, "owner": site_id}
     sections = {n: figures(site_id, f"{n}_site", found[n], why_missing(f"{n}_site", tasks),
                            **where) for n in found}  # fmt: skip
-    refs = {lab: figure(site_id, f"{n}_site", lab, **where, ref=True) if estimated(found[n])
+    refs = {lab: figure(site_id, f"{n}_site", lab, **where, ref=True) if est.estimated(found[n])
             else "" for n in ("did", "its") for lab in FIGURES[f"{n}_site"]}  # fmt: skip
     context = {
         "site": facts, "site_id": site_id, "params": params, "ref": refs, **sections,
@@ -143,45 +131,45 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
         "notebooks": {n: inputs.rel_root(executed_notebook(site_id, f"{n}_site")) for n in found},
         "sample": found["did"] and {"units": fmt_int(found["did"][0].get("n_units")),
                                     "treated": fmt_int(treated), "treated_n": treated or 5},
-        "did_table": did_tables(found["did"], f"tbl-{site_id}-did")
+        "did_table": est.did_tables(found["did"], f"tbl-{site_id}-did")
         or missing_note("No difference-in-differences estimates.", why_missing("did_site", tasks)),
-        "its_table": its_tables(found["its"], f"tbl-{site_id}-its")
+        "its_table": est.its_tables(found["its"], f"tbl-{site_id}-its")
         or missing_note("No interrupted-time-series estimates.", why_missing("its_site", tasks)),
         "has_robustness": bool(rows(site_id, "robustness.csv")),
-        "pretrends": [r[0] for r in by_key(estimated(found["did"]), "outcome").values()],
+        "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
         "runs": [run_row(t) for t in tasks.values()],
-        "dilution": dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
+        "dilution": est.dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
     }  # fmt: skip
-    return render("site.qmd.j2", **context, **synth_context(site_id, page_dir, found["synth"]))
+    return est.render("site.qmd.j2", **context, **synth_context(site_id, page_dir, found["synth"]))
 
 
 def synth_context(site_id: str, page_dir: Path, synth_rows: list[dict[str, str]]) -> dict[str, str]:
     """The designs side by side (``synthesis/designs.csv`` and its figure) and the site's
     synthetic-control estimates and largest donor weights."""
-    label, captions = f"fig-designs-{site_id}", words("captions")
+    label, captions = f"fig-designs-{site_id}", est.words("captions")
     saved = inputs.figure_file(inputs.SYNTHESIS, label)
     found = [r for r in rows(inputs.SYNTHESIS, "designs.csv") if r.get("site") == site_id]
     designs = [{k: v for k, v in r.items() if k != "site"} for r in found]
     donors = [r for r in rows(site_id, "synth_weights.csv") if r.get("kind") == "unit"]
     donors.sort(key=lambda r: (r["outcome"], r["estimator"], -float(r["weight"] or 0)))
     top = [{k: r[k] for k in ("outcome", "estimator", "name", "weight")}
-           for per_outcome in by_key(donors, "outcome").values()
-           for per in by_key(per_outcome, "estimator").values()
+           for per_outcome in est.by_key(donors, "outcome").values()
+           for per in est.by_key(per_outcome, "estimator").values()
            for r in per[:TOP_DONORS]]  # fmt: skip
     image = Path(os.path.relpath(saved, page_dir)).as_posix()
     return {
-        "designs_figure": render("figure.md.j2", kind="designs", image=image, label=label)
-        if saved.is_file() and estimated(designs) else "",
-        "designs_table": generic_table(designs, captions["designs"], f"tbl-{site_id}-designs",
+        "designs_figure": est.render("figure.md.j2", kind="designs", image=image, label=label)
+        if saved.is_file() and est.estimated(designs) else "",
+        "designs_table": est.generic_table(designs, captions["designs"], f"tbl-{site_id}-designs",
                                        captions["designs_missing"]),
-        "synth_table": generic_table(synth_rows, captions["synth"], f"tbl-{site_id}-synth"),
-        "synth_donors": generic_table(top, captions["donors"], f"tbl-{site_id}-donors"),
+        "synth_table": est.generic_table(synth_rows, captions["synth"], f"tbl-{site_id}-synth"),
+        "synth_donors": est.generic_table(top, captions["donors"], f"tbl-{site_id}-donors"),
     }  # fmt: skip
 
 
 def run_row(task: TaskRun) -> dict[str, Any]:
     """A task for the runs tables: its site by name, ``git describe`` with uncommitted changes
-    said in words."""
+    said in est.words."""
     version = task.code_version
     if version != "–":
         dirty = " (uncommitted changes)" if version.endswith("-dirty") else ""
@@ -198,17 +186,17 @@ def run_row(task: TaskRun) -> dict[str, Any]:
 def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     """Every include file's text, by file name (figures as files for the PDF)."""
     pooled, card = rows(inputs.SYNTHESIS, "pooled.csv"), rows(inputs.SYNTHESIS, "scorecard.csv")
-    methods = [word("methods", m, 1) for m in dict.fromkeys(r.get("method") for r in card) if m]
+    methods = [est.word("methods", m, 1) for m in dict.fromkeys(r.get("method") for r in card) if m]
     where = {"page_dir": inputs.reports_dir(), "pdf": pdf}
     forest = figures(inputs.SYNTHESIS, inputs.SYNTHESIS, pooled, RUN_HINT, **where)
     ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
-        "scorecard.md": template_table("scorecard", card, "; ".join(methods))
+        "scorecard.md": est.template_table("scorecard", card, "; ".join(methods))
         or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
-        "findings.md": render("findings.md.j2", pooled=pooled, dutch=False),
-        "samenvatting.md": render("findings.md.j2", pooled=pooled, dutch=True),
-        "forest.md": render("figure.md.j2", kind="forest", shown=forest, ref=ref),
-        "pooled.md": template_table("pooled", pooled)
+        "findings.md": est.render("findings.md.j2", pooled=pooled, dutch=False),
+        "samenvatting.md": est.render("findings.md.j2", pooled=pooled, dutch=True),
+        "forest.md": est.render("figure.md.j2", kind="forest", shown=forest, ref=ref),
+        "pooled.md": est.template_table("pooled", pooled)
         or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
         "robustness.md": robustness(pdf),
         "validation.md": validation(pdf),
@@ -234,10 +222,10 @@ def robustness(pdf: bool = False) -> str:
                 f"the `{nb}` design of `proeftuin run`.")  # fmt: skip
         checks = rows(site_id, "robustness.csv")
         found.append({"id": site_id, "name": inputs.site_name(site_id), "hint": hint,
-                      "tables": robustness_tables(checks, site_id),
+                      "tables": est.robustness_tables(checks, site_id),
                       "figures": figures(site_id, nb, checks, hint, owner=site_id,
                                          **where)})  # fmt: skip
-    return render("robustness.md.j2", sites=found)
+    return est.render("robustness.md.j2", sites=found)
 
 
 def validation(pdf: bool = False) -> str:
@@ -248,23 +236,23 @@ def validation(pdf: bool = False) -> str:
     for path in sorted(inputs.results_dir(folder).glob("*.csv")):
         found, label = inputs.read_csv(path), "tbl-validation-" + re.sub(r"[^\w-]", "-", path.stem)
         if path.stem != "validation":
-            tables.append(generic_table(found, f"Validation: {path.stem}", label))
+            tables.append(est.generic_table(found, f"Validation: {path.stem}", label))
             continue
         sources = [s for s in dict.fromkeys(r.get("source") or "" for r in found) if s]
         keys = {s: f"[{i}]" for i, s in enumerate(sources, 1)}
         cited = [{**r, "source": keys.get(r.get("source") or "", "")} for r in found]
-        tables.append(template_table("validation", cited, [f"{keys[s]} {s}" for s in sources]))
+        tables.append(est.template_table("validation", cited, [f"{keys[s]} {s}" for s in sources]))
     shown = figures(folder, folder, main, hint, page_dir=inputs.reports_dir(), pdf=pdf)
-    return render("validation.md.j2", tables=[t for t in tables if t], figure=shown, hint=hint)
+    return est.render("validation.md.j2", tables=[t for t in tables if t], figure=shown, hint=hint)
 
 
 def coverage() -> str:
     """Estimation samples per site and outcome, then missingness per source and year."""
-    found = [{**r[0], "site": site_id} for site_id in inputs.sites()
-             for r in by_key(rows(site_id, "did_estimates.csv"), "outcome").values()]  # fmt: skip
-    extra = generic_table(rows("data", "coverage.csv"), "Coverage and missingness per source "
+    found = [{**r[0], "site": s} for s in inputs.sites()
+             for r in est.by_key(rows(s, "did_estimates.csv"), "outcome").values()]  # fmt: skip
+    extra = est.generic_table(rows("data", "coverage.csv"), "Coverage and missingness per source "
                           "and year", "tbl-missingness")  # fmt: skip
-    return render("coverage.md.j2", found=found, extra=extra)
+    return est.render("coverage.md.j2", found=found, extra=extra)
 
 
 def reproducibility(runs: Runs) -> str:
@@ -280,6 +268,6 @@ def reproducibility(runs: Runs) -> str:
     commands = {site_id: [(nb, t.entry.executed_notebook or inputs.rel_root(
                     executed_notebook(site_id, nb)), json.dumps(t.entry.parameters, sort_keys=True))
                 for nb, t in runs.of(site_id).items()] for site_id in inputs.sites()}  # fmt: skip
-    return render("reproducibility.md.j2", runs=[run_row(t) for t in runs.tasks], sums=sums,
+    return est.render("reproducibility.md.j2", runs=[run_row(t) for t in runs.tasks], sums=sums,
                   commands=commands, wall=runs.wall_time_s,
                   kernel=settings.KERNEL_NAME)  # fmt: skip

@@ -1,9 +1,9 @@
 """Formatting for readers: numbers, p-values, intervals, and tables as Quarto pipe tables.
 
-A table is data: a column spec is a list of ``(header, column, format)``; a format names a
-function of a result row (and the decimals its uncertainty allows) in :data:`FORMATS`. A
-table wider than six columns carries print widths (``tbl-colwidths``); every dash in it is
-explained in a note below it. Nothing here reads files or knows what a result means.
+A column spec is a list of ``(header, column, format)``; a format names a function of a
+result row (and the decimals its uncertainty allows) in :data:`FORMATS`. A table wider than
+six columns carries print widths (``tbl-colwidths``), and every dash in it is explained in
+a note below it. Nothing here reads files or knows what a result means.
 """
 
 from __future__ import annotations
@@ -34,10 +34,8 @@ def _number(value: Any, show: Callable[[float], str]) -> str:
 
 
 def fmt_num(value: Any) -> str:
-    """A number on its own (run times, variances): digits by magnitude, a dash when missing."""
-    return _number(
-        value, lambda n: f"{n:,.0f}" if abs(n) >= 100 else f"{n:.{2 if abs(n) >= 1 else 3}f}"
-    )
+    """A number on its own (run times): digits by magnitude, a dash when missing."""
+    return _number(value, lambda n: f"{n:,.{0 if abs(n) >= 100 else 2 if abs(n) >= 1 else 3}f}")
 
 
 def fmt_int(value: Any) -> str:
@@ -50,16 +48,9 @@ def fmt_p(value: Any) -> str:
     return _number(value, lambda n: "< 0.001" if n < 0.001 else f"{n:.3f}")
 
 
-def fmt_sig(value: Any, digits: int = 3) -> str:
-    """A number to at most ``digits`` significant digits (published values, tolerances)."""
-
-    def show(n: float) -> str:
-        if n == 0:
-            return "0"
-        text = f"{n:,.{min(max(0, digits - 1 - math.floor(math.log10(abs(n)))), 6)}f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
-
-    return _number(value, show)
+def fmt_pct(value: Any) -> str:
+    """A share (0–1 or 0–100) as a whole percentage."""
+    return _number(value, lambda n: f"{n * 100:.0f}%" if n <= 1 else f"{n:.0f}%")
 
 
 def fmt_est(value: Any, decimals: int) -> str:
@@ -67,47 +58,47 @@ def fmt_est(value: Any, decimals: int) -> str:
     return _number(value, lambda n: f"{0.0 if round(n, decimals) == 0 else n:,.{decimals}f}")
 
 
+def fmt_sig(value: Any, digits: int = 3) -> str:
+    """A number to at most ``digits`` significant digits (published values, tolerances)."""
+
+    def show(n: float) -> str:
+        text = f"{n:,.{min(max(0, digits - 1 - math.floor(math.log10(abs(n)))), 6)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    return _number(value, lambda n: show(n) if n else "0")
+
+
 def fmt_ci(low: Any, high: Any, decimals: int) -> str:
-    """A 95% interval ``low to high``; ``unbounded`` when a bound is infinite (its reason is
-    the table's note), a dash when a bound is missing."""
+    """A 95% interval ``low to high``; ``unbounded`` when a bound is infinite (the table's
+    note says why), a dash when a bound is missing."""
     bounds = [to_float(b, infinite=True) for b in (low, high)]
     if None in bounds:
         return MISSING
-    if any(math.isinf(b) for b in bounds if b is not None):
+    if any(math.isinf(b or 0) for b in bounds):
         return UNBOUNDED
     return f"{fmt_est(low, decimals)} to {fmt_est(high, decimals)}"
 
 
-def fmt_pct(value: Any) -> str:
-    """A share (0–1 or 0–100) as a whole percentage."""
-    return _number(value, lambda n: f"{n * 100:.0f}%" if n <= 1 else f"{n:.0f}%")
-
-
-def spread_of(row: Row) -> float | None:
-    """A result row's uncertainty: its standard error, else its 95% CI width / 3.92."""
-    se = to_float(row.get("se"))
-    if se is not None and se > 0:
-        return se
-    low, high = to_float(row.get("ci_low")), to_float(row.get("ci_high"))
-    return None if low is None or high is None or high <= low else (high - low) / 3.92
+def est_ci(row: Row, digits: int) -> str:
+    """``estimate (low to high)`` in one cell."""
+    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
+    estimate = fmt_est(row.get("estimate"), digits)
+    return estimate if MISSING in (ci, estimate) else f"{estimate} ({ci})"
 
 
 def shared_decimals(rows: Iterable[Row], default: int = 2) -> int:
     """One number of decimals for rows shown together: two significant digits of their
-    smallest uncertainty (0 to 3)."""
-    spreads = [s for s in (spread_of(r) for r in rows) if s is not None and s > 0]
+    smallest uncertainty (standard error, else 95% CI width / 3.92), 0 to 3."""
+    spreads = []
+    for r in rows:
+        se, low, high = (to_float(r.get(k)) for k in ("se", "ci_low", "ci_high"))
+        ci = (high - low) / 3.92 if low is not None and high is not None else None
+        spreads.append(se if se and se > 0 else ci)
+    spreads = [s for s in spreads if s is not None and s > 0]
     return max(0, min(3, 1 - math.floor(math.log10(min(spreads))))) if spreads else default
 
 
-def est_ci(row: Row, digits: int) -> str:
-    """``estimate (low to high)`` in one cell."""
-    if to_float(row.get("estimate")) is None:
-        return MISSING
-    ci = fmt_ci(row.get("ci_low"), row.get("ci_high"), digits)
-    return fmt_est(row.get("estimate"), digits) + ("" if ci == MISSING else f" ({ci})")
-
-
-# (row, column, decimals) -> cell; the numeric ones are right-aligned
+# (row, column, decimals) -> cell; all but text are right-aligned
 FORMATS: dict[str, Callable[[Row, str, int], str]] = {
     "text": lambda r, k, d: str(r.get(k, "")),
     "est": lambda r, k, d: fmt_est(r.get(k), d),
@@ -120,7 +111,6 @@ FORMATS: dict[str, Callable[[Row, str, int], str]] = {
     "sig2": lambda r, k, d: fmt_sig(r.get(k), 2),
     "sig4": lambda r, k, d: fmt_sig(r.get(k), 4),
 }
-Spec = Sequence[Sequence[str]]  # (header, column, format)
 
 
 @dataclass
@@ -140,38 +130,32 @@ class Table:
         return bool(self.rows)
 
     def markdown(self) -> str:
-        """A pipe table; numeric columns right-aligned; caption line with the label and, when
-        wide, print widths by the longest text of each column; dashes explained."""
+        """A pipe table (numeric columns right-aligned), its caption line with the label and,
+        when wide, print widths by the longest text of each column; dashes explained."""
         if not self.rows:
             return ""
         body = [[str(c or "").strip() or MISSING for c in row] for row in self.rows]
         align = ["---:" if i in self.numeric else ":---" for i in range(len(self.header))]
-        lines = [_md_row(self.header), "|" + "|".join(align) + "|", *map(_md_row, body)]
-        attrs = [f"#{self.label}"] if self.label else []
+        lines = [_md_row(self.header), "|" + "|".join(align) + "|", *map(_md_row, body), ""]
+        attrs = [f"#{self.label}"] * bool(self.label)
         if len(self.header) > WIDE:
-            columns = zip(self.header, *body, strict=True)
-            longest = [max(len(str(c)) for c in col) for col in columns]
-            widths = [min(max(n, 4), 40) for n in longest]
-            shares = [round(100 * w / sum(widths)) for w in widths]
+            longest = [max(len(c) for c in col) for col in zip(self.header, *body, strict=True)]
+            shares = [round(100 * min(max(n, 4), 40) / sum(min(max(m, 4), 40) for m in longest))
+                      for n in longest]  # fmt: skip
             shares[0] += 100 - sum(shares)
             attrs.append(f'tbl-colwidths="[{",".join(map(str, shares))}]"')
-        lines += [
-            "",
-            f": {self.caption or 'Results'}" + (f" {{{' '.join(attrs)}}}" if attrs else ""),
-        ]
-        notes = list(self.notes)
-        dashed = [c for row in body for c in row if MISSING in c.split() or c == MISSING]
-        if dashed and not any(n.startswith(MISSING) for n in notes):
+        lines.append(f": {self.caption or 'Results'}" + f" {{{' '.join(attrs)}}}" * bool(attrs))
+        notes, cells = list(self.notes), [c for row in body for c in row]
+        if any(MISSING in c.split() for c in cells) and not any(n[:1] == MISSING for n in notes):
             notes.append(f"{MISSING}: {self.missing}.")
-        if any(UNBOUNDED in c for row in body for c in row):
+        if any(UNBOUNDED in c for c in cells):
             notes.append(f"{UNBOUNDED}: the 95% interval does not close with so few treated "
                          "municipalities (every effect size is compatible).")  # fmt: skip
-        if notes:
-            lines += ["", "::: {.table-notes}", *[f"{note}  " for note in notes], ":::"]
+        lines += ["", "::: {.table-notes}", *[f"{n}  " for n in notes], ":::"] * bool(notes)
         return "\n".join(lines) + "\n"
 
 
-def table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "",
+def table(spec: Sequence[Sequence[str]], rows: Iterable[Row], caption: str = "", label: str = "",
           formats: dict[str, Callable[[Row, str, int], str]] | None = None,
           notes: Sequence[str] = (), missing: str = NO_VALUE) -> Table:  # fmt: skip
     """A table from a column spec; each row's numbers to the decimals its uncertainty allows.
@@ -183,9 +167,7 @@ def table(spec: Spec, rows: Iterable[Row], caption: str = "", label: str = "",
 
 
 def _md_row(cells: Iterable[Any]) -> str:
-    clean = (str(c if c is not None else "").replace("|", "\\|").replace("\n", " ").strip()
-             for c in cells)  # fmt: skip
-    return "| " + " | ".join(clean) + " |"
+    return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
 
 def missing_note(what: str, hint: str) -> str:
