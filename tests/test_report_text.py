@@ -209,3 +209,4 @@ def test_its_tables_show_rate_ratios_and_findings_the_detectable_effect(project:
     assert "Only an effect of about 12.5" in findings
 
 
+

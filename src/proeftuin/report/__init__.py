@@ -7,11 +7,7 @@ The report reads, never computes: it needs only ``reports/results`` (the facts s
 catalogue or the panel. Static pages (``reports/*.qmd``) pull generated include files
 (``reports/_generated/*.md``) in; each site gets a generated page (``reports/sites/``).
 ``_quarto.yml`` disables execution: Quarto never re-runs an analysis.
-
-Modules: ``inputs`` (what the report reads: facts, results, the run manifest), ``tables``
-(number formats, Markdown tables), ``estimates`` (reader-facing results tables), ``pages``
-(site pages, include files, figures), ``build`` (:func:`build_report`: generate, check,
-render or preview; the PDF source).
+Modules, bottom up: ``inputs``, ``tables``, ``estimates``, ``pages``, ``build``.
 """
 
 from __future__ import annotations

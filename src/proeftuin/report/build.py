@@ -74,13 +74,6 @@ def generate_pages() -> list[Path]:
     return pages
 
 
-def not_rendered_message(reason: str, previews: Path) -> str:
-    return (
-        f"The Quarto report was NOT rendered: {reason}. "
-        f"HTML previews of the executed notebooks are in {previews}. {QUARTO_HELP}"
-    )
-
-
 def build_report(*, require_quarto: bool | None = None, warning: str = "") -> ReportOutcome:
     """Generate the pages, then render with Quarto if found, else write HTML previews.
 
@@ -100,16 +93,14 @@ def build_report(*, require_quarto: bool | None = None, warning: str = "") -> Re
         return ReportOutcome(True, message, pages, quarto, site, pdf)
     reason = "Quarto was not found" if quarto is None else "the pages have problems"
     index = write_previews(warning, quarto is None)
-    message = not_rendered_message(reason, index.parent)
+    message = (f"The Quarto report was NOT rendered: {reason}. HTML previews of the executed "
+               f"notebooks are in {index.parent}. {QUARTO_HELP}")  # fmt: skip
     outcome = ReportOutcome(False, message, pages, quarto, previews_index=index, problems=problems)
     if require_quarto is None:
         require_quarto = os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
     if require_quarto:
         raise QuartoRequiredError(f"{outcome.message} ({REQUIRE_ENV}=1 makes this an error)")
     return outcome
-
-
-# ----------------------------------------------------------------------------- checks
 
 
 def page_problems(page: Path) -> list[str]:
@@ -142,9 +133,6 @@ def validate_pages(pages: list[Path]) -> list[str]:
     problems = [p for page in pages for p in page_problems(page)]
     names = {page.stem for page in pages if page.parent == inputs.reports_dir("sites")}
     return problems + [f"no page for site {s}" for s in inputs.sites() if s not in names]
-
-
-# ----------------------------------------------------------------------------- the PDF
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -191,9 +179,6 @@ def static_chapter(page: Path, texts: dict[str, str]) -> str:
     return chapter(pg.EMBED_RE.sub(embed, text))
 
 
-# ----------------------------------------------------------------------------- Quarto
-
-
 def find_quarto() -> Path | None:
     """``quarto`` on PATH, beside this Python, or inside the quarto-cli package."""
     name = "quarto.exe" if os.name == "nt" else "quarto"
@@ -229,9 +214,6 @@ def render_quarto(quarto: Path) -> tuple[Path, Path | None]:
     if site.is_dir() and not index.exists() and (site / "reports" / "index.html").is_file():
         index.write_text(render("previews.html.j2", forward=True), encoding="utf-8")
     return site, pdf
-
-
-# ----------------------------------------------------------------------------- previews
 
 
 def write_previews(warning: str = "", no_quarto: bool = True) -> Path:

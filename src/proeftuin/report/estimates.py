@@ -65,7 +65,7 @@ FORMATS: dict[str, Callable[[tb.Row, str, int], str]] = {
 
 def jinja() -> jinja2.Environment:
     """Jinja with comment markers that cannot clash with Quarto's ``{#label}`` syntax, and
-    ``tb.table(spec, rows, caption, label)`` for column specs."""
+    ``table(spec, rows, caption, label)`` for column specs."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(inputs.reports_dir("templates"))),
         undefined=jinja2.StrictUndefined, comment_start_string="{##", comment_end_string="##}",
@@ -75,7 +75,7 @@ def jinja() -> jinja2.Environment:
         "outcome": inputs.outcome,
         "site_name": site_name,
         "words": words,
-        "table": lambda *a, **kw: tb.table(*a, formats=FORMATS, **kw).markdown(),
+        "table": lambda *a, **k: tb.table(*a, formats=FORMATS, **k).markdown(),
     }
     env.filters |= {"num": tb.fmt_num, "to_float": tb.to_float, "est": tb.fmt_est,
                     "ci": tb.fmt_ci, "decimals": tb.shared_decimals, "label": outcome_label,
@@ -108,9 +108,6 @@ def estimated(rows: Iterable[tb.Row]) -> list[tb.Row]:
 
 def notes_of(rows: Iterable[tb.Row]) -> list[str]:
     return sorted({str(r.get("note") or "").strip() for r in rows} - {""})
-
-
-# ----------------------------------------------------------------------------- site results
 
 
 def grouped(rows: Rows, header: list[str], cells: Callable[[list[tb.Row]], list[str]],
@@ -209,9 +206,6 @@ def its_tables(rows: Rows, prefix: str) -> str:
                    "no estimate for this effect (see the notes)")  # fmt: skip
 
 
-# ----------------------------------------------------------------------------- robustness
-
-
 def robustness_tables(rows: Rows, site: str) -> str:
     """Control pools, leave-one-out and placebo years, one compact table each; any other
     check as its rows."""
@@ -276,9 +270,6 @@ def _placebo_table(rows: Rows, site: str) -> tb.Table:
     return tb.Table(["Outcome", "Placebo start", "Estimate (95% CI)", "p"], body,
                  words("captions")["placebo"], f"tbl-{site}-robust-placebo", [], {2, 3},
                  missing or "no estimate for this placebo year")  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- any results file
 
 
 def generic_table(rows: Rows, caption: str = "", label: str = "", missing: str = "") -> str:

@@ -9,6 +9,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,6 @@ def reports_dir(*parts: str) -> Path:
 
 def executed_notebook(folder: str, name: str) -> Path:
     return executed_dir(folder) / f"{name}.ipynb"
-
-
-# ----------------------------------------------------------------------------- the facts
 
 
 def facts() -> Facts:
@@ -82,9 +80,6 @@ def outcome_label(name: str) -> str:
     return f"{label} ({unit})"
 
 
-# ----------------------------------------------------------------------------- results files
-
-
 def read_csv(path: Path) -> Rows:
     """Rows of a results CSV (empty when the file is missing)."""
     if not path.is_file():
@@ -110,9 +105,6 @@ def figure_file(folder: str, label: str) -> Path:
     return results_dir(folder) / f"{label}.png"
 
 
-# ----------------------------------------------------------------------------- task runs
-
-
 @dataclass
 class TaskRun:
     """One task as the run manifest states it (``site/notebook``, status, parameters,
@@ -130,9 +122,15 @@ class TaskRun:
     def folder(self) -> str:
         return self.entry.name.split("/", 1)[0]
 
-    @property
-    def status(self) -> str:
-        return self.entry.status.replace("_", " ")
+    def row(self) -> dict[str, Any]:
+        """The task for the runs tables: its site by name, the code version in words."""
+        version = self.code_version.removesuffix("-dirty")
+        dirty = " (uncommitted changes)" if self.code_version.endswith("-dirty") else ""
+        return {"name": f"{site_name(self.folder)}: {self.entry.notebook}",
+                "notebook": self.entry.notebook, "status": self.entry.status.replace("_", " "),
+                "code_version": f"`{version}`{dirty}" if version != "–" else version,
+                "lock": f"`{self.lock_hash[:16]}`", "duration_s": self.duration_s,
+                "finished": self.finished}  # fmt: skip
 
 
 @dataclass
@@ -155,11 +153,10 @@ class Runs:
 
 def read_runs() -> Runs:
     """Which tasks ran, and how: THE one reader of run records. The run manifest
-    (``reports/results/manifest.json``, read by :func:`proeftuin.results.read_manifest`)
-    says which tasks there are, their status, parameters, executed notebook and error; a
-    succeeded task's provenance record (``<folder>/<notebook>.provenance.json``, same cache
-    key) adds the code version, lock-file hash and data checksums that made its results,
-    and, for a cached task, the run time of the run that made them."""
+    (:func:`proeftuin.results.read_manifest`) says which tasks there are, their status,
+    parameters, executed notebook and error; a succeeded task's provenance record (same cache
+    key) adds the code version, lock-file hash and data checksums that made its results, and,
+    for a cached task, the run time of the run that made them."""
     try:
         manifest = read_manifest()
     except ManifestError as exc:
@@ -172,39 +169,22 @@ def read_runs() -> Runs:
             record = {}
         parts = record.get("key_parts") or {}
         duration = record.get("duration_s") if entry.status == "cached" else entry.duration_s
-        tasks.append(
-            TaskRun(
-                entry,
-                code_version=str(record.get("code_version") or "–"),
-                lock_hash=str(parts.get("lock") or "–"),
-                data_checksums=dict(parts.get("data") or {}),
-                duration_s=duration,
-                finished=str(record.get("finished") or "–"),
-            )
-        )
+        tasks.append(TaskRun(entry, str(record.get("code_version") or "–"),
+                             str(parts.get("lock") or "–"), dict(parts.get("data") or {}),
+                             duration, str(record.get("finished") or "–")))  # fmt: skip
     wall = (manifest.updated - manifest.created).total_seconds()
     return Runs(tasks, wall if manifest.state == "complete" else None)
 
 
-# ----------------------------------------------------------------------------- notebooks
-
-
-def cell_options(cell: dict[str, Any]) -> dict[str, str]:
-    """Quarto cell options (``#| key: value`` lines at the top of a code cell)."""
-    source = cell.get("source", "")
-    text = "".join(source) if isinstance(source, list) else str(source)
-    options: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.startswith("#|"):
-            break
-        key, _, value = line[2:].partition(":")
-        options[key.strip()] = value.strip().strip("\"'")
-    return options
-
-
 def notebook_labels(path: Path) -> dict[str, dict[str, str]]:
-    """Cell options of an executed notebook's labelled code cells, by label."""
+    """Quarto cell options (``#| key: value`` lines at the top) of an executed notebook's
+    labelled code cells, by label."""
     data = read_json(path)
-    cells = data.get("cells", []) if isinstance(data, dict) else []
-    found = [cell_options(c) for c in cells if c.get("cell_type") == "code"]
+    found = []
+    for cell in data.get("cells", []) if isinstance(data, dict) else []:
+        source = cell.get("source", "")
+        lines = ("".join(source) if isinstance(source, list) else str(source)).splitlines()
+        head = (line[2:].partition(":") for line in takewhile(lambda x: x[:2] == "#|", lines))
+        options = {k.strip(): v.strip().strip("\"'") for k, _, v in head}
+        found.append(options if cell.get("cell_type") == "code" else {})
     return {o["label"]: o for o in found if o.get("label")}

@@ -79,9 +79,6 @@ def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
     return "" if task else RUN_HINT
 
 
-# ----------------------------------------------------------------------------- site pages
-
-
 def write_site_pages(runs: Runs) -> list[Path]:
     """One page per site of the facts snapshot (pages of sites no longer there removed)."""
     folder = inputs.reports_dir("sites")
@@ -137,7 +134,7 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
         or missing_note("No interrupted-time-series estimates.", why_missing("its_site", tasks)),
         "has_robustness": bool(rows(site_id, "robustness.csv")),
         "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
-        "runs": [run_row(t) for t in tasks.values()],
+        "runs": [t.row() for t in tasks.values()],
         "dilution": est.dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
     }  # fmt: skip
     return est.render("site.qmd.j2", **context, **synth_context(site_id, page_dir, found["synth"]))
@@ -165,22 +162,6 @@ def synth_context(site_id: str, page_dir: Path, synth_rows: list[dict[str, str]]
         "synth_table": est.generic_table(synth_rows, captions["synth"], f"tbl-{site_id}-synth"),
         "synth_donors": est.generic_table(top, captions["donors"], f"tbl-{site_id}-donors"),
     }  # fmt: skip
-
-
-def run_row(task: TaskRun) -> dict[str, Any]:
-    """A task for the runs tables: its site by name, ``git describe`` with uncommitted changes
-    said in est.words."""
-    version = task.code_version
-    if version != "–":
-        dirty = " (uncommitted changes)" if version.endswith("-dirty") else ""
-        version = f"`{version.removesuffix('-dirty')}`{dirty}"
-    return {"name": f"{inputs.site_name(task.folder)}: {task.entry.notebook}",
-            "notebook": task.entry.notebook, "status": task.status, "code_version": version,
-            "lock": f"`{task.lock_hash[:16]}`", "duration_s": task.duration_s,
-            "finished": task.finished}  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- include files
 
 
 def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
@@ -268,6 +249,6 @@ def reproducibility(runs: Runs) -> str:
     commands = {site_id: [(nb, t.entry.executed_notebook or inputs.rel_root(
                     executed_notebook(site_id, nb)), json.dumps(t.entry.parameters, sort_keys=True))
                 for nb, t in runs.of(site_id).items()] for site_id in inputs.sites()}  # fmt: skip
-    return est.render("reproducibility.md.j2", runs=[run_row(t) for t in runs.tasks], sums=sums,
+    return est.render("reproducibility.md.j2", runs=[t.row() for t in runs.tasks], sums=sums,
                   commands=commands, wall=runs.wall_time_s,
                   kernel=settings.KERNEL_NAME)  # fmt: skip
