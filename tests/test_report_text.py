@@ -210,3 +210,9 @@ def test_its_tables_show_rate_ratios_and_findings_the_detectable_effect(project:
 
 
 
+
+
+def test_the_report_package_stays_small() -> None:
+    folder = Path(report.__file__).parent
+    lines = {p.name: len(p.read_text().splitlines()) for p in folder.glob("*.py")}
+    assert sum(lines.values()) < 1200 and max(lines.values()) <= 450, lines

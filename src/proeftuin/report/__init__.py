@@ -15,22 +15,19 @@ from __future__ import annotations
 from proeftuin.report.build import (
     PDF_NAME,
     PDF_PAGES,
-    QUARTO_HELP,
     REQUIRE_ENV,
     QuartoRequiredError,
-    ReportOutcome,
     build_report,
     find_quarto,
     generate_pages,
     page_problems,
     split_front_matter,
     validate_pages,
-    write_previews,
 )
 from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, STATIC_PAGES
 
 __all__ = [
-    "EMBED_RE", "INCLUDE_RE", "PDF_NAME", "PDF_PAGES", "QUARTO_HELP", "REQUIRE_ENV",
-    "STATIC_PAGES", "QuartoRequiredError", "ReportOutcome", "build_report", "find_quarto",
-    "generate_pages", "page_problems", "split_front_matter", "validate_pages", "write_previews",
+    "EMBED_RE", "INCLUDE_RE", "PDF_NAME", "PDF_PAGES", "REQUIRE_ENV", "STATIC_PAGES",
+    "QuartoRequiredError", "build_report", "find_quarto", "generate_pages", "page_problems",
+    "split_front_matter", "validate_pages",
 ]  # fmt: skip

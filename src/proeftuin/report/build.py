@@ -137,10 +137,8 @@ def validate_pages(pages: list[Path]) -> list[str]:
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """YAML front matter and body of a page."""
-    match = FRONT_MATTER_RE.match(text)
-    if not match:
-        return {}, text
-    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+    found = FRONT_MATTER_RE.match(text)
+    return (yaml.safe_load(found.group(1)) or {}, text[found.end() :]) if found else ({}, text)
 
 
 def shift_headings(text: str, top: int) -> str:
@@ -168,15 +166,11 @@ def chapter(text: str) -> str:
 def static_chapter(page: Path, texts: dict[str, str]) -> str:
     """A static page for print: the includes as their print texts, embeds as saved files."""
 
-    def embed(match: re.Match[str]) -> str:
-        notebook = Path(match.group(1))
-        return pg.figure(notebook.parent.name, notebook.stem, match.group(2),
-                      page_dir=inputs.reports_dir(), pdf=True)  # fmt: skip
-
-    text = pg.INCLUDE_RE.sub(
-        lambda m: texts.get(Path(m.group(1)).name, m.group(0)), page.read_text(encoding="utf-8")
-    )
-    return chapter(pg.EMBED_RE.sub(embed, text))
+    text = pg.INCLUDE_RE.sub(lambda m: texts.get(Path(m.group(1)).name, m.group(0)),
+                             page.read_text(encoding="utf-8"))  # fmt: skip
+    return chapter(pg.EMBED_RE.sub(lambda m: pg.figure(
+        Path(m.group(1)).parent.name, Path(m.group(1)).stem, m.group(2),
+        page_dir=inputs.reports_dir(), pdf=True), text))  # fmt: skip
 
 
 def find_quarto() -> Path | None:
@@ -240,23 +234,16 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
             continue
         title = word("notebooks", notebook.stem)
         notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
-    generated, pages_dir = inputs.reports_dir("_generated"), inputs.reports_dir("sites")
+    html = {
+        p.stem: preview_html(p.read_text("utf-8"))
+        for folder in ("_generated", "sites")
+        for p in inputs.reports_dir(folder).glob("*.*md")
+    }
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
-    sections = [
-        ("findings", "Key findings", "Key findings", [generated / "findings.md"]),
-        ("samenvatting", "Samenvatting", "Samenvatting", [generated / "samenvatting.md"]),
-        (inputs.SYNTHESIS, "Synthesis across the sites", "Synthesis",
-         [generated / "pooled.md", generated / "scorecard.md"]),
-        *[(s, site_name(s), site_name(s), [pages_dir / f"{s}.qmd"]) for s in sites],
-        ("robustness", "Robustness checks", "Robustness", [generated / "robustness.md"]),
-        (inputs.VALIDATION, "Validation", "Validation", [generated / "validation.md"]),
-    ]  # fmt: skip
-    shown = [{"id": folder, "title": title, "short": short,
-              "html": "".join(preview_html(p.read_text("utf-8")) for p in pages if p.is_file())}
-             for folder, title, short, pages in sections]  # fmt: skip
+    shown = [(s, site_name(s), site_name(s), html.get(s, "")) for s in sites]  # fmt: skip
     index = out / "index.html"
-    index.write_text(render("previews.html.j2", forward=False, warning=warning,
-                            no_quarto=no_quarto, notebooks=notebooks, sections=shown))  # fmt: skip
+    index.write_text(render("previews.html.j2", forward=False, warning=warning, html=html,
+                            no_quarto=no_quarto, notebooks=notebooks, sites=shown))  # fmt: skip
     return index
 
 

@@ -2,12 +2,9 @@
 control, dilution), in the words of ``reports/templates/vocabulary.yml``. Tables with fixed
 columns are column specs in ``reports/templates/tables.md.j2``; tables whose columns follow
 the results (one per inference method, ITS effect, control pool) are built here, one per
-outcome group, with the outcomes that could not be estimated and why.
-
-Dilution: where a site reaches only a share of its municipalities' population (the
-registry's ``coverage``), a municipal estimate is an intention-to-treat effect; if the
-effect is confined to the covered people, the effect per covered person is the estimate
-divided by the share, and for a rate ratio RR it is 1 + (RR - 1) / share.
+outcome group, with the outcomes that could not be estimated and why. Dilution: where a site
+reaches a share of its population, the municipal (intention-to-treat) estimate ÷ the share,
+or for a rate ratio RR, 1 + (RR − 1) ÷ share, is the effect per covered person.
 """
 
 from __future__ import annotations
@@ -26,11 +23,6 @@ from proeftuin.headline import INTERVAL_PREFERENCE
 from proeftuin.report import inputs
 from proeftuin.report import tables as tb
 from proeftuin.report.inputs import Rows, outcome_label, site_name
-
-COUNTS = {"year", "n_units", "n_treated_units", "n_periods", "k", "draws", "seed", "n_pre",
-          "n_post", "n_placebos", "first_year", "last_year"}  # fmt: skip
-KINDS = {"outcome": "outcome", "site": "site", "estimator": "design", "design": "design",
-         "method": "method", "variant": "pool", "p_value": "p", "mde_pct": "pct"}  # fmt: skip
 
 
 def words(part: str) -> dict[str, Any]:
@@ -60,6 +52,8 @@ FORMATS: dict[str, Callable[[tb.Row, str, int], str]] = {
     **{kind: _in_words(part) for kind, part in (("dimension", "groups"), ("design", "designs"),
        ("pool", "pools"), ("evidence", "evidence"), ("direction", "direction"),
        ("verdict", "verdict"))},
+    "generic": lambda r, k, d: tb.fmt_sig(r.get(k)) if tb.to_float(r.get(k)) is not None
+    else str(r.get(k) or ""),  # any other column of a results file
 }  # fmt: skip
 
 
@@ -126,10 +120,10 @@ def grouped(rows: Rows, header: list[str], cells: Callable[[list[tb.Row]], list[
         if not (names := groups.get(dimension, [])):
             continue
         units = {inputs.outcome(o).unit for o in names}
-        directions = {inputs.outcome(o).better for o in names}
+        directions = {inputs.outcome(o).better for o in names} - {""}
         short = len(names) > 1 and len(units) == 1  # the caption names the unit
         body = [[(inputs.outcome(o).label if short else outcome_label(o))
-                 + (f"; {inputs.outcome(o).better} is better" if len(directions) > 1 else ""),
+                 + (f"; {inputs.outcome(o).better} is better" * (len(directions) > 1)),
                  *cells(per_outcome[o])] for o in names]  # fmt: skip
         caption = (word("groups", dimension) or "Other outcomes") + f", {units.pop()}" * short
         caption += f" ({directions.pop()} is better)" if len(directions) == 1 else ""
@@ -165,13 +159,11 @@ def did_tables(rows: Rows, prefix: str) -> str:
             out.append(ci if ci == tb.MISSING else f"{ci} (p {tb.fmt_p(row.get('p_value'))})")
         return out
 
-    legend = []
-    for method in methods:
-        full = word("methods", method, 1)
-        said = [s for s in notes_of(r for r in rows if r.get("method") == method)
-                if s.lower() not in full.lower()]  # fmt: skip
-        legend.append(f"{word('methods', method, 0)}: {full}"
-                      + (f" ({'; '.join(said)})" if said else "") + ".")  # fmt: skip
+    said = {m: "; ".join(s for s in notes_of(r for r in rows if r.get("method") == m)
+                         if s.lower() not in word("methods", m, 1).lower())
+            for m in methods}  # fmt: skip
+    legend = [f"{word('methods', m, 0)}: {word('methods', m, 1)}" + f" ({said[m]})" * bool(said[m])
+              + "." for m in methods]  # fmt: skip
     header = ["Estimate", *[f"{word('methods', m, 0)}: 95% CI (p)" for m in methods]]
     text = grouped(rows, header, cells, words("captions")["did"], prefix, legend, "{gaps}")
     return text.replace("{gaps}", "; ".join(dict.fromkeys(gaps)) or "no interval")
@@ -216,12 +208,9 @@ def robustness_tables(rows: Rows, site: str) -> str:
         if check in build:
             found.append(build[check](check_rows, site))
             continue
-        spec = [["Outcome", "outcome", "outcome"], ["Variant", "variant", "text"],
-                ["Estimate (95% CI)", "", "est_ci"], ["p", "p_value", "p"]]  # fmt: skip
-        found.append(tb.table(spec, check_rows, f"Check `{check}`",
-                           f"tbl-{site}-robust-{check.replace('_', '-') or 'other'}", FORMATS,
-                           notes_of(check_rows)))  # fmt: skip
-    return "\n".join(t.markdown() for t in found if t)
+        label = f"tbl-{site}-robust-{check.replace('_', '-') or 'other'}"
+        found.append(generic_table(check_rows, f"Check `{check}`", label))
+    return "\n".join(t if isinstance(t, str) else t.markdown() for t in found)
 
 
 def _pool_table(rows: Rows, site: str) -> tb.Table:
@@ -232,9 +221,8 @@ def _pool_table(rows: Rows, site: str) -> tb.Table:
             if tb.to_float(per.get(v, {}).get("estimate")) is None:
                 said = notes_of([per.get(v, {})]) or [words("captions")["no_pool"]]
                 why.setdefault(word("pools", v), said)
-        body.append(
-            [outcome_label(outcome), *[tb.est_ci(per.get(v, {}), digits) for v in variants]]
-        )
+        body.append([outcome_label(outcome), *(tb.est_ci(per.get(v, {}), digits)
+                                               for v in variants)])  # fmt: skip
     missing = "; ".join(f"{pool}: {'; '.join(said)}" for pool, said in why.items())
     return tb.Table(["Outcome", *[word("pools", v) for v in variants]], body,
                  words("captions")["pools"], f"tbl-{site}-robust-pools", [],
@@ -250,9 +238,7 @@ def _leave_one_out_table(rows: Rows, site: str) -> tb.Table:
             continue
         digits = tb.shared_decimals(found)
         low, high = (f(found, key=lambda r: float(r["estimate"])) for f in (min, max))
-        bounds = [
-            (tb.to_float(r.get("ci_low")) or 0, tb.to_float(r.get("ci_high")) or 0) for r in found
-        ]
+        bounds = [[tb.to_float(r.get(k)) or 0 for k in ("ci_low", "ci_high")] for r in found]
         excludes = sum(1 for low_ci, high_ci in bounds if low_ci > 0 or high_ci < 0)
         span = f"{tb.fmt_est(low['estimate'], digits)} to {tb.fmt_est(high['estimate'], digits)}"
         without = [names.get(r.get("variant", ""), "a municipality not in the facts snapshot")
@@ -275,20 +261,16 @@ def _placebo_table(rows: Rows, site: str) -> tb.Table:
 def generic_table(rows: Rows, caption: str = "", label: str = "", missing: str = "") -> str:
     """Any results CSV, for a reader: named outcomes, sites, designs and methods, the interval
     in one column, counts as integers, other numbers to three significant digits, the notes
-    under the tb.table (a synthetic-control tb.table without its site and design columns)."""
+    under the table (a synthetic-control table without its site and design columns)."""
     skip = {"ci_high", "note", "lead"} | ({"site", "design"} if "estimator" in (rows or [{}])[0]
                                           else set())  # fmt: skip
-    spec = [[words("headers").get(k, k.replace("_", " ").capitalize()), k,
-             "ci" if k == "ci_low" else "int" if k in COUNTS else KINDS.get(k, "generic")]
+    heads, kinds = words("headers"), words("formats")
+    spec = [[heads.get(k, k.replace("_", " ").capitalize()), k, kinds.get(k, "generic")]
             for k in (rows[0] if rows else []) if k not in skip]  # fmt: skip
-
-    def generic(r: tb.Row, k: str, d: int) -> str:
-        return tb.fmt_sig(r.get(k)) if tb.to_float(r.get(k)) is not None else str(r.get(k) or "")
 
     notes = notes_of(rows)
     missing = missing or "no value in the results file" + (" (see the notes)" if notes else "")
-    return tb.table(spec, rows, caption, label, {**FORMATS, "generic": generic}, notes,
-                 missing).markdown()  # fmt: skip
+    return tb.table(spec, rows, caption, label, FORMATS, notes, missing).markdown()
 
 
 def dilution_table(site: SiteFacts | None, did_rows: Rows, its_rows: Rows, label: str) -> str:
@@ -297,14 +279,11 @@ def dilution_table(site: SiteFacts | None, did_rows: Rows, its_rows: Rows, label
     share = site.coverage.share if site and site.coverage.population == "share" else None
     if not share:
         return ""
-    rank, best, keys = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}, {}, ("ci_low", "ci_high")
-    for r in estimated(did_rows):
-        seen = best.get(r["outcome"])
-        if r.get("method") in rank and (seen is None or rank[r["method"]] < rank[seen["method"]]):
-            best[r["outcome"]] = r
-    body = []
-    for r in [*best.values(), *(r for r in estimated(its_rows) if r.get("lead") == "True"
-                                and r.get("effect") == "level_change")]:  # fmt: skip
+    rank, keys, body = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}, ("ci_low", "ci_high"), []
+    ranked = by_key((r for r in estimated(did_rows) if r.get("method") in rank), "outcome")
+    for r in [*(min(found, key=lambda r: rank[r["method"]]) for found in ranked.values()),
+              *(r for r in estimated(its_rows) if r.get("lead") == "True"
+                and r.get("effect") == "level_change")]:  # fmt: skip
         ratio, d = tb.to_float(r.get("rate_ratio")), 3 if "effect" in r else tb.shared_decimals([r])
         design = f"DiD ({word('methods', r.get('method'), 0)})" if "effect" not in r else (
             "ITS level change" + ", rate ratio" * (ratio is not None))  # fmt: skip
@@ -312,11 +291,8 @@ def dilution_table(site: SiteFacts | None, did_rows: Rows, its_rows: Rows, label
                                          if (b := tb.to_float(r.get(k))) is not None}}  # fmt: skip
         scaled = {k: 1 + (v - 1) / share if ratio is not None else v / share for k in
                   ("estimate", *keys) if (v := tb.to_float(shown.get(k))) is not None}  # fmt: skip
-        body.append(
-            [outcome_label(r["outcome"]), design, tb.est_ci(shown, d), tb.est_ci(scaled, d)]
-        )
-    caption = (f"Municipal estimates and the implied effect per covered person (share covered "
-               f"{tb.fmt_pct(share)}; estimate ÷ {share:g}, a rate ratio RR as "
-               f"1 + (RR − 1) ÷ {share:g})")  # fmt: skip
+        body.append([outcome_label(r["outcome"]), design, tb.est_ci(shown, d),
+                     tb.est_ci(scaled, d)])  # fmt: skip
+    caption = words("captions")["dilution"].format(pct=tb.fmt_pct(share), share=f"{share:g}")
     header = ["Outcome", "Design", "Municipal estimate (ITT, 95% CI)", "Per covered person"]
     return tb.Table(header, body, caption, label, numeric={2, 3}).markdown()

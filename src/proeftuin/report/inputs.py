@@ -58,26 +58,18 @@ def site_name(site_id: str) -> str:
 
 def outcome(name: str) -> OutcomeFacts:
     """An outcome's facts; its bare name (no unit, no direction) when the snapshot lacks it."""
-    found = facts().outcome(name)
-    return found or OutcomeFacts(name=name, label=name, unit="", dimension="", better="lower")
-
-
-def better_direction(name: str) -> str:
-    """``"higher"``, ``"lower"`` or ``""`` (unknown): which way is good for the outcome."""
-    found = facts().outcome(name)
-    return found.better if found else ""
+    bare = OutcomeFacts.model_construct(name=name, label=name, unit="", dimension="", better="")
+    return facts().outcome(name) or bare
 
 
 def outcome_label(name: str) -> str:
     """``Label (unit)`` for a reader, without repeating a unit the label already names."""
     label, unit = outcome(name).label, outcome(name).unit
+    head, _, inner = label.removesuffix(")").rpartition(" (")  # "Good health (%)", "% of adults"
     if not unit or unit == "ratio" or unit in label:
         return label
-    if label.endswith(")") and "(" in label:
-        head, _, inner = label[:-1].rpartition("(")
-        if unit.startswith(inner):  # "Good health (%)" + "% of adults"
-            return f"{head}({unit})"
-    return f"{label} ({unit})"
+    return f"{head} ({unit})" if head and label.endswith(")") and unit.startswith(inner) else (
+        f"{label} ({unit})")  # fmt: skip
 
 
 def read_csv(path: Path) -> Rows:

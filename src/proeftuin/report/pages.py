@@ -36,11 +36,6 @@ INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
 TOP_DONORS = 5  # largest unit weights shown per outcome and estimator
 
 
-def pdf_label(owner: str, label: str) -> str:
-    """A label unique in the whole PDF: prefixed by the site that owns the figure."""
-    return f"fig-{owner}-{label.removeprefix('fig-')}" if owner else label
-
-
 def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool = False,
            owner: str = "", ref: bool = False) -> str:  # fmt: skip
     """A labelled figure, an embed (website) or its saved file (PDF), ``""`` when its file
@@ -49,12 +44,13 @@ def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool 
     cell, saved = notebook_labels(path).get(label), inputs.figure_file(folder, label)
     if not saved.is_file() or (cell is None and not pdf):
         return ""
+    unique = f"fig-{owner}-{label.removeprefix('fig-')}" if owner and pdf else label  # in the PDF
     if ref:
-        return f"@{pdf_label(owner if pdf else '', label)}"
+        return f"@{unique}"
     if not pdf:
         return f"{{{{< embed {Path(os.path.relpath(path, page_dir)).as_posix()}#{label} >}}}}\n"
     image = Path(os.path.relpath(saved, page_dir)).as_posix()
-    return f"![{(cell or {}).get('fig-cap', label)}]({image}){{#{pdf_label(owner, label)}}}\n"
+    return f"![{(cell or {}).get('fig-cap', label)}]({image}){{#{unique}}}\n"
 
 
 def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *,
@@ -96,8 +92,8 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     """A site's page (website) or chapter source (PDF, figures from files): everything the
     template shows, from the facts snapshot and the results."""
     site, tasks = inputs.site(site_id), runs.of(site_id)
-    facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": ""}
-    facts.setdefault("missing", True)
+    facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": "",
+                                                                    "missing": True}  # fmt: skip
     first = next(iter(tasks.values()), None)
     params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
     found = {n: rows(site_id, f"{n}_estimates.csv") for n in ("did", "its", "synth")}

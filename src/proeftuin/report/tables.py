@@ -128,9 +128,6 @@ class Table:
     numeric: set[int] = field(default_factory=set)
     missing: str = NO_VALUE
 
-    def __bool__(self) -> bool:
-        return bool(self.rows)
-
     def markdown(self) -> str:
         """A pipe table (numeric columns right-aligned), its caption line with the label and,
         when wide, print widths by the longest text of each column; dashes explained."""
