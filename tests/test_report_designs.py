@@ -43,7 +43,7 @@ def test_site_page_leads_with_the_designs_and_shows_synth(project: Path) -> None
     assert lead < text.index("## The site and its municipalities")
     assert "(../results/synthesis/fig-designs-site-a.png){#fig-designs-site-a}" in text
     assert "| cost basket std (€ per insured-year) | synthetic DiD | – | sensitivity |" in text
-    assert "–: no control-pool variant (only difference-in-differences has one)" in text
+    assert "–: in Variant: only difference-in-differences has control-pool variants" in text
     synth = text[text.index("## Synthetic control and synthetic DiD") :]
     assert "| synthetic DiD | RI | 81.5 | 32 to 132 | 0.040 | 3.25 | 140 | 7% |" in synth
     other = (project / "reports" / "sites" / "site-b.qmd").read_text()

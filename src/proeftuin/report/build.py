@@ -214,14 +214,13 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
     """HTML previews of every executed notebook (outputs only), and an index that answers
     the question first (key findings, samenvatting), then shows the generated pages."""
     out = inputs.reports_dir("previews")
-    if out.exists():
-        shutil.rmtree(out)
+    shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     from nbconvert import HTMLExporter  # self-contained pages, no third-party scripts
 
-    template = str(inputs.reports_dir("templates") / "preview.html.j2")
-    exporter = HTMLExporter(template_name="lab", template_file=template, exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True)  # fmt: skip
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            template_file=str(inputs.reports_dir("templates", "preview.html.j2")),
+                            exclude_output_prompt=True)  # fmt: skip
     notebooks: dict[str, list[tuple[str, str, str]]] = {}  # folder -> (href, title, file)
     found = settings.executed_dir().glob("*/*.ipynb")  # not hidden, partial or failed copies
     for notebook in sorted(p for p in found if not p.name.startswith((".", "_"))
@@ -232,13 +231,10 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
             (out / href).write_text(exporter.from_filename(str(notebook))[0], encoding="utf-8")
         except FileNotFoundError:  # replaced by a run in progress: leave it out
             continue
-        title = word("notebooks", notebook.stem)
-        notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
-    html = {
-        p.stem: preview_html(p.read_text("utf-8"))
-        for folder in ("_generated", "sites")
-        for p in inputs.reports_dir(folder).glob("*.*md")
-    }
+        title, folder = word("notebooks", notebook.stem), notebook.parent.name
+        notebooks.setdefault(folder, []).append((href, title, notebook.name))
+    html = {p.stem: preview_html(p.read_text("utf-8")) for part in ("_generated", "sites")
+            for p in inputs.reports_dir(part).glob("*.*md")}  # fmt: skip
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
     shown = [(s, site_name(s), site_name(s), html.get(s, "")) for s in sites]  # fmt: skip
     index = out / "index.html"

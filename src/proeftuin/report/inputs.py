@@ -6,6 +6,7 @@ outcome catalogue; a copied ``reports/results`` + ``reports/executed`` folder is
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,8 +53,7 @@ def site(site_id: str) -> SiteFacts | None:
 
 
 def site_name(site_id: str) -> str:
-    found = site(site_id)
-    return found.name if found else site_id
+    return found.name if (found := site(site_id)) else site_id
 
 
 def outcome(name: str) -> OutcomeFacts:
@@ -74,10 +74,7 @@ def outcome_label(name: str) -> str:
 
 def read_csv(path: Path) -> Rows:
     """Rows of a results CSV (empty when the file is missing)."""
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return list(csv.DictReader(io.StringIO(path.read_text("utf-8")))) if path.is_file() else []
 
 
 def read_json(path: Path) -> Any:

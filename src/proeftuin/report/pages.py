@@ -34,6 +34,8 @@ RUN_HINT = "Run `proeftuin run` to execute the notebooks, then `proeftuin report
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)(?:\s[^>]*)?>\}\}")
 INCLUDE_RE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
 TOP_DONORS = 5  # largest unit weights shown per outcome and estimator
+SYNTH_COLUMNS = ("outcome", "estimator", "method", "estimate", "ci_low", "ci_high", "p_value",
+                 "pre_rmspe", "mde", "mde_pct", "note")  # fmt: skip
 
 
 def figure(folder: str, notebook: str, label: str, *, page_dir: Path, pdf: bool = False,
@@ -57,9 +59,9 @@ def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *
             page_dir: Path, pdf: bool, owner: str = "") -> dict[str, Any]:  # fmt: skip
     """A section's figures: shown only with an estimate in ``found``; else one line why."""
     if not est.estimated(found):
-        reasons = "; ".join(sorted({r.get("note", "") for r in found} - {""}))
-        said = f"nothing could be estimated ({reasons})." if reasons else f"no estimates. {why}"
-        return {"shown": [], "why": f"No figure: {said}"}
+        said = "; ".join(est.notes_of(found))
+        return {"shown": [], "why": f"No figure: nothing could be estimated ({said})." if said
+                else f"No figure: no estimates. {why}"}  # fmt: skip
     shown = [figure(folder, notebook, lab, page_dir=page_dir, pdf=pdf, owner=owner)
              for lab in FIGURES[notebook]]  # fmt: skip
     missing, why = shown.count(""), why or "The notebook had nothing to draw."
@@ -70,18 +72,17 @@ def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *
 def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
     """Why the task's output is missing (failed, not run), else how to produce it."""
     task = tasks.get(notebook)
-    if task and not task.entry.succeeded:
-        return f"Task {task.entry.describe()}."
-    return "" if task else RUN_HINT
+    return (
+        RUN_HINT if not task else "" if task.entry.succeeded else f"Task {task.entry.describe()}."
+    )
 
 
 def write_site_pages(runs: Runs) -> list[Path]:
     """One page per site of the facts snapshot (pages of sites no longer there removed)."""
     folder = inputs.reports_dir("sites")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.qmd"):
-        if stale.stem not in inputs.sites():
-            stale.unlink()
+    for stale in (p for p in folder.glob("*.qmd") if p.stem not in inputs.sites()):
+        stale.unlink()
     pages = [folder / f"{site_id}.qmd" for site_id in inputs.sites()]
     for page in pages:
         page.write_text(site_page(page.stem, runs, pdf=False), encoding="utf-8")
@@ -102,7 +103,9 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     names = {"inference": lambda m: est.word("methods", m, 0), "outcomes": inputs.outcome_label,
              "site": inputs.site_name}  # fmt: skip
 
-    def shown(key: str, value: Any) -> str:
+    def shown(key: str, value: Any) -> str:  # outcome periods: {outcome: [first, last]}
+        if isinstance(value, dict):
+            return "; ".join(f"{inputs.outcome_label(k)}: {v[0]}–{v[-1]}" for k, v in value.items())
         if isinstance(value, list):
             return ", ".join(map(names.get(key, str), value))
         return names.get(key, str)(value) if isinstance(value, str) else json.dumps(value)
@@ -155,7 +158,10 @@ def synth_context(site_id: str, page_dir: Path, synth_rows: list[dict[str, str]]
         if saved.is_file() and est.estimated(designs) else "",
         "designs_table": est.generic_table(designs, captions["designs"], f"tbl-{site_id}-designs",
                                        captions["designs_missing"]),
-        "synth_table": est.generic_table(synth_rows, captions["synth"], f"tbl-{site_id}-synth"),
+        "synth_table": est.generic_table([{k: r.get(k, "") for k in SYNTH_COLUMNS} for r in
+                                          est.estimated(synth_rows)], captions["synth"],
+                                         f"tbl-{site_id}-synth"),
+        "synth_missing": [r for r in synth_rows if not est.estimated([r])],
         "synth_donors": est.generic_table(top, captions["donors"], f"tbl-{site_id}-donors"),
     }  # fmt: skip
 
@@ -182,13 +188,12 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     }
 
 
-def write_includes(runs: Runs) -> list[Path]:
-    """Write the website's include files; their paths."""
+def write_includes(runs: Runs) -> None:
+    """Write the website's include files (``reports/_generated/``)."""
     out = inputs.reports_dir("_generated")
     out.mkdir(parents=True, exist_ok=True)
     for name, text in include_texts(runs).items():
         (out / name).write_text(text, encoding="utf-8")
-    return sorted(out.glob("*.md"))
 
 
 def robustness(pdf: bool = False) -> str:
@@ -227,8 +232,8 @@ def coverage() -> str:
     """Estimation samples per site and outcome, then missingness per source and year."""
     found = [{**r[0], "site": s} for s in inputs.sites()
              for r in est.by_key(rows(s, "did_estimates.csv"), "outcome").values()]  # fmt: skip
-    extra = est.generic_table(rows("data", "coverage.csv"), "Coverage and missingness per source "
-                          "and year", "tbl-missingness")  # fmt: skip
+    extra = est.generic_table(rows("data", "coverage.csv"), "Coverage and missingness per "
+                              "source and year", "tbl-missingness")  # fmt: skip
     return est.render("coverage.md.j2", found=found, extra=extra)
 
 
@@ -239,9 +244,8 @@ def reproducibility(runs: Runs) -> str:
         if task.folder != inputs.SYNTHESIS:  # the synthesis depends on tasks, not on data
             for name, digest in task.data_checksums.items():
                 checksums.setdefault(name, set()).add(str(digest))
-    sums = [{"file": name, "sha256": ", ".join(sorted(d)),
-             "same": "yes" if len(d) == 1 else "NO: inputs differ"}
-            for name, d in sorted(checksums.items())]  # fmt: skip
+    sums = [{"file": name, "sha256": ", ".join(sorted(d)), "same": "yes" if len(d) == 1
+             else "NO: inputs differ"} for name, d in sorted(checksums.items())]  # fmt: skip
     commands = {site_id: [(nb, t.entry.executed_notebook or inputs.rel_root(
                     executed_notebook(site_id, nb)), json.dumps(t.entry.parameters, sort_keys=True))
                 for nb, t in runs.of(site_id).items()] for site_id in inputs.sites()}  # fmt: skip
