@@ -8,6 +8,7 @@ package stays small (issue 10)."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -76,6 +77,8 @@ def test_wide_tables_get_print_widths_and_sources_are_cited_once(project: Path) 
                 shares = [int(w) for w in widths.group(1).split(",")]
                 assert len(shares) == len(rows[0]) and sum(shares) == 100
     assert wide >= 3  # scorecard, pooled, validation
+    scorecard = (project / "reports" / "_generated" / "scorecard.md").read_text()
+    assert "{%" not in scorecard and "Intervals and p-values from:" not in scorecard  # no method
     validation = (project / "reports" / "_generated" / "validation.md").read_text()
     assert validation.count("Callaway & Sant'Anna") == 1  # the full citation once, below
     assert "| ✓ yes | [1] |" in validation and "[1] Callaway & Sant'Anna" in validation
@@ -164,6 +167,17 @@ def test_the_samenvatting_names_outcomes_in_dutch(project: Path) -> None:  # noq
 
 
 def test_previews_answer_the_question_first(project: Path) -> None:  # noqa: F811
+    executed = project / "reports" / "executed" / "site-a" / "did_site.ipynb"
+    saved = json.loads(executed.read_text())
+    staged = "['reports/results/.staging/site-a-did_site-0123/did_estimates.csv']"
+    output = {
+        "output_type": "execute_result",
+        "metadata": {},
+        "execution_count": 1,
+        "data": {"text/plain": staged},
+    }  # a cell whose last value is the written paths
+    saved["cells"][-1]["outputs"].append(output)
+    executed.write_text(json.dumps(saved))
     index = report.build_report().previews_index
     assert index is not None
     html = index.read_text()
@@ -174,6 +188,7 @@ def test_previews_answer_the_question_first(project: Path) -> None:  # noqa: F81
     assert "includes zero" in html[findings:dutch] and "bevat nul" in html[dutch:first_site]
     notebook = (index.parent / "site-a" / "did_site.html").read_text()
     assert "#| label" not in notebook and "data:image/png;base64" in notebook  # outputs only
+    assert ".staging" not in notebook
 
 
 def test_a_site_page_opens_with_the_answer_from_the_results(project: Path) -> None:  # noqa: F811
@@ -207,9 +222,6 @@ def test_its_tables_show_rate_ratios_and_findings_the_detectable_effect(project:
     assert "RR 0.951 (0.905 to 1.000)" in site and "RR: rate ratio" in site
     findings = (project / "reports" / "_generated" / "findings.md").read_text()
     assert "Only an effect of about 12.5" in findings
-
-
-
 
 
 def test_the_report_package_stays_small() -> None:

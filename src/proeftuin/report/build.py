@@ -228,7 +228,9 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
         href = f"{notebook.parent.name}/{notebook.stem}.html"
         try:
             (out / notebook.parent.name).mkdir(exist_ok=True)
-            (out / href).write_text(exporter.from_filename(str(notebook))[0], encoding="utf-8")
+            page = exporter.from_filename(str(notebook))[0]  # without internal staging paths:
+            page = re.sub(r"<pre>[^<]*/\.staging/[^<]*</pre>", "<pre>(results written)</pre>", page)
+            (out / href).write_text(page, encoding="utf-8")
         except FileNotFoundError:  # replaced by a run in progress: leave it out
             continue
         title, folder = word("notebooks", notebook.stem), notebook.parent.name
