@@ -105,16 +105,11 @@ def build_report(*, require_quarto: bool | None = None, warning: str = "") -> Re
 
 def page_problems(page: Path) -> list[str]:
     """Embeds whose target is missing, includes not found, cross-references not defined."""
-    problems: list[str] = []
-
-    def inline(match: re.Match[str]) -> str:  # one level of includes
-        included = page.parent / match.group(1)
-        if included.is_file():
-            return included.read_text(encoding="utf-8")
-        problems.append(f"{page.name}: include {match.group(1)} not found")
-        return ""
-
-    text = pg.INCLUDE_RE.sub(inline, page.read_text(encoding="utf-8"))
+    raw, folder = page.read_text(encoding="utf-8"), page.parent  # one level of includes
+    problems = [f"{page.name}: include {name} not found" for name in pg.INCLUDE_RE.findall(raw)
+                if not (folder / name).is_file()]  # fmt: skip
+    text = pg.INCLUDE_RE.sub(lambda m: (folder / m.group(1)).read_text(encoding="utf-8")
+                             if (folder / m.group(1)).is_file() else "", raw)  # fmt: skip
     labels = set(LABEL_DEF_RE.findall(text))
     for target, label in pg.EMBED_RE.findall(text):
         found = notebook_labels(page.parent / target)
