@@ -23,6 +23,7 @@ from proeftuin.report.pages import (
     EMBED_RE,
     INCLUDE_RE,
     STATIC_PAGES,
+    preview_figures,
     write_includes,
     write_site_pages,
 )
@@ -255,7 +256,7 @@ def preview_html(markdown: str) -> str:
     and Quarto's labels and fenced divs left out, headings one level down."""
     from nbconvert.filters.markdown import markdown2html
 
-    text = EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
+    text = EMBED_RE.sub("", FRONT_MATTER_RE.sub("", preview_figures(markdown), count=1))
     text = re.sub(r" ?\{#[\w-]+\}|^:::.*$", "", text, flags=re.MULTILINE)
     text = QMD_LINK_RE.sub(r"\1", text)  # pages Quarto did not render: keep the words only
     text = re.sub(

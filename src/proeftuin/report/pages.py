@@ -11,6 +11,8 @@ notebook's labelled cell. In the PDF it is the file the notebook saved beside it
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import os
 import re
@@ -199,10 +201,13 @@ def robustness_notebook(site_id: str) -> Path:
 
 def include_texts(runs: Runs) -> dict[str, str]:
     """Every include file's text, by file name."""
-    pooled = rows(inputs.SYNTHESIS, "pooled.csv")
+    pooled, card = rows(inputs.SYNTHESIS, "pooled.csv"), rows(inputs.SYNTHESIS, "scorecard.csv")
     return {
-        "scorecard.md": template_table("scorecard", rows(inputs.SYNTHESIS, "scorecard.csv"))
-        or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
+        "scorecard.md": scorecard_figure(card)
+        + (
+            template_table("scorecard", card)
+            or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it).")
+        ),
         "findings.md": findings(pooled, dutch=False),
         "samenvatting.md": findings(pooled, dutch=True),
         "pooled.md": template_table("pooled", pooled)
@@ -212,6 +217,68 @@ def include_texts(runs: Runs) -> dict[str, str]:
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
     }
+
+
+# ----------------------------------------------------------------------------- scorecard figure
+
+SCORECARD_FIGURE = "fig-scorecard"
+#: A figure with alt text as the scorecard's include writes it (Quarto's image syntax).
+ALT_FIGURE_RE = re.compile(r'!\[([^\]]*)\]\(([^)\s]+)\)\{#([\w-]+) fig-alt="([^"]*)"\}')
+
+
+def scorecard_figure(card: Rows) -> str:
+    """The visual scorecard the synthesis saved (``fig-scorecard.png``), above the table: alt
+    text naming the sites and outcomes it shows, a caption naming the inference method its
+    intervals come from. Nothing when no figure was saved (nothing was estimated)."""
+    saved = inputs.figure_file(inputs.SYNTHESIS, SCORECARD_FIGURE)
+    keys = ("estimate", "ci_low", "ci_high")
+    drawn = [r for r in card if all(to_float(r.get(k)) is not None for k in keys)]
+    if not saved.is_file() or not drawn:
+        return ""
+    sites = list(dict.fromkeys(inputs.site_name(r.get("site", "")) for r in drawn))
+    outcomes = list(dict.fromkeys(inputs.outcome(r.get("outcome", "")).label for r in drawn))
+    methods = [m for m in dict.fromkeys(r.get("method") or "" for r in drawn) if m]
+    named = [METHODS.get(m, (m, m))[1].lower() for m in methods] or ["a method not recorded"]
+    left_out = list(dict.fromkeys(inputs.site_name(r.get("site", "")) for r in card))
+    left_out = [s for s in left_out if s not in sites]
+    alt = (
+        f"Chart of the Triple Aim scorecard for {_words(sites)}: for {_words(outcomes)}, each "
+        "site's estimated effect with its 95% interval against zero, marked ▲ better or "
+        "▼ worse where the interval excludes zero and ○ no clear change where it includes "
+        "zero. The table below gives the numbers."
+    )
+    caption = (
+        "Triple Aim scorecard: each site's estimate with its 95% interval against zero, per "
+        f"headline outcome. Intervals: {_words(named)} (each site's most robust method). "
+        "▲ better, ▼ worse: the interval excludes zero; ○ no clear change: it includes zero "
+        "(the table's direction also counts weak evidence, p < 0.10). Grey band: ± the "
+        "minimum detectable effect, where known."
+        + (f" Not drawn, no estimate: {_words(left_out)}." if left_out else "")
+    )
+    image = Path(os.path.relpath(saved, inputs.reports_dir())).as_posix()
+    alt = alt.replace('"', "'")
+    return f'![{caption}]({image}){{#{SCORECARD_FIGURE} fig-alt="{alt}"}}\n\n'
+
+
+def _words(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def preview_figures(markdown: str) -> str:
+    """For the previews (no Quarto): a figure with alt text as an HTML figure, its image
+    inlined (the previews folder is served without the results beside it)."""
+
+    def figure_html(match: re.Match[str]) -> str:
+        caption, src, label, alt = match.groups()
+        path = inputs.reports_dir() / src
+        if not path.is_file():
+            return ""
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return (f"<figure id='{label}'><img src='data:image/png;base64,{data}' "
+                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>\n")  # fmt: skip
+
+    return ALT_FIGURE_RE.sub(figure_html, markdown)
 
 
 def write_includes(runs: Runs) -> list[Path]:
