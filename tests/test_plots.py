@@ -198,7 +198,7 @@ def test_scorecard_grid_is_sites_by_estimated_outcomes_with_verdict_markers() ->
                        (0.5, "o", True)}  # fmt: skip
     mde_bands = sorted(round(p.get_width(), 1) for ax in axes for p in ax.patches)
     assert mde_bands == [5.0, 90.0, 120.0]  # ± the MDE where known
-    title = fig.get_suptitle()
+    title = " ".join(fig.get_suptitle().split())
     assert "randomization inference over placebo sites" in title and "restricted" in title
 
 

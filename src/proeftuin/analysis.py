@@ -161,15 +161,19 @@ def not_estimated(
     the values (``check=["placebo_year"]``)."""
     from proeftuin.outcomes import get_outcome
 
-    for column, values in only.items():
-        table = table[table[column].isin(values)] if column in table else table.iloc[0:0]
-    has = table.get("outcome", pd.Series(dtype=object))
+    for column, keep in only.items():
+        table = table[table[column].isin(keep)] if column in table else table.iloc[0:0]
+    if "outcome" not in table:
+        table = table.assign(outcome=pd.Series(dtype=object))
+    if "estimate" not in table:
+        table = table.assign(estimate=np.nan)
+    has = table["outcome"]
     wanted = list(dict.fromkeys(has)) if outcomes is None else list(outcomes)
-    values = pd.to_numeric(table.get("estimate", pd.Series(dtype=float)), errors="coerce")
-    done = set(has[np.isfinite(values.to_numpy(float))]) if len(table) else set()
+    values = pd.to_numeric(table["estimate"], errors="coerce").to_numpy(float)
+    done = set(has[np.isfinite(values)])
     missing = []
     for outcome in (o for o in wanted if o not in done):
-        notes = table.loc[has == outcome, "note"] if "note" in table else pd.Series(dtype=object)
+        notes = table.loc[has == outcome, "note"] if "note" in table else []
         reasons = list(dict.fromkeys(n for n in notes if isinstance(n, str) and n))
         more = f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""
         reason = f"{reasons[0]}{more}" if reasons else "no estimate"
