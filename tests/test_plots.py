@@ -211,3 +211,15 @@ def test_scorecard_verdict_needs_the_interval_to_exclude_zero() -> None:
 def test_scorecard_with_no_estimate_saves_no_file(tmp_path: Path) -> None:
     card = _card().assign(estimate=np.nan)
     assert _saved(plots_synthesis.scorecard(card, NAMES), tmp_path) == []
+
+
+def test_scorecard_cell_without_estimate_says_why_instead_of_an_interval() -> None:
+    card = _card().assign(direction="inconclusive")
+    gone = (card["site"] == "vechtdal") & (card["outcome"] == HEALTH)
+    card.loc[gone, ["estimate", "ci_low", "ci_high", "direction"]] = [
+        np.nan, np.nan, np.nan, "not estimable"
+    ]  # fmt: skip
+    fig = plots_synthesis.scorecard(card, NAMES)
+    health = [ax for ax in fig.axes if ax.get_title().startswith("Population health")][0]
+    assert [t.get_text() for t in health.texts] == ["not estimable"]
+    assert len([line for line in health.get_lines() if line.get_marker() == "o"]) == 0

@@ -54,16 +54,22 @@ def outcome_title(outcome: str) -> str:
 
 
 def small_multiples(
-    items: Sequence[str], draw: Callable[[Axes, str], None], *, ncols: int = 2
+    items: Sequence[str],
+    draw: Callable[[Axes, str], None],
+    *,
+    ncols: int = 2,
+    panel_width: float = 5.2,
 ) -> Figure | None:
-    """A grid of one panel per item (outcome); unused panels are hidden. None without items."""
+    """A grid of one panel per item (outcome); unused panels are hidden. None without items.
+    A wider ``panel_width`` leaves room for long tick labels (site names)."""
     if not items:
         return None
     ncols = min(ncols, len(items))
     nrows = max(1, math.ceil(len(items) / ncols))
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False, layout="constrained"
-    )
+        nrows, ncols, figsize=(panel_width * ncols, 3.4 * nrows), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
     flat = axes.ravel()
     for ax, item in zip(flat, items, strict=False):
         draw(ax, item)

@@ -73,7 +73,7 @@ def forest(
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
         ax.set_xlabel("effect against the comparison group")
 
-    return small_multiples(drawn, draw)
+    return small_multiples(drawn, draw, panel_width=7.2)
 
 
 def side_by_side(table: pd.DataFrame, names: Mapping[str, str] | None = None) -> Figure | None:
@@ -155,8 +155,14 @@ def scorecard(card: pd.DataFrame, names: Mapping[str, str] | None = None) -> Fig
     y = {site: len(sites) - i for i, site in enumerate(sites)}
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         info = get_outcome(outcome)
-        for row in rows[rows["outcome"] == outcome].itertuples():
-            _scorecard_cell(ax, row, y[row.site], info.higher_is_better)
+        here = rows[rows["outcome"] == outcome].drop_duplicates("site").set_index("site")
+        for site in sites:
+            if site in here.index:
+                _scorecard_cell(ax, here.loc[site], y[site], info.higher_is_better)
+                continue
+            ax.text(0.5, y[site], _why_not(card, site, outcome), ha="center", va="center",
+                    transform=ax.get_yaxis_transform(), fontsize=7, style="italic",
+                    color=NEUTRAL_COLOUR)  # fmt: skip
         ax.axvline(0, color=POOLED_COLOUR, linewidth=0.8)
         better = "higher" if info.higher_is_better else "lower"
         title = f"{DIMENSIONS.get(info.dimension, info.dimension)}\n{outcome_title(outcome)}"
@@ -173,15 +179,22 @@ def scorecard(card: pd.DataFrame, names: Mapping[str, str] | None = None) -> Fig
     return fig
 
 
-def _scorecard_cell(ax: Axes, row: object, y: float, higher_is_better: bool) -> None:
-    estimate, low, high = (float(getattr(row, k)) for k in ("estimate", "ci_low", "ci_high"))
-    mde = pd.to_numeric(pd.Series([getattr(row, "mde", None)]), errors="coerce").iloc[0]
+def _scorecard_cell(ax: Axes, row: pd.Series, y: float, higher_is_better: bool) -> None:
+    estimate, low, high = (float(row[k]) for k in ("estimate", "ci_low", "ci_high"))
+    mde = pd.to_numeric(pd.Series([row.get("mde")]), errors="coerce").iloc[0]
     if np.isfinite(mde) and mde > 0:
         ax.barh(y, 2 * mde, left=-mde, height=0.5, color=MDE_COLOUR, linewidth=0)
     marker, colour, filled, _ = VERDICTS[verdict(estimate, low, high, higher_is_better)]
     ax.plot([low, high], [y, y], color=colour, linewidth=2, solid_capstyle="butt")
     ax.plot([estimate], [y], marker=marker, markersize=9, color=colour,
             markerfacecolor=colour if filled else "white", markeredgewidth=1.5)  # fmt: skip
+
+
+def _why_not(card: pd.DataFrame, site: str, outcome: str) -> str:
+    """The scorecard's word for a cell without an estimate ('not estimable', 'failed')."""
+    row = card[(card["site"] == site) & (card["outcome"] == outcome)]
+    words = row["direction"].dropna() if "direction" in row else pd.Series(dtype=object)
+    return str(words.iloc[0]) if len(words) else "not estimated"
 
 
 def _scorecard_legend() -> list[Line2D | Patch]:
