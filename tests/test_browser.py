@@ -27,6 +27,7 @@ import pytest
 import websocket
 
 from proeftuin import report, settings
+from proeftuin.facts import read_facts
 from test_report import copy_report_sources
 
 pytestmark = pytest.mark.browser
@@ -48,6 +49,10 @@ BROKEN_IMAGES_JS = (
     ".map(i => i.currentSrc || i.src)"
 )
 LINKS_JS = "Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
+SCORECARD_JS = (
+    "Array.from(document.images).filter(i => i.alt.includes('Triple Aim scorecard'))"
+    ".map(i => ({alt: i.alt, width: i.naturalWidth}))"
+)
 
 
 def find_chromium() -> str | None:
@@ -189,6 +194,18 @@ def link_status(url: str) -> int:
         return exc.code
 
 
+def assert_scorecard_shown(images: list[dict[str, Any]]) -> None:
+    """The overview's scorecard figure loaded, its alt text naming every site and outcome of
+    the facts snapshot by name (not by id)."""
+    snapshot = read_facts()
+    [image] = images
+    assert image["width"] > 0
+    for site in snapshot.sites:
+        assert site.name in image["alt"] and site.id not in image["alt"]
+    for outcome in snapshot.outcomes:
+        assert outcome.label in image["alt"]
+
+
 @pytest.fixture
 def built_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
     """Build the report in a temporary project: the folder to serve and its index page."""
@@ -216,6 +233,7 @@ def test_rendered_report_in_headless_chromium(
     try:
         errors = browser.open(base + index)
         browser.screenshot(ARTIFACTS / "index.png")
+        scorecards = browser.evaluate(SCORECARD_JS) or []
         pages = {base + index}
         links = browser.evaluate(LINKS_JS) or []
         local = sorted({urldefrag(link)[0] for link in links if link.startswith(base)})
@@ -234,5 +252,6 @@ def test_rendered_report_in_headless_chromium(
         browser.close()
     assert errors == []
     assert broken_images == []
+    assert_scorecard_shown(scorecards)
     assert broken_links == []
     assert (ARTIFACTS / "index.png").stat().st_size > 1000

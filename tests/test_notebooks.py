@@ -20,7 +20,9 @@ TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
     "did_site": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
     "its_site": {"fig-its", "fig-its-placebo", "tbl-its-estimates"},
-    "synthesis": {"fig-forest", "tbl-pooled", "tbl-scorecard", "fig-designs", "tbl-designs"},
+    "synthesis": {
+        "fig-forest", "tbl-pooled", "fig-scorecard", "tbl-scorecard", "fig-designs", "tbl-designs",
+    },
     "robustness_site": {"fig-robustness", "fig-placebo", "tbl-robustness"},
     "validation": {"fig-validation", "tbl-validation"},
     "synth_site": {

@@ -42,9 +42,33 @@ def test_random_effects_matches_published_dersimonian_laird() -> None:
     # Hartung-Knapp: weighted residual variance over (k - 1), t on k - 1 df.
     w = 1 / (se**2 + result["tau2"])
     hk = np.sqrt((w * (estimates - result["estimate"]) ** 2).sum() / (12 * w.sum()))
-    assert result["se"] == pytest.approx(hk)
+    assert result["se_hk"] == pytest.approx(hk)
+    assert hk > result["se_dl"] and result["se"] == pytest.approx(hk)  # heterogeneous: HK
     half = result["ci_high"] - result["estimate"]
     assert half == pytest.approx(stats.t.ppf(0.975, 12) * hk)
+
+
+def test_agreeing_sites_do_not_shrink_the_pooled_interval() -> None:
+    """Two sites whose estimates nearly agree: the plain Hartung-Knapp variance collapses
+    (an interval far narrower than either site's); the modified one keeps the DL variance."""
+    result = synthesis.pool_effects(pd.Series([-21.0, -21.2]), pd.Series([12.0, 13.0]))
+    assert result["se_hk"] < 0.02 * result["se_dl"]
+    assert result["se"] == pytest.approx(result["se_dl"])
+    assert result["ci_high"] - result["ci_low"] == pytest.approx(
+        2 * stats.t.ppf(0.975, 1) * result["se_dl"]
+    )
+    assert result["ci_low"] < -21.2 - 12 and result["ci_high"] > -21.0 + 12
+    assert result["p_value"] > 0.2  # plain Hartung-Knapp: p < 0.01
+
+
+def test_modified_hartung_knapp_holds_size_with_two_sites() -> None:
+    """Planted null, two homogeneous sites: the rejection rate stays at or under 5%."""
+    rng = np.random.default_rng(11)
+    reps, rejected = 4000, 0
+    for _ in range(reps):
+        se = pd.Series(rng.uniform(10, 40, 2))
+        rejected += synthesis.pool_effects(pd.Series(rng.normal(0, se)), se)["p_value"] < 0.05
+    assert rejected / reps <= 0.05
 
 
 def test_hartung_knapp_keeps_coverage_with_few_sites() -> None:

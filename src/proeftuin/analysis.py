@@ -148,6 +148,42 @@ def did_table(design: SiteDesign, results: list[OutcomeResult]) -> pd.DataFrame:
     return add_mde(table, design) if len(table) else table
 
 
+def not_estimated(
+    table: pd.DataFrame,
+    outcomes: Sequence[str] | None = None,
+    *,
+    label: str = "",
+    **only: Sequence[str],
+) -> str:
+    """One line for the notebook: which outcomes have no estimate in ``table`` (and so no
+    figure panel), with the reason its notes give, after ``label`` (the figure it is about).
+    ``outcomes`` defaults to those in the table; ``only`` keeps rows whose column is one of
+    the values (``check=["placebo_year"]``)."""
+    from proeftuin.outcomes import get_outcome
+
+    for column, keep in only.items():
+        table = table[table[column].isin(keep)] if column in table else table.iloc[0:0]
+    if "outcome" not in table:
+        table = table.assign(outcome=pd.Series(dtype=object))
+    if "estimate" not in table:
+        table = table.assign(estimate=np.nan)
+    has = table["outcome"]
+    wanted = list(dict.fromkeys(has)) if outcomes is None else list(outcomes)
+    values = pd.to_numeric(table["estimate"], errors="coerce").to_numpy(float)
+    done = set(has[np.isfinite(values)])
+    missing = []
+    for outcome in (o for o in wanted if o not in done):
+        notes = table.loc[has == outcome, "note"] if "note" in table else []
+        reasons = list(dict.fromkeys(n for n in notes if isinstance(n, str) and n))
+        more = f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""
+        reason = f"{reasons[0]}{more}" if reasons else "no estimate"
+        missing.append(f"{get_outcome(outcome).label}: {reason}")
+    head = f"{label}: " if label else ""
+    if not missing:
+        return f"{head}every outcome was estimated."
+    return f"{head}not estimated, so not drawn: " + "; ".join(missing) + "."
+
+
 def display_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """A table for reading: rounded numbers, empty cells blank."""
     return table.round(digits).fillna("")

@@ -119,13 +119,17 @@ def side_by_side(
     return table.reindex(columns=COLUMNS).reset_index(drop=True)
 
 
-def save_site_figures(table: pd.DataFrame, results_dir: str | Path) -> list[str]:
-    """One figure per site (``fig-designs-<site>``, PNG and SVG) beside the synthesis."""
-    from proeftuin import plots
+def save_site_figures(
+    table: pd.DataFrame, results_dir: str | Path, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """One figure per site with an estimate (``fig-designs-<site>``, PNG and SVG) beside the
+    synthesis, the site by name; the labels saved."""
+    from proeftuin import plots, plots_synthesis
 
-    names = []
+    saved = []
     for site in dict.fromkeys(table["site"]):
-        label = f"fig-designs-{site}"
-        plots.save_figure(plots.side_by_side(table[table["site"] == site]), results_dir, label)
-        names.append(label)
-    return names
+        fig = plots_synthesis.side_by_side(table[table["site"] == site], names)
+        if fig is not None:
+            plots.save_figure(fig, results_dir, f"fig-designs-{site}")
+            saved.append(f"fig-designs-{site}")
+    return saved

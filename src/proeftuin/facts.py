@@ -100,6 +100,10 @@ class Facts(_Fact):
     def outcome(self, name: str) -> OutcomeFacts | None:
         return next((o for o in self.outcomes if o.name == name), None)
 
+    def site_names(self) -> dict[str, str]:
+        """Site id -> name, for figures that label sites by name."""
+        return {s.id: s.name for s in self.sites}
+
 
 def facts_path() -> Path:
     return settings.results_dir() / FACTS_FILE

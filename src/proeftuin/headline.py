@@ -19,6 +19,14 @@ import pandas as pd
 INTERVAL_PREFERENCE = ("ri", "wild_unrestricted", "crv1")
 #: Order for rows that must give a p-value (the scorecard's evidence grade).
 EVIDENCE_PREFERENCE = ("ri", "wild_restricted", "wild_unrestricted", "crv1")
+#: Each method's name in words, for figure titles and captions.
+METHOD_NAMES = {
+    "ri": "randomization inference over placebo sites",
+    "wild": "wild cluster bootstrap",
+    "wild_restricted": "wild cluster bootstrap (restricted)",
+    "wild_unrestricted": "wild cluster bootstrap (unrestricted)",
+    "crv1": "CRV1 (cluster-robust; unreliable with few treated municipalities)",
+}
 #: How ``estimators.inference`` starts a few-treated-clusters flag in a note (a test ties
 #: the two; this module reads results tables and does not import the estimators).
 UNRELIABLE = "unreliable with"

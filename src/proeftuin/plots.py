@@ -1,15 +1,21 @@
-"""Figures shared by the notebooks and the report: trends, event studies, ITS, forest plots.
+"""A site's figures, drawn for its notebooks: trends, event studies, ITS, synthetic control,
+robustness checks; and the helpers the synthesis figures (:mod:`proeftuin.plots_synthesis`)
+share with them.
 
-One small multiple per outcome, labelled with the outcome's label and unit from the data
-dictionary. Colours are the Okabe–Ito palette (safe for colour-blind readers and in grey
-print); uncertainty is always drawn (95% bands or intervals).
+One small multiple per *estimated* outcome, labelled with the outcome's label and unit from
+the data dictionary: an outcome that was not estimated gets no panel (the notebook says
+why in one line), and a figure with nothing to draw is ``None``, which
+:func:`save_figure` does not save. Sites and municipalities are labelled by name, never by
+id or GM code. Colours are the Okabe–Ito palette (safe for colour-blind readers and in grey
+print); uncertainty is always drawn (95% bands or intervals), and the figure says which
+inference they come from where it is not the one the tables lead with.
 """
 
 from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -48,13 +54,22 @@ def outcome_title(outcome: str) -> str:
 
 
 def small_multiples(
-    items: Sequence[str], draw: Callable[[Axes, str], None], *, ncols: int = 2
-) -> Figure:
-    """A grid of one panel per item; unused panels are hidden."""
+    items: Sequence[str],
+    draw: Callable[[Axes, str], None],
+    *,
+    ncols: int = 2,
+    panel_width: float = 5.2,
+) -> Figure | None:
+    """A grid of one panel per item (outcome); unused panels are hidden. None without items.
+    A wider ``panel_width`` leaves room for long tick labels (site names)."""
+    if not items:
+        return None
+    ncols = min(ncols, len(items))
     nrows = max(1, math.ceil(len(items) / ncols))
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False, layout="constrained"
-    )
+        nrows, ncols, figsize=(panel_width * ncols, 3.4 * nrows), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
     flat = axes.ravel()
     for ax, item in zip(flat, items, strict=False):
         draw(ax, item)
@@ -71,8 +86,8 @@ def _mark_start(ax: Axes, start: float, label: str = "start") -> None:
                 ha="left", va="top", color=NEUTRAL_COLOUR)  # fmt: skip
 
 
-def trends(design: SiteDesign, outcomes: Sequence[str]) -> Figure:
-    """Weighted yearly means: the site against its comparison group."""
+def trends(design: SiteDesign, outcomes: Sequence[str]) -> Figure | None:
+    """Weighted yearly means: the site against its comparison group, per outcome with data."""
 
     def draw(ax: Axes, outcome: str) -> None:
         series = design.series(outcome)
@@ -82,20 +97,28 @@ def trends(design: SiteDesign, outcomes: Sequence[str]) -> Figure:
         _mark_start(ax, design.start_year - 0.5)
         ax.set_xlabel("year")
 
-    fig = small_multiples(outcomes, draw)
-    fig.axes[0].legend(fontsize=8, loc="best")
+    fig = small_multiples([o for o in outcomes if design.years(o)], draw)
+    if fig is not None:
+        fig.axes[0].legend(fontsize=8, loc="best")
     return fig
 
 
-def event_studies(design: SiteDesign, results: Sequence) -> Figure:  # OutcomeResult items
-    """Event-study coefficients with 95% intervals, per outcome (relative to the reference)."""
-    by_outcome = {r.outcome: r for r in results}
+#: What the event study's bands are, said on the figure: the estimators' pointwise CRV1
+#: bands, which the site pages call unreliable with few treated municipalities.
+EVENT_STUDY_BANDS = (
+    "bands: pointwise 95% CRV1 (cluster-robust, t with G-1 df), too narrow with few treated "
+    "municipalities; the estimates table's randomization inference leads"
+)
+
+
+def event_studies(design: SiteDesign, results: Sequence) -> Figure | None:  # OutcomeResult
+    """Event-study coefficients with their pointwise CRV1 95% bands (relative to the
+    reference year), one panel per outcome with an event study; None when none has one."""
+    drawn = {r.outcome: r.result for r in results if _has_event_study(r.result)}
 
     def draw(ax: Axes, outcome: str) -> None:
-        fit = by_outcome[outcome].result
-        if fit is None or not fit.plot(ax, colour=SITE_COLOUR, neutral=NEUTRAL_COLOUR):
-            _say(ax, by_outcome[outcome].reason or "no event study")
-            return
+        fit = drawn[outcome]
+        fit.plot(ax, colour=SITE_COLOUR, neutral=NEUTRAL_COLOUR)
         if len(fit.event_study) > 12:  # e.g. 17 leads of the mortality series
             for line in ax.get_lines():
                 line.set_markersize(3.5)
@@ -103,7 +126,15 @@ def event_studies(design: SiteDesign, results: Sequence) -> Figure:  # OutcomeRe
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=12))
         ax.set_xlabel(f"years since start ({design.start_year})")
 
-    return small_multiples([r.outcome for r in results], draw)
+    fig = small_multiples(list(drawn), draw)
+    if fig is not None:
+        fig.suptitle(f"{design.name}: event study; {EVENT_STUDY_BANDS}", fontsize=8, wrap=True)
+    return fig
+
+
+def _has_event_study(fit: object) -> bool:
+    study = getattr(fit, "event_study", None)
+    return study is not None and not study.empty
 
 
 def its_panels(design: SiteDesign, results: Sequence) -> Figure | None:
@@ -128,7 +159,8 @@ def its_panels(design: SiteDesign, results: Sequence) -> Figure | None:
         ax.set_xlabel("year")
 
     fig = small_multiples(list(drawn), draw)
-    fig.axes[0].legend(fontsize=8, loc="best")
+    if fig is not None:
+        fig.axes[0].legend(fontsize=8, loc="best")
     return fig
 
 
@@ -151,78 +183,70 @@ def its_placebos(results: Sequence) -> Figure | None:
     return fig
 
 
-def forest(table: pd.DataFrame, pooled: pd.DataFrame, outcomes: Sequence[str]) -> Figure:
-    """Per-site estimates with 95% intervals and the pooled estimate, per outcome."""
-
-    def draw(ax: Axes, outcome: str) -> None:
-        rows = table[table["outcome"] == outcome] if "outcome" in table else table
-        rows = rows.dropna(subset=["estimate"]) if "estimate" in rows else rows.iloc[0:0]
-        if rows.empty:
-            _say(ax, "no estimates")
-            return
-        labels = list(rows["site"])
-        y = list(range(len(rows), 0, -1))
-        ax.errorbar(rows["estimate"], y, xerr=_half_widths(rows), fmt="o", color=SITE_COLOUR,
-                    capsize=3)  # fmt: skip
-        pool = pooled[pooled["outcome"] == outcome]
-        if not pool.empty:
-            row = pool.iloc[0]
-            ax.errorbar([row["estimate"]], [0], xerr=_half_widths(pool), fmt="D",
-                        color=POOLED_COLOUR, capsize=3)  # fmt: skip
-            labels.append("pooled (random effects)")
-            y.append(0)
-        ax.set_yticks(y, labels, fontsize=8)
-        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
-        ax.set_xlabel("effect (difference-in-differences)")
-
-    return small_multiples(outcomes, draw)
-
-
-def _half_widths(rows: pd.DataFrame) -> list[list[float]]:
+def interval_widths(rows: pd.DataFrame) -> list[list[float]]:
+    """Matplotlib's ``xerr`` from ``estimate``, ``ci_low`` and ``ci_high``."""
     low = (rows["estimate"] - rows["ci_low"]).clip(lower=0).fillna(0)
     high = (rows["ci_high"] - rows["estimate"]).clip(lower=0).fillna(0)
     return [low.tolist(), high.tolist()]
 
 
-def _say(ax: Axes, text: str) -> None:
-    """Write a reason where a panel has no figure (wrapped to the panel's width)."""
-    ax.text(0.5, 0.5, textwrap.fill(text, 48), ha="center", va="center", fontsize=8,
-            transform=ax.transAxes, color=NEUTRAL_COLOUR)  # fmt: skip
-    ax.set_xticks([])
-    ax.set_yticks([])
+def estimated(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a finite estimate (an outcome without any gets no panel)."""
+    if "estimate" not in table:
+        return table.iloc[0:0]
+    values = pd.to_numeric(table["estimate"], errors="coerce")
+    return table[np.isfinite(values.to_numpy(float))]
 
 
-def robustness(
-    table: pd.DataFrame, checks: Sequence[str], *, main_pool: str | None = None
-) -> Figure:
-    """Estimates with 95% intervals for each variant of the given checks, per outcome.
+CHECK_NAMES = {"control_pool": "comparison group", "leave_one_out": "without",
+               "placebo_year": "placebo start"}  # fmt: skip
 
-    The plan's own comparison group (``main_pool``) is drawn in black for reference.
+
+def robustness(design: SiteDesign, table: pd.DataFrame, checks: Sequence[str]) -> Figure | None:
+    """Estimates with 95% intervals for each variant of the given checks, one panel per
+    outcome with an estimate (None when there is none); municipalities by name.
+
+    The plan's own comparison group (``design.control_pool``) is drawn in black for reference.
     """
-    rows = table[table["check"].isin(checks)].dropna(subset=["estimate"])
-    outcomes = list(dict.fromkeys(table["outcome"])) or ["(none)"]
+    rows = estimated(table[table["check"].isin(checks)])
+    names = municipality_names(design)
 
     def draw(ax: Axes, outcome: str) -> None:
         sub = rows[rows["outcome"] == outcome]
-        if sub.empty:
-            _say(ax, "no estimates for these checks")
-            return
         labels = [
-            f"{c.replace('_', ' ')}: {v}" for c, v in zip(sub["check"], sub["variant"], strict=True)
+            f"{CHECK_NAMES.get(c, c)}: {names.get(v, v).replace('_', ' ')}"
+            for c, v in zip(sub["check"], sub["variant"], strict=True)
         ]
         y = list(range(len(sub), 0, -1))
-        ax.errorbar(sub["estimate"], y, xerr=_half_widths(sub), fmt="o", color=SITE_COLOUR,
+        ax.errorbar(sub["estimate"], y, xerr=interval_widths(sub), fmt="o", color=SITE_COLOUR,
                     capsize=3)  # fmt: skip
-        main = ((sub["check"] == "control_pool") & (sub["variant"] == main_pool)).to_numpy()
+        pool = design.control_pool
+        main = ((sub["check"] == "control_pool") & (sub["variant"] == pool)).to_numpy()
         if main.any():
             ax.errorbar(sub["estimate"][main], [v for v, m in zip(y, main, strict=True) if m],
-                        xerr=_half_widths(sub[main]), fmt="D", color=POOLED_COLOUR,
+                        xerr=interval_widths(sub[main]), fmt="D", color=POOLED_COLOUR,
                         capsize=3)  # fmt: skip
         ax.set_yticks(y, labels, fontsize=7)
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
         ax.set_xlabel("effect (difference-in-differences)")
 
-    return small_multiples(outcomes, draw, ncols=min(2, len(outcomes)))
+    fig = small_multiples(list(dict.fromkeys(rows["outcome"])), draw)
+    if fig is not None:
+        fig.suptitle(design.name, fontsize=10)
+    return fig
+
+
+def municipality_names(design: SiteDesign) -> dict[str, str]:
+    """GM code -> municipality name, from the design's panel."""
+    if "name" not in design.panel:
+        return {}
+    named = design.panel.dropna(subset=["name"]).drop_duplicates("municipality")
+    return dict(zip(named["municipality"], named["name"].astype(str), strict=True))
+
+
+def display_names(items: Sequence[str], names: Mapping[str, str] | None) -> list[str]:
+    """Each id's name where ``names`` has it (sites by name, not id)."""
+    return [(names or {}).get(item, item) for item in items]
 
 
 def validation(table: pd.DataFrame) -> Figure:
@@ -244,15 +268,13 @@ SYNTH_STYLE = {"sdid": ("--", CONTROL_COLOUR, "synthetic DiD (+ intercept)"),
                "sc": (":", "#009E73", "synthetic control")}  # fmt: skip
 
 
-def synth_paths(design: SiteDesign, results: Sequence) -> Figure:  # OutcomeResult items
-    """The site against its synthetic counterparts per outcome; SDID's time weights as bars."""
-    outcomes = list(dict.fromkeys(r.outcome for r in results))
+def synth_paths(design: SiteDesign, results: Sequence) -> Figure | None:  # OutcomeResult
+    """The site against its synthetic counterparts, one panel per estimated outcome; SDID's
+    time weights as bars. None when no outcome was estimated."""
+    outcomes = list(dict.fromkeys(r.outcome for r in results if r.result is not None))
 
     def draw(ax: Axes, outcome: str) -> None:
         fits = [r for r in results if r.outcome == outcome and r.result is not None]
-        if not fits:
-            _say(ax, next(r.reason for r in results if r.outcome == outcome) or "not estimable")
-            return
         path = fits[0].result.path
         ax.plot(path["time"], path["treated"], "o-", color=SITE_COLOUR, label=design.name)
         for item in fits:
@@ -273,15 +295,13 @@ def synth_paths(design: SiteDesign, results: Sequence) -> Figure:  # OutcomeResu
     return small_multiples(outcomes, draw)
 
 
-def synth_placebos(results: Sequence) -> Figure:  # OutcomeResult items
-    """Placebo-site estimates (randomization inference) with the site's estimate marked."""
-    outcomes = list(dict.fromkeys(r.outcome for r in results))
+def synth_placebos(results: Sequence) -> Figure | None:  # OutcomeResult items
+    """Placebo-site estimates (randomization inference) with the site's estimate marked, one
+    panel per estimated outcome; None when no outcome was estimated."""
+    outcomes = list(dict.fromkeys(r.outcome for r in results if r.result is not None))
 
     def draw(ax: Axes, outcome: str) -> None:
         fits = [r for r in results if r.outcome == outcome and r.result is not None]
-        if not fits:
-            _say(ax, "not estimable")
-            return
         for item in fits:
             _, colour, label = SYNTH_STYLE[item.estimator]
             fit = item.result
@@ -295,39 +315,3 @@ def synth_placebos(results: Sequence) -> Figure:  # OutcomeResult items
         ax.legend(fontsize=7, loc="best")
 
     return small_multiples(outcomes, draw)
-
-
-def side_by_side(table: pd.DataFrame) -> Figure:
-    """Every design's estimate with its 95% interval, one row of panels per site and one
-    panel per outcome; the pooled design in black, the others (sensitivity) in colour."""
-    sites = list(dict.fromkeys(table["site"])) or ["(none)"]
-    outcomes = list(dict.fromkeys(table["outcome"])) or ["(none)"]
-    size = (4.6 * len(outcomes), 3.2 * len(sites) + 0.6)
-    fig, axes = plt.subplots(
-        len(sites), len(outcomes), squeeze=False, layout="constrained", figsize=size
-    )
-    names = {"did": "DiD", "sdid": "synthetic DiD", "sc": "synthetic control", "its": "ITS"}
-    for ax, (site, outcome) in zip(
-        axes.ravel(), [(r, o) for r in sites for o in outcomes], strict=True
-    ):
-        rows = table[(table["site"] == site) & (table["outcome"] == outcome)]
-        rows = rows.dropna(subset=["estimate"])
-        ax.set_title(f"{site}: {outcome_title(outcome)}" if len(sites) > 1 else
-                     outcome_title(outcome), fontsize=9)  # fmt: skip
-        if rows.empty:
-            _say(ax, "no estimate for this outcome")
-            continue
-        y = list(range(len(rows), 0, -1))
-        labels = [f"{names.get(d, d)}{f' ({v})' if isinstance(v, str) and v else ''}"
-                  for d, v in zip(rows["design"], rows["variant"], strict=True)]  # fmt: skip
-        pooled = (rows["role"] == "pooled").to_numpy()
-        for mask, colour, marker in ((~pooled, SITE_COLOUR, "o"), (pooled, POOLED_COLOUR, "D")):
-            if mask.any():
-                ax.errorbar(rows["estimate"][mask], [v for v, m in zip(y, mask, strict=True) if m],
-                            xerr=_half_widths(rows[mask]), fmt=marker, color=colour,
-                            capsize=3)  # fmt: skip
-        ax.set_yticks(y, labels, fontsize=7)
-        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
-        ax.grid(alpha=0.3)
-        ax.set_xlabel("effect (black: the design the synthesis pools)", fontsize=8)
-    return fig

@@ -193,8 +193,12 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
     statsmodels' ``combine_effects``, which leaves a negative moment estimate of tau²
     untruncated; with tau² = 0 the estimate is the fixed-effect one. With few sites a
     normal-based interval is too narrow, so the interval and p-value use the Hartung–Knapp
-    variance with a t distribution on k - 1 degrees of freedom; the DerSimonian–Laird
-    standard error is kept as ``se_dl``.
+    variance with a t distribution on k - 1 degrees of freedom, never below the
+    DerSimonian–Laird variance (the modified Hartung–Knapp of Röver, Knapp & Friede 2015,
+    BMC Med Res Methodol 15:99): with two or three sites whose estimates happen to agree,
+    the plain Hartung–Knapp variance collapses towards zero and gives an interval far
+    narrower than any site's own. The DerSimonian–Laird standard error is kept as ``se_dl``
+    and the plain Hartung–Knapp one as ``se_hk``.
     """
     from statsmodels.stats.meta_analysis import combine_effects
 
@@ -207,14 +211,17 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
     estimate = float(np.sum(weights * y) / np.sum(weights))
     k = len(y)
     hk_se = float(np.sqrt(np.sum(weights * (y - estimate) ** 2) / ((k - 1) * np.sum(weights))))
+    se_dl = float(np.sqrt(1 / np.sum(weights)))
+    se = max(hk_se, se_dl)
     t_crit = stats.t.ppf(0.975, k - 1)
     return {
         "estimate": estimate,
-        "se": hk_se,
-        "ci_low": estimate - t_crit * hk_se,
-        "ci_high": estimate + t_crit * hk_se,
-        "p_value": float(2 * stats.t.sf(abs(estimate / hk_se), k - 1)) if hk_se > 0 else np.nan,
-        "se_dl": float(np.sqrt(1 / np.sum(weights))),
+        "se": se,
+        "ci_low": estimate - t_crit * se,
+        "ci_high": estimate + t_crit * se,
+        "p_value": float(2 * stats.t.sf(abs(estimate / se), k - 1)) if se > 0 else np.nan,
+        "se_dl": se_dl,
+        "se_hk": hk_se,
         "tau2": tau2,
         "i2": float(max(res.i2, 0.0)),
         "q_p": float(stats.chi2.sf(res.q, res.df_resid)),

@@ -245,7 +245,7 @@ def preview_html(markdown: str) -> str:
     and Quarto's labels and fenced divs left out, headings from level 3 (under the section)."""
     from nbconvert.filters.markdown import markdown2html
 
-    text = pg.EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
+    text = pg.EMBED_RE.sub("", FRONT_MATTER_RE.sub("", pg.preview_figures(markdown), count=1))
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?", "", text)  # figures: in the notebooks
     text = re.sub(r" ?\{#[^}]*\}|^:::.*$", "", text, flags=re.MULTILINE)
     text = QMD_LINK_RE.sub(r"\1", text)  # pages Quarto did not render: keep the words only

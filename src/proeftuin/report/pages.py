@@ -13,6 +13,8 @@ hold an estimate; otherwise the page says once, in a line, why there is none.
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import os
 import re
@@ -174,8 +176,11 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     forest = figures(inputs.SYNTHESIS, inputs.SYNTHESIS, pooled, RUN_HINT, **where)
     ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
-        "scorecard.md": est.template_table("scorecard", card, "; ".join(methods))
-        or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it)."),
+        "scorecard.md": scorecard_figure(card)
+        + (
+            est.template_table("scorecard", card, "; ".join(methods))
+            or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it).")
+        ),
         "findings.md": est.render("findings.md.j2", pooled=pooled, dutch=False),
         "samenvatting.md": est.render("findings.md.j2", pooled=pooled, dutch=True),
         "forest.md": est.render("figure.md.j2", kind="forest", shown=forest, ref=ref),
@@ -186,6 +191,55 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
     }
+
+
+# ----------------------------------------------------------------------------- scorecard figure
+
+SCORECARD_FIGURE = "fig-scorecard"
+#: A figure with alt text as the scorecard's include writes it (Quarto's image syntax).
+ALT_FIGURE_RE = re.compile(r'!\[([^\]]*)\]\(([^)\s]+)\)\{#([\w-]+) fig-alt="([^"]*)"\}')
+
+
+def scorecard_figure(card: list[dict[str, str]]) -> str:
+    """The visual scorecard the synthesis saved (``fig-scorecard.png``), above the table: alt
+    text naming the sites and outcomes it shows, a caption naming the inference method its
+    intervals come from. Nothing when no figure was saved (nothing was estimated)."""
+    saved = inputs.figure_file(inputs.SYNTHESIS, SCORECARD_FIGURE)
+    drawn = [r for r in est.estimated(card) if to_float(r.get("ci_low")) is not None]
+    if not saved.is_file() or not drawn:
+        return ""
+    sites = list(dict.fromkeys(inputs.site_name(r.get("site", "")) for r in drawn))
+    methods = [est.word("methods", m, 1).lower() for m in dict.fromkeys(r.get("method") for r in
+               drawn) if m] or ["a method not recorded"]  # fmt: skip
+    return est.render(
+        "figure.md.j2", kind="scorecard", label=SCORECARD_FIGURE, sites=_words(sites),
+        outcomes=_words(list(dict.fromkeys(inputs.outcome_label(r["outcome"]) for r in drawn))),
+        methods=_words(methods),
+        image=Path(os.path.relpath(saved, inputs.reports_dir())).as_posix(),
+        left_out=_words([s for s in dict.fromkeys(inputs.site_name(r.get("site", "")) for r in card)
+                         if s not in sites]),
+    ).strip() + "\n\n"  # fmt: skip
+
+
+def _words(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def preview_figures(markdown: str) -> str:
+    """For the previews (no Quarto): a figure with alt text as an HTML figure, its image
+    inlined (the previews folder is served without the results beside it)."""
+
+    def figure_html(match: re.Match[str]) -> str:
+        caption, src, label, alt = match.groups()
+        path = inputs.reports_dir() / src
+        if not path.is_file():
+            return ""
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return (f"<figure id='{label}'><img src='data:image/png;base64,{data}' "
+                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>\n")  # fmt: skip
+
+    return ALT_FIGURE_RE.sub(figure_html, markdown)
 
 
 def write_includes(runs: Runs) -> None:
