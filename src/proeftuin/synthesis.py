@@ -34,9 +34,10 @@ from proeftuin.headline import finite as _finite
 Z95 = stats.norm.ppf(0.975)
 EVIDENCE_LEVELS = ((0.01, "strong"), (0.05, "moderate"), (0.10, "weak"))
 POOLED_COLUMNS = [
-    "outcome", "design", "method", "estimate", "se", "ci_low", "ci_high", "p_value", "se_dl",
-    "tau2", "i2", "q_p", "k",
+    "outcome", "design", "method", "estimate", "se", "ci_low", "ci_high", "p_value", "mde",
+    "se_dl", "se_hk", "tau2", "i2", "q_p", "k",
 ]  # fmt: skip
+POWER = 0.80  # of the minimum detectable effect, at the 5% level (two-sided)
 INPUT_COLUMNS = ["site", "notebook", "status", "note"]
 SCORECARD_COLUMNS = [
     "site", "dimension", "outcome", "design", "estimate", "ci_low", "ci_high", "p_value",
@@ -199,6 +200,10 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
     the plain Hartung–Knapp variance collapses towards zero and gives an interval far
     narrower than any site's own. The DerSimonian–Laird standard error is kept as ``se_dl``
     and the plain Hartung–Knapp one as ``se_hk``.
+
+    ``mde`` is the minimum detectable effect of the pooled test: (t₀.₉₇₅ + t₀.₈₀) × se on
+    k − 1 degrees of freedom (Bloom 1995, with the t distribution the interval uses; 2.80 × se
+    with many sites), the smallest true effect the pooled test finds with 80% power.
     """
     from statsmodels.stats.meta_analysis import combine_effects
 
@@ -220,6 +225,7 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
         "ci_low": estimate - t_crit * se,
         "ci_high": estimate + t_crit * se,
         "p_value": float(2 * stats.t.sf(abs(estimate / se), k - 1)) if se > 0 else np.nan,
+        "mde": float((t_crit + stats.t.ppf(POWER, k - 1)) * se),
         "se_dl": se_dl,
         "se_hk": hk_se,
         "tau2": tau2,
