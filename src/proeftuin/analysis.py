@@ -185,8 +185,22 @@ def not_estimated(
 
 
 def display_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A table for reading: rounded numbers, empty cells blank."""
-    return table.round(digits).fillna("")
+    """A table for reading: outcomes by their labels, counts as whole numbers, an infinite
+    interval bound as "unbounded", other numbers rounded, empty cells blank, and column
+    names in words (``ci_low`` → "ci low")."""
+    from proeftuin.outcomes import OUTCOMES
+
+    shown = table.copy()
+    if "outcome" in shown:
+        shown["outcome"] = [OUTCOMES[o].label if o in OUTCOMES else o for o in shown["outcome"]]
+    for column in shown.columns:
+        values = shown[column]
+        if column.startswith("n_") and pd.api.types.is_numeric_dtype(values):
+            shown[column] = values.round().astype("Int64").astype(object)
+        elif pd.api.types.is_float_dtype(values):
+            rounded = values.round(digits).astype(object)
+            shown[column] = rounded.where(~np.isinf(values), "unbounded")
+    return shown.fillna("").rename(columns=lambda c: c.replace("_", " "))
 
 
 def write_results(
