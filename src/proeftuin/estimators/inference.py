@@ -14,7 +14,6 @@ treatment columns for RI) and tested against pyfixest refits of the same draws.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from proeftuin.estimators import _pyfixest as pfx
-from proeftuin.estimators.checks import DesignError
+from proeftuin.estimators import assignments as asg
+from proeftuin.estimators.assignments import count_assignments as count_assignments
 from proeftuin.estimators.results import InferenceResult
 
 FEW_TREATED_CLUSTERS = 10
@@ -263,92 +263,27 @@ def wild_result(
 # --- randomization inference -------------------------------------------------------------
 
 
-def count_assignments(labels: np.ndarray) -> int:
-    """Number of distinct ways to deal the cluster labels (multinomial coefficient)."""
-    _, counts = np.unique(labels, return_counts=True)
-    total, out = int(counts.sum()), 1
-    for c in counts:
-        out *= math.comb(total, int(c))
-        total -= int(c)
-    return out
-
-
-def _enumerate(labels: np.ndarray) -> np.ndarray:
-    """All distinct arrangements of treated labels over clusters (rest keep label 0)."""
-    values, counts = np.unique(labels[labels != 0], return_counts=True)
-    n = len(labels)
-    rows: list[np.ndarray] = []
-
-    def deal(free: tuple[int, ...], k: int, current: np.ndarray) -> None:
-        if k == len(values):
-            rows.append(current.copy())
-            return
-        for chosen in itertools.combinations(free, int(counts[k])):
-            current[list(chosen)] = values[k]
-            deal(tuple(i for i in free if i not in chosen), k + 1, current)
-            current[list(chosen)] = 0
-
-    deal(tuple(range(n)), 0, np.zeros(n, dtype=labels.dtype))
-    return np.array(rows)
-
-
 def placebo_assignments(
     labels: np.ndarray, draws: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, bool]:
     """Cluster-level start labels for each placebo draw, and whether the set is exact.
 
     Exact (every distinct arrangement, the observed one included) when there are at most
-    ``draws`` of them; otherwise ``draws`` uniform random permutations.
+    ``draws`` of them; otherwise ``draws`` uniform random permutations (dense form of
+    :func:`assignments.uniform_draws`).
     """
-    if count_assignments(labels) <= draws:
-        return _enumerate(labels), True
-    return np.array([rng.permutation(labels) for _ in range(draws)]), False
+    out = asg.uniform_draws(labels, draws, rng)
+    return out.dense(), out.exact
 
 
 def grouped_placebo_assignments(
     labels: np.ndarray, groups: np.ndarray, draws: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, bool, np.ndarray]:
-    """Placebo sites inside one larger area: start labels per draw, exactness, weights.
-
-    ``labels`` are the start labels per assignment slot (0 = untreated), ``groups`` the
-    area code per slot (negative = no area). A draw picks one area at random among those
-    with at least k eligible (untreated) slots, k = number of treated slots, then k
-    eligible slots inside it, and deals the observed start labels over them. Areas are
-    equally likely, so each draw's weight is one over the number of areas times the number
-    of placebo sets in its area; when the sets number at most ``draws`` all are enumerated
-    with those weights, otherwise ``draws`` are sampled with equal weights. The observed
-    assignment is never among the placebo sets.
-    """
-    labels = np.asarray(labels)
-    groups = np.asarray(groups)
-    treated = labels[labels != 0]
-    k = len(treated)
-    eligible = (labels == 0) & (groups >= 0)
-    members = {
-        int(gv): np.flatnonzero(eligible & (groups == gv)) for gv in np.unique(groups[eligible])
-    }
-    members = {gv: m for gv, m in members.items() if len(m) >= k}
-    if not members:
-        raise DesignError(f"no placebo area has {k} untreated units to draw a placebo site")
-    arrangements = _enumerate(treated)  # distinct orders of the treated labels over k slots
-    per_group = {gv: math.comb(len(m), k) * len(arrangements) for gv, m in members.items()}
-    n = len(labels)
-    if sum(per_group.values()) <= draws:
-        rows, weights = [], []
-        for gv, m in members.items():
-            for chosen in itertools.combinations(m, k):
-                for arr in arrangements:
-                    row = np.zeros(n, dtype=labels.dtype)
-                    row[list(chosen)] = arr
-                    rows.append(row)
-                    weights.append(1.0 / (len(members) * per_group[gv]))
-        return np.array(rows), True, np.asarray(weights)
-    keys = list(members)
-    out = np.zeros((draws, n), dtype=labels.dtype)
-    for b in range(draws):
-        m = members[keys[rng.integers(len(keys))]]
-        out[b, rng.choice(m, k, replace=False)] = rng.permutation(treated)
-    return out, False, np.full(draws, 1.0 / draws)
+    """Placebo sites inside one larger area, dense: start labels per draw, exactness,
+    weights (see :func:`assignments.grouped_draws`)."""
+    out = asg.grouped_draws(labels, groups, draws, rng)
+    assert out.weights is not None
+    return out.dense(), out.exact, out.weights
 
 
 def _wmean(x: np.ndarray, weights: np.ndarray | None) -> float:
