@@ -188,7 +188,7 @@ def _ri_pretrend_p(frame: pd.DataFrame, seed: int) -> float:
         weights=None,
         covariates=[],
     )
-    draws = placebo.placebo_panels(panel, 99, np.random.default_rng(seed))
+    draws = placebo.placebo_draws(panel, 99, np.random.default_rng(seed))
     return placebo.ri_pretrend(panel, draws, -1)[0]
 
 

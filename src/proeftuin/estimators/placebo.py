@@ -1,7 +1,8 @@
 """Randomization inference for the DiD estimators: the placebo scheme of a panel (placebo
-clusters or units, placebo sites within an area; ``inference.py`` draws or enumerates
-the assignments), RI for TWFE by one projection of all placebo columns, RI by
-re-estimation for the other estimators, and the RI pre-trend test on the same draws."""
+clusters or units, placebo sites within an area; ``assignments.py`` draws or enumerates
+the assignments, compactly), RI for TWFE by projection (``placebo_projection.py``: per-slot
+sums, no refits, memory linear in units), RI by re-estimation for the other estimators,
+and the RI pre-trend test on the same draws."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from proeftuin.estimators import assignments as asg
 from proeftuin.estimators import inference as inf
 from proeftuin.estimators.checks import DesignError
-from proeftuin.estimators.panel import Fit, Panel, RunOptions, residualizer
+from proeftuin.estimators.panel import Fit, Panel, RunOptions
+from proeftuin.estimators.placebo_projection import (
+    UNIDENTIFIED_TOL,
+    Projector,
+    coefficient_tables,
+    lead_statistics,
+    lead_tables,
+    placebo_coefficients,
+)
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.streams import method_rng
 
@@ -56,23 +66,49 @@ def _slot_groups(panel: Panel, unit_to_slot: np.ndarray) -> np.ndarray:
     return per_slot.sort_index().to_numpy()
 
 
-def placebo_panels(panel: Panel, draws: int, rng: np.random.Generator):
-    """Placebo first-treated values (draws x rows), exactness, and the scheme used."""
+@dataclass
+class PlaceboDraws:
+    """Compact placebo draws over assignment slots, the scheme, and the slot of each unit."""
+
+    draws: asg.Draws
+    scheme: PlaceboScheme
+    observed: asg.Draws  # the observed assignment, as one draw
+    unit_slot: np.ndarray  # unit (sorted order) -> slot
+    unit_index: np.ndarray  # row -> unit (sorted order)
+    projector: Projector | None = None
+
+    def rows(self, b: int) -> np.ndarray:
+        """Row-level first-treated values of draw ``b``."""
+        return self.draws.row(b)[self.unit_slot[self.unit_index]]
+
+    def project(self, panel: Panel) -> Projector:
+        if self.projector is None:
+            self.projector = Projector(panel.df, self.unit_index, panel.covariates)
+        return self.projector
+
+
+def placebo_draws(panel: Panel, draws: int, rng: np.random.Generator) -> PlaceboDraws:
+    """Placebo start labels per assignment slot (compact), and the scheme used."""
     labels, unit_to_slot, level = _assignment_labels(panel)
     if panel.placebo_group:
         groups = _slot_groups(panel, unit_to_slot)
-        assign, exact, weights = inf.grouped_placebo_assignments(labels, groups, draws, rng)
-        scheme = PlaceboScheme(level, exact, weights, False, panel.placebo_group)
+        out = asg.grouped_draws(labels, groups, draws, rng)
+        scheme = PlaceboScheme(level, out.exact, out.weights, False, panel.placebo_group)
     else:
-        assign, exact = inf.placebo_assignments(labels, draws, rng)
-        scheme = PlaceboScheme(level, exact)
-    units = panel.unit_table().index.to_numpy()
-    unit_pos = pd.Series(np.arange(len(units)), index=units)
-    row_slot = unit_to_slot[unit_pos[panel.df["unit"]].to_numpy()]
-    return assign[:, row_slot], exact, scheme
+        out = asg.uniform_draws(labels, draws, rng)
+        scheme = PlaceboScheme(level, out.exact)
+    units = panel.unit_table().index
+    treated = np.flatnonzero(labels)
+    observed = asg.Draws(treated[None, :], labels[treated][None, :], len(labels), True)
+    unit_index = units.get_indexer(panel.df["unit"])
+    return PlaceboDraws(out, scheme, observed, unit_to_slot, unit_index)
 
 
-UNIDENTIFIED_TOL = 1e-8
+def placebo_panels(panel: Panel, draws: int, rng: np.random.Generator):
+    """Placebo first-treated values (draws x rows, dense), exactness, and the scheme used."""
+    pdraws = placebo_draws(panel, draws, rng)
+    g_rows = pdraws.draws.dense()[:, pdraws.unit_slot[pdraws.unit_index]]
+    return g_rows, pdraws.scheme.exact, pdraws.scheme
 
 
 def _dropped_note(res: InferenceResult, scheme: PlaceboScheme, dropped: int) -> None:
@@ -81,27 +117,37 @@ def _dropped_note(res: InferenceResult, scheme: PlaceboScheme, dropped: int) -> 
         res.note += f"; {dropped} placebo draws dropped: placebo treatment not identified"
 
 
+def _starts(pdraws: PlaceboDraws) -> np.ndarray:
+    return np.unique(pdraws.observed.labels)
+
+
 def ri_twfe(
     panel: Panel,
     estimate: float,
     draws: int,
     rng: np.random.Generator,
     alpha: float,
-    placebo: tuple | None = None,
+    placebo: PlaceboDraws | None = None,
 ) -> tuple[InferenceResult, int]:
-    """RI for TWFE by one projection of all placebo columns; also the dropped-draw count.
+    """RI for TWFE by projection (``placebo_projection``); also the dropped-draw count.
 
     A draw is dropped when its placebo treatment is not identified: fixed effects (and
     covariates) absorb all but a negligible share of the placebo column, as when every
-    drawn unit lacks a pre-period. ``placebo`` reuses draws of :func:`placebo_panels`.
+    drawn unit lacks a pre-period. ``placebo`` reuses draws of :func:`placebo_draws`.
     """
-    g_rows, exact, scheme = placebo or placebo_panels(panel, draws, rng)
-    t = panel.df["time"].to_numpy()
-    dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float).T
-    resid = residualizer(panel)
-    y, d = panel.df["y"].to_numpy(), panel.df["d"].to_numpy()
-    b0, dens = inf.ri_coefficients(resid, y, dmat)
-    raw = resid.w @ dmat
+    pdraws = placebo or placebo_draws(panel, draws, rng)
+    scheme = pdraws.scheme
+    proj = pdraws.project(panel)
+    starts = _starts(pdraws)
+    tables = coefficient_tables(
+        proj,
+        pdraws.unit_slot,
+        pdraws.draws.n_slots,
+        starts,
+        panel.df["y"].to_numpy(dtype=float),
+        panel.df["d"].to_numpy(dtype=float),
+    )
+    b0, dens, raw, cross_num = placebo_coefficients(proj, tables, starts, pdraws.draws)
     keep = (raw > 0) & (dens > UNIDENTIFIED_TOL * raw)
     dropped = int((~keep).sum())
     weights = None if scheme.weights is None else scheme.weights[keep]
@@ -110,75 +156,45 @@ def ri_twfe(
         _dropped_note(res, scheme, dropped)
         return res, dropped
     b0, dens = b0[keep], dens[keep]
-    cross = (resid.w * resid(d)) @ dmat[:, keep] / dens  # coefficient of D_obs on each D_b
+    cross = cross_num[keep] / dens  # coefficient of D_obs on each D_b
 
     def pval(tau: float) -> float:
         return inf.ri_pvalue(
-            estimate - tau, b0 - tau * cross, exact, weights, scheme.observed_included
+            estimate - tau, b0 - tau * cross, scheme.exact, weights, scheme.observed_included
         )
 
     sd = float(np.std(b0)) or 1.0
     ci = inf._invert(pval, estimate, sd, alpha)
-    res = inf.ri_result(estimate, b0, exact, ci, weights, scheme.observed_included)
+    res = inf.ri_result(estimate, b0, scheme.exact, ci, weights, scheme.observed_included)
     res.note = inf.interval_note(ci[0], ci[1], res.note or "")
     _dropped_note(res, scheme, dropped)
     return res, dropped
 
 
-def _lead_columns(t: np.ndarray, g: np.ndarray, ref_period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Event-time dummies (excluding the reference) for first-treated ``g``, and their times."""
-    rel = np.where(g > 0, t - g, ref_period)
-    values = np.unique(rel[(g > 0) & (rel != ref_period)])
-    return np.column_stack([(rel == e) for e in values]).astype(float), values
-
-
-def _lead_statistics(
-    resid: inf.Residualizer, yt: np.ndarray, designs: list[tuple[np.ndarray, np.ndarray]]
-) -> np.ndarray:
-    """Sum of squared lead coefficients of the event study, one per design.
-
-    NaN where the design has no lead or its dummies are collinear with the fixed effects.
-    All designs are residualised in a few batched calls.
-    """
-    out = np.full(len(designs), np.nan)
-    chunk = 64
-    for start in range(0, len(designs), chunk):
-        block = designs[start : start + chunk]
-        xt_all = resid(np.column_stack([x for x, _ in block]))
-        col = 0
-        for i, (x, values) in enumerate(block):
-            xt = xt_all[:, col : col + x.shape[1]]
-            col += x.shape[1]
-            if not (values < 0).any():
-                continue
-            a = xt.T @ (resid.w[:, None] * xt)
-            eig = np.linalg.eigvalsh(a)
-            if eig.min() <= UNIDENTIFIED_TOL * max(eig.max(), 1e-300):
-                continue
-            beta = np.linalg.solve(a, xt.T @ (resid.w * yt))
-            out[start + i] = float(np.sum(beta[values < 0] ** 2))
-    return out
-
-
-def ri_pretrend(panel: Panel, placebo: tuple, ref_period: int) -> tuple[float, int]:
+def ri_pretrend(panel: Panel, placebo: PlaceboDraws, ref_period: int) -> tuple[float, int]:
     """RI p-value of the joint pre-trend statistic (sum of squared leads), same placebos.
 
     Returns the p-value and the number of placebo draws dropped as not identified.
     """
-    g_rows, exact, scheme = placebo
-    resid = residualizer(panel)
-    yt = resid(panel.df["y"].to_numpy())
-    t = panel.df["time"].to_numpy()
-    designs = [_lead_columns(t, g, ref_period) for g in [panel.df["g"].to_numpy(), *g_rows]]
-    stats_all = _lead_statistics(resid, yt, designs)
-    observed, stat = stats_all[0], stats_all[1:]
+    scheme = placebo.scheme
+    proj = placebo.project(panel)
+    tab = lead_tables(
+        proj,
+        placebo.unit_slot,
+        placebo.draws.n_slots,
+        _starts(placebo),
+        panel.df["y"].to_numpy(dtype=float),
+        ref_period,
+    )
+    observed = lead_statistics(proj, tab, placebo.observed)[0]
+    stat = lead_statistics(proj, tab, placebo.draws)
     keep = np.isfinite(stat)
     if not np.isfinite(observed) or not keep.any():
         return float("nan"), int((~keep).sum())
     weights = None if scheme.weights is None else scheme.weights[keep]
     # the statistic is non-negative; large values speak against parallel trends
     p = inf.ri_pvalue(
-        np.sqrt(observed), np.sqrt(stat[keep]), exact, weights, scheme.observed_included
+        np.sqrt(observed), np.sqrt(stat[keep]), scheme.exact, weights, scheme.observed_included
     )
     return p, int((~keep).sum())
 
@@ -190,11 +206,16 @@ def ri_refit(
     draws: int,
     rng: np.random.Generator,
 ) -> tuple[InferenceResult, int]:
-    """RI by re-estimating each placebo panel; unidentified draws (error, NaN) dropped."""
-    g_rows, exact, scheme = placebo_panels(panel, draws, rng)
+    """RI by re-estimating each placebo panel; unidentified draws (error, NaN) dropped.
+
+    One draw's panel at a time: memory does not grow with the number of draws.
+    """
+    pdraws = placebo_draws(panel, draws, rng)
+    scheme = pdraws.scheme
     t = panel.df["time"].to_numpy()
     placebo = []
-    for row in g_rows:
+    for b in range(len(pdraws.draws)):
+        row = pdraws.rows(b)
         df = panel.df.assign(g=row, d=((row > 0) & (t >= row)).astype(float))
         try:
             with np.errstate(all="ignore"):
@@ -209,7 +230,7 @@ def ri_refit(
         res = InferenceResult("ri", float("nan"), draws=0, note="no identified placebo draw")
     else:
         res = inf.ri_result(
-            estimate, placebo_arr[keep], exact, None, weights, scheme.observed_included
+            estimate, placebo_arr[keep], scheme.exact, None, weights, scheme.observed_included
         )
     _dropped_note(res, scheme, dropped)
     return res, dropped
@@ -222,7 +243,7 @@ def ri_projection(fit: Fit, opts: RunOptions) -> InferenceResult:
     """RI for TWFE and the 2x2: one projection of all placebo columns; draws kept for the
     RI pre-trend test."""
     rng = method_rng(opts.seed, "ri")
-    fit.cache["placebo"] = placebo_panels(fit.panel, opts.draws, rng)
+    fit.cache["placebo"] = placebo_draws(fit.panel, opts.draws, rng)
     res, fit.cache["ri_dropped"] = ri_twfe(
         fit.panel, fit.estimate, opts.draws, rng, opts.alpha, fit.cache["placebo"]
     )
