@@ -1,5 +1,6 @@
 """The imputation estimator: Gardner's two stages (equal to Borusyak, Jaravel & Spiess's
-point estimate) with pyfixest fits and pyfixest's GMM variance."""
+point estimate) with pyfixest fits, and the GMM variance of pyfixest's ``did2s`` computed
+here in memory linear in units (pyfixest builds a dense rows x units design)."""
 
 from __future__ import annotations
 
@@ -43,22 +44,57 @@ def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.n
     beta = np.linalg.lstsq(x2 * np.sqrt(w)[:, None], ytil * np.sqrt(w), rcond=None)[0]
 
     def vcov() -> np.ndarray:
-        data = df.assign(y_hat=ytil, treat_flag=df["d"].astype(bool))
-        second = "~ 0 + " + " + ".join(rhs_cols)
-        first_rhs = "~ " + (" + ".join(panel.covariates) if panel.covariates else "0")
-        return pfx.did2s_vcov(
-            data=data,
-            yname="y",
-            first_stage=f"{first_rhs} | unit + time",
-            second_stage=second,
-            treatment="treat_flag",
-            first_u=np.where(df["d"] == 0, ytil, 0.0).astype(float),
-            second_u=(ytil - x2 @ beta).astype(float),
-            cluster="cl",
-            weights="w" if panel.has_weights else None,
+        return gmm_vcov(
+            panel,
+            x2,
+            first_u=np.where(df["d"] == 0, ytil, 0.0),
+            second_u=ytil - x2 @ beta,
         )
 
     return beta, ytil, vcov
+
+
+def _cluster_sum(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    return np.stack([np.bincount(codes, weights=v, minlength=n) for v in values.T], axis=1)
+
+
+def gmm_vcov(panel: Panel, x2: np.ndarray, first_u: np.ndarray, second_u: np.ndarray) -> np.ndarray:
+    """Gardner's two-stage GMM variance, clustered, in memory linear in units.
+
+    The same sandwich as pyfixest's ``did2s`` variance, ``(X2'WX2)^-1 sum_g W_g W_g'
+    (X2'WX2)^-1`` with ``W_g = X2_g'W u2_g - V X10_g'W u1_g`` and ``V = X2'WX1
+    (X10'WX10)^-1``, X1 the first stage's covariates and unit and period dummies (X10 on
+    untreated rows), without a dense rows x (units + periods) design: the unit block of
+    ``X10'WX10`` is diagonal, so the system is solved by eliminating units (a Schur
+    complement of periods and covariates), and ``V X10_g'W u1_g`` is the fitted value of
+    ``V'`` at each untreated row, summed within clusters.
+    """
+    df = panel.df
+    units, uix = np.unique(df["unit"].to_numpy(), return_inverse=True)
+    times, tix = np.unique(df["time"].to_numpy(), return_inverse=True)
+    n_u, n_t = len(units), len(times)
+    w = df["w"].to_numpy(dtype=float)
+    w0 = w * (df["d"].to_numpy() == 0)  # first-stage weights: untreated rows only
+    x = df[panel.covariates].to_numpy(dtype=float)
+    # the non-unit columns of X1: period dummies (the first dropped) and covariates
+    rest = np.zeros((len(df), n_t - 1 + x.shape[1]))
+    later = tix > 0
+    rest[np.flatnonzero(later), tix[later] - 1] = 1.0
+    rest[:, n_t - 1 :] = x
+    d_u = np.bincount(uix, weights=w0, minlength=n_u)
+    f = _cluster_sum(uix, n_u, w0[:, None] * rest)  # unit x rest block of X10'WX10
+    c_u = _cluster_sum(uix, n_u, w[:, None] * x2)  # X1'WX2, unit rows
+    c_r = rest.T @ (w[:, None] * x2)  # X1'WX2, other rows
+    with np.errstate(divide="ignore", invalid="ignore"):
+        schur = (rest.T @ (w0[:, None] * rest)) - f.T @ (f / d_u[:, None])
+        g_r = np.linalg.solve(schur, c_r - f.T @ (c_u / d_u[:, None]))
+        g_u = (c_u - f @ g_r) / d_u[:, None]
+    fitted = g_u[uix] + rest @ g_r  # V' x1 at each row
+    codes, uniques = pd.factorize(df["cl"])
+    score = _cluster_sum(codes, len(uniques), (w * second_u)[:, None] * x2)
+    score -= _cluster_sum(codes, len(uniques), (w0 * first_u)[:, None] * fitted)
+    bread = np.linalg.inv(x2.T @ (w[:, None] * x2))
+    return bread @ (score.T @ score) @ bread
 
 
 def imputation_point(panel: Panel) -> float:
