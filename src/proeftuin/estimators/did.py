@@ -45,7 +45,7 @@ METHODS = ("twfe", "cs", "imputation", "2x2")
 INFERENCE = ("crv1", "wild", "wild_restricted", "wild_unrestricted", "ri")
 
 MIN_DRAWS = 19  # the fewest draws with which a p-value can reach 0.05: 1/(19 + 1)
-MAX_DRAWS = 99_999  # RI holds a rows x draws matrix: more would exhaust memory
+MAX_DRAWS = 99_999  # RI keeps a few numbers per draw: a ceiling on time, not memory
 
 
 def check_draws_and_seed(draws: int, seed: int | np.random.SeedSequence) -> None:
