@@ -104,7 +104,9 @@ def placebo_draws(panel: Panel, draws: int, rng: np.random.Generator) -> Placebo
     return PlaceboDraws(out, scheme, observed, unit_to_slot, unit_index)
 
 
-def placebo_panels(panel: Panel, draws: int, rng: np.random.Generator):
+def placebo_panels(
+    panel: Panel, draws: int, rng: np.random.Generator
+) -> tuple[np.ndarray, bool, PlaceboScheme]:
     """Placebo first-treated values (draws x rows, dense), exactness, and the scheme used."""
     pdraws = placebo_draws(panel, draws, rng)
     g_rows = pdraws.draws.dense()[:, pdraws.unit_slot[pdraws.unit_index]]

@@ -40,7 +40,7 @@ def _slot_sum(unit_slot: np.ndarray, n_slots: int, values: np.ndarray) -> np.nda
 class Projector:
     """The panel as a units x periods grid, and the exact two-way FE residual maker."""
 
-    def __init__(self, df: pd.DataFrame, unit_index: np.ndarray, covariates: list[str]):
+    def __init__(self, df: pd.DataFrame, unit_index: np.ndarray, covariates: list[str]) -> None:
         self.times, tix = np.unique(df["time"].to_numpy(), return_inverse=True)
         self.uix, self.tix = unit_index, tix
         self.n_units, n_t = int(unit_index.max()) + 1, len(self.times)
