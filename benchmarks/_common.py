@@ -154,7 +154,7 @@ def _child_main(target: str, kwargs_json: str) -> None:
     sys.path.insert(0, str(BENCH_DIR))
     module, func = target.split(":")
     out = getattr(importlib.import_module(module), func)(**json.loads(kwargs_json))
-    out["peak_mib"] = peak_rss_mib()
+    out["peak_mib"] = max(out.get("peak_mib", 0.0), peak_rss_mib())
     print(json.dumps(out, default=float))
 
 
@@ -167,6 +167,25 @@ def peak_rss_mib() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class CallPeak:
+    """Peak RSS added by one block: ``with CallPeak() as peak: ...``, then ``peak.mib``
+    (the kernel's peak counter reset at the start, via /proc/self/clear_refs) and
+    ``peak.life_mib``, the process's peak over its whole life."""
+
+    def __enter__(self) -> CallPeak:
+        self.before_peak, self.before = peak_rss_mib(), rss_mib()
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            self.before = float("nan")  # cannot reset: only the lifetime peak is known
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = peak_rss_mib()
+        self.mib = after - self.before
+        self.life_mib = max(self.before_peak, after)
 
 
 def rss_mib() -> float:

@@ -7,7 +7,10 @@ they and the project's comparison rows are unweighted; their draws differ from o
 their p-values are compared for agreement, not identity) and a statsmodels WLS refit loop
 with unit and year dummies over the *same* placebo assignments / Webb weights as the
 project (timed on a subset of draws and extrapolated linearly to 9,999; the p-values
-over that subset must be identical).
+over that subset must be identical). First, RI against the former path (the package at
+an earlier commit, ``--baseline``, run from a snapshot of its source): same draws, so
+identical p-values, with the RI pre-trend test and with placebo sites as in the
+notebooks.
 """
 
 from __future__ import annotations
@@ -71,20 +74,27 @@ def sm_ri_loop(frame: pd.DataFrame, draws: int, subset: int) -> dict:
     """Refit WLS for the project's own first ``subset`` placebo assignments."""
     import statsmodels.api as sm
 
+    from proeftuin.estimators import assignments as asg
     from proeftuin.estimators import inference as inf
-    from proeftuin.estimators import panel as panel_mod
     from proeftuin.estimators import placebo
 
     panel = _panel(frame)
-    g_rows, exact, _ = placebo.placebo_panels(panel, draws, np.random.default_rng(SEED))
+    pdraws = placebo.placebo_draws(panel, draws, np.random.default_rng(SEED))
+    some = asg.Draws(pdraws.draws.slots[:subset], pdraws.draws.labels[:subset],
+                     pdraws.draws.n_slots, pdraws.draws.exact)  # fmt: skip
+    g_rows = some.dense()[:, pdraws.unit_slot[pdraws.unit_index]]
     t, df = panel.df["time"].to_numpy(), panel.df
-    dmat = ((g_rows[:subset] > 0) & (t[None, :] >= g_rows[:subset])).astype(float)
+    dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float)
     fe, y, w = _dummies(df), df["y"].to_numpy(), df["w"].to_numpy()
     start = time.perf_counter()
     ref = np.array([sm.WLS(y, np.column_stack([d, fe]), weights=w).fit().params[0] for d in dmat])
     per_fit = (time.perf_counter() - start) / subset
-    ours, _ = inf.ri_coefficients(panel_mod.residualizer(panel), y, dmat.T)
+    proj, starts = pdraws.project(panel), placebo._starts(pdraws)
+    tables = placebo.coefficient_tables(proj, pdraws.unit_slot, some.n_slots, starts, y,
+                                        df["d"].to_numpy())  # fmt: skip
+    ours = placebo.placebo_coefficients(proj, tables, starts, some)[0]
     est = float(sm.WLS(y, np.column_stack([df["d"], fe]), weights=w).fit().params[0])
+    exact = pdraws.scheme.exact
     return {"seconds": per_fit * draws, "diff": float(np.max(np.abs(ours - ref))),
             "p_ours": inf.ri_pvalue(est, ours, exact),
             "p_ref": inf.ri_pvalue(est, ref, exact)}  # fmt: skip
@@ -267,19 +277,114 @@ def wild_table(frame: pd.DataFrame, draws: int, subset: int, repeat: int) -> Tab
     return t
 
 
-def run(quick: bool = False) -> list[Table]:
+# ----------------------------------------------------------------------------- former path
+
+BASELINE_REV = "62fbfb7"  # main before RI by projection (compact draws, FWL sums)
+CASES = (  # label, weighted, event study (so the RI pre-trend test), placebo group
+    ("weighted, placebo municipalities, no event study (the row above)", True, False, None),
+    ("weighted, placebo municipalities, event study + RI pre-trend test", True, True, None),
+    ("as in the notebooks: placebo sites within COROP, event study + RI pre-trend",
+     True, True, "placebo_area"),
+)  # fmt: skip
+
+
+def snapshot(rev: str) -> Path:
+    """The package source at ``rev`` in a temporary folder (for PYTHONPATH)."""
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="proeftuin-baseline-"))
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "archive", rev, "src"], cwd=root, capture_output=True,
+                             check=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
+def ri_case(frame_path: str, weighted: bool, event_study: bool, group: str | None,
+            draws: int, repeat: int) -> dict:  # fmt: skip
+    """(In a child) best-of-``repeat`` estimate_did with RI, and with CRV1 alone."""
+    import proeftuin
+    from proeftuin.estimators import estimate_did
+
+    frame = pd.read_parquet(frame_path)
+    kw = {**KW, "event_study": event_study, "weights": "weight" if weighted else None,
+          "placebo_group": group}  # fmt: skip
+    best, _, res = best_of(
+        lambda: estimate_did(frame, inference=["ri"], draws=draws, seed=SEED, **kw), repeat
+    )
+    base, _, _ = best_of(lambda: estimate_did(frame, inference=["crv1"], **kw), repeat)
+    ri, pre = res.inference["ri"], res.pretrend or {}
+    return {"seconds": best, "base": base, "p": ri.p_value, "lo": ri.ci_low, "hi": ri.ci_high,
+            "pre_p": pre.get("ri_p_value"), "source": proeftuin.__file__}  # fmt: skip
+
+
+def former_table(frame: pd.DataFrame, draws: int, repeat: int, rev: str) -> Table:
+    import os
+    import tempfile
+
+    from _common import in_child
+
+    src = snapshot(rev)
+    path = Path(tempfile.mkdtemp(prefix="proeftuin-frame-")) / "frame.parquet"
+    frame.to_parquet(path)
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))}
+    t = Table(f"RI by projection against the former path, {draws:,} draws ({SITE}, {OUTCOME})",
+              ["case", "former s", "now s", "speed-up", "RI p former / now",
+               "pre-trend RI p former / now", "|Δ| CI bounds", "peak MiB former / now",
+               "target"])  # fmt: skip
+    for label, weighted, event_study, group in CASES:
+        kw = {"frame_path": str(path), "weighted": weighted, "event_study": event_study,
+              "group": group, "draws": draws}  # fmt: skip
+        old = in_child("bench_inference:ri_case", env=env, repeat=1, **kw)
+        new = in_child("bench_inference:ri_case", repeat=repeat, **kw)
+        if "error" in old or "error" in new:
+            t.add(label, None, None, None, None, None, None, None,
+                  "; ".join(old.get("error", []) + new.get("error", [])))  # fmt: skip
+            continue
+        assert str(src) in old["source"] and str(src) not in new["source"]
+        same = old["p"] == new["p"] and old["pre_p"] == new["pre_p"]
+        target = ""
+        if event_study and group is None:
+            met = new["seconds"] < 0.3 and same
+            target = f"< 0.3 s, identical p: {'met' if met else 'MISSED'}"
+        t.add(label, old["seconds"], new["seconds"], ratio(old["seconds"], new["seconds"]),
+              f"{old['p']:.4f} / {new['p']:.4f}",
+              "–" if old["pre_p"] is None else f"{old['pre_p']:.4f} / {new['pre_p']:.4f}",
+              f"{max(abs(old['lo'] - new['lo']), abs(old['hi'] - new['hi'])):.1e}",
+              f"{old['peak_mib']:.0f} / {new['peak_mib']:.0f}", target)  # fmt: skip
+    t.notes += [
+        f"former: the package at commit {rev} (a snapshot of its src/ on PYTHONPATH), one "
+        f"call; now: this commit, best of {repeat}. Each a fresh process; seconds are the "
+        "whole estimate_did call (point estimate, event study if any, placebo-in-time "
+        "check, RI with its inverted interval and, with the event study, the RI pre-trend "
+        "test); CRV1 alone takes about the same in both.",
+        "Same seed, so the same placebo draws: the p-values must be identical; the interval "
+        "bounds differ only by the former path's iterative demeaning (tolerance 1e-10).",
+        "peak MiB: the child's peak RSS (interpreter, imports and the frame included).",
+    ]
+    return t
+
+
+def run(quick: bool = False, baseline: str = BASELINE_REV) -> list[Table]:
     frame = real_frame()
     draws, subset, repeat = (999, 20, 1) if quick else (9999, 200, 3)
-    return [ri_table(frame, draws, subset, repeat), wild_table(frame, draws, subset, repeat)]
+    return [
+        former_table(frame, draws, repeat, baseline),
+        ri_table(frame, draws, subset, repeat),
+        wild_table(frame, draws, subset, repeat),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="999 draws, 20 refits, no repeats")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument("--baseline", default=BASELINE_REV, help="commit of the former path")
     args = parser.parse_args()
     started = time.perf_counter()
-    report(run(args.quick), title="Inference benchmark", started=started, save=not args.no_save)
+    tables = run(args.quick, args.baseline)
+    report(tables, title="Inference benchmark", started=started, save=not args.no_save)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Scaling benchmark: synthetic panels of 342, 3,400 and 34,000 units x 13 years.
+"""Scaling benchmark: synthetic panels of 1,000, 4,000, 16,000 and 34,000 units x 13 years.
 
-Units stand for municipalities (342) or neighbourhoods (3,400 and 34,000), nested in 342
-municipalities that are the clusters; the units of 6 municipalities start in 2014. Each
-case runs in a fresh Python process (time of the measured call; peak RSS of the process,
-imports and synthetic inputs included):
+Units stand for neighbourhoods, nested in 342 municipalities that are the clusters; the
+units of 6 municipalities start in 2014. Each case runs in a fresh Python process: the
+time of the measured call, the peak RSS of the process (imports and synthetic inputs
+included) and the peak added by the measured call itself (the kernel's peak counter is
+reset just before it), and the growth of each from one size to the next beside the growth
+in units: memory that grows at most as fast as units is linear.
 
 - panel build: the panel module's aggregation and validation steps (``cost_groups``,
   ``standard_weights``, ``vektis_outcomes`` with direct standardisation, ``_long_vektis``,
@@ -11,8 +13,9 @@ imports and synthetic inputs included):
   24 cost columns per year). Not timed: generating the cells, and the name-to-code
   harmonisation (it needs the real municipality crosswalk). Above 9,999 units the codes
   are neighbourhood codes (``BU`` + 8 digits) and the code check is widened to them;
-- each DiD estimator with each inference method (``estimate_did``, no event study), and
-  the controlled ITS on the two aggregated series.
+- each DiD estimator (TWFE, the 2x2, Callaway-Sant'Anna, imputation) with each of its
+  inference methods (CRV1, wild bootstrap, RI; ``estimate_did``, no event study), and the
+  controlled ITS on the two aggregated series.
 """
 
 from __future__ import annotations
@@ -26,17 +29,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Table, in_child, report  # noqa: E402
+from _common import CallPeak, Table, in_child, report  # noqa: E402
 
-SIZES = (342, 3_400, 34_000)
+SIZES = (1_000, 4_000, 16_000, 34_000)
 CLUSTERS, TREATED, START = 342, 6, 2014
 YEARS = tuple(range(2011, 2024))
 DRAWS = 999
 LOOP_DRAWS = 20  # RI by refitting (cs, imputation): timed on this many draws, extrapolated
-MEMORY_CAP_GIB = 6.0
+MIN_DRAWS = 19  # estimate_did refuses fewer
 CASES = (
     ("panel build", None, None),
     ("twfe", "crv1", None), ("twfe", "wild", None), ("twfe", "ri", None),
+    ("2x2", "crv1", None), ("2x2", "wild", None), ("2x2", "ri", None),
     ("cs", "crv1", None), ("cs", "wild_unrestricted", None), ("cs", "ri", "loop"),
     ("imputation", "crv1", None), ("imputation", "ri", "loop"),
     ("its", "newey-west", None),
@@ -88,6 +92,7 @@ def build_case(n: int) -> dict:
     from proeftuin import panel as pm
 
     rng, units = np.random.default_rng(n), codes(n)
+    peak = CallPeak().__enter__()
     generating, start = 0.0, time.perf_counter()
     grouped = {}
     for year in YEARS:
@@ -101,7 +106,10 @@ def build_case(n: int) -> dict:
     del grouped
     names = pd.Series(units, index=units)
     panel = _validate(pm.assemble([pm._long_vektis(wide)], names))
-    return {"seconds": time.perf_counter() - start - generating, "rows": len(panel)}
+    seconds = time.perf_counter() - start - generating
+    peak.__exit__()
+    return {"seconds": seconds, "rows": len(panel), "call_mib": peak.mib,
+            "peak_mib": peak.life_mib}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- estimators
@@ -152,26 +160,20 @@ def estimator_case(n: int, method: str, inference: str, mode: str | None, draws:
     """(In a child) one estimator with one inference method on n synthetic units."""
     frame = synthetic_frame(n)
     if method == "its":
-        return {"seconds": _its(frame)}
+        with CallPeak() as peak:
+            seconds = _its(frame)
+        return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
     if mode != "loop":
-        _did(synthetic_frame(CLUSTERS), method, "crv1", 9)  # warm-up on the smallest panel
-        return {"seconds": _did(frame, method, inference, draws)}
+        _did(synthetic_frame(CLUSTERS), method, "crv1", MIN_DRAWS)  # warm-up, smallest panel
+        with CallPeak() as peak:
+            seconds = _did(frame, method, inference, draws)
+        return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
     _did(frame, method, "crv1", draws)  # warm-up: first-call costs out of the difference
     base = _did(frame, method, "crv1", draws)
-    some = _did(frame, method, inference, loop_draws)
-    return {"seconds": base + (some - base) * draws / loop_draws, "extrapolated": True}
-
-
-def predicted_gib(n: int, method: str, inference: str) -> float:
-    """Rough peak of the vectorised inference: its dense matrices (GiB)."""
-    rows = n * len(YEARS)
-    if method == "twfe" and inference == "ri":
-        return rows * DRAWS * 24 / 2**30  # placebo start years, indicators, residualised
-    if method == "twfe" and inference == "wild":
-        return rows * CLUSTERS * 32 / 2**30  # cluster indicators and their residuals
-    if method == "imputation":
-        return rows * (n + len(YEARS)) * 24 / 2**30  # dense fixed-effect design (GMM variance)
-    return 0.0
+    with CallPeak() as peak:
+        some = _did(frame, method, inference, loop_draws)
+    return {"seconds": base + (some - base) * draws / loop_draws, "extrapolated": True,
+            "call_mib": peak.mib, "peak_mib": peak.life_mib}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- table
@@ -181,46 +183,57 @@ def run_case(n: int, case: tuple, draws: int, loop_draws: int) -> dict:
     method, inference, mode = case
     if method == "panel build":
         return in_child("bench_scaling:build_case", n=n)
-    need = predicted_gib(n, method, inference)
-    if need > MEMORY_CAP_GIB:
-        return {
-            "skipped": f"not run: dense matrices ≈ {need:.0f} GiB > {MEMORY_CAP_GIB:.0f} GiB cap"
-        }
     return in_child("bench_scaling:estimator_case", n=n, method=method, inference=inference,
                     mode=mode, draws=draws, loop_draws=loop_draws)  # fmt: skip
 
 
-def growth(prev: dict | None, cur: dict) -> str:
-    if not prev or "seconds" not in prev or "seconds" not in cur:
-        return ""
-    t, m = cur["seconds"] / prev["seconds"], cur["peak_mib"] / prev["peak_mib"]
-    return f"{t:.1f}× time, {m:.1f}× memory"
+NOISE_MIB = 64.0  # below this the call's own peak is allocator noise: no growth verdict
+
+
+def growth(prev: tuple[int, dict] | None, n: int, cur: dict) -> tuple[str, str]:
+    """Growth of time, peak RSS and the call's own peak over the previous size, and
+    whether the call's memory grew at most linearly in units."""
+    if not prev or "seconds" not in prev[1] or "seconds" not in cur:
+        return "", ""
+    p, units = prev[1], n / prev[0]
+    text = (f"{units:.1f}× units: {cur['seconds'] / p['seconds']:.1f}× time, "
+            f"{cur['peak_mib'] / p['peak_mib']:.1f}× peak, "
+            f"{cur['call_mib'] / max(p['call_mib'], 1.0):.1f}× call")  # fmt: skip
+    if cur["call_mib"] <= NOISE_MIB:
+        return text, "yes (call < 64 MiB)"
+    linear = cur["call_mib"] <= 1.25 * units * max(p["call_mib"], NOISE_MIB)
+    return text, "yes" if linear else "NO"
 
 
 def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> list[Table]:
-    sizes = sizes or ((SIZES[0],) if quick else SIZES)
-    draws, loop_draws = (99, 5) if quick else (DRAWS, LOOP_DRAWS)
+    sizes = sizes or (SIZES[:2] if quick else SIZES)
+    draws, loop_draws = (99, MIN_DRAWS) if quick else (DRAWS, LOOP_DRAWS)
     t = Table(f"Scaling: synthetic panels × {len(YEARS)} years ({draws:,} draws for wild and RI)",
-              ["case", "units", "rows", "wall s", "peak RSS MiB", "growth vs previous size",
-               "note"])  # fmt: skip
+              ["case", "units", "rows", "wall s", "peak RSS MiB", "call peak MiB",
+               "growth vs previous size", "memory ≤ linear", "note"])  # fmt: skip
     for case in CASES:
         prev = None
         for n in sizes:
             out = run_case(n, case, draws, loop_draws)
             label = case[0] if case[1] is None else f"{case[0]} · {case[1]}"
-            note = out.get("skipped") or ("; ".join(out["error"]) if "error" in out else "")
+            note = "; ".join(out["error"]) if "error" in out else ""
             if out.get("extrapolated"):
                 note = f"RI by refits: extrapolated from {loop_draws} draws"
+            text, verdict = growth(prev, n, out)
             t.add(label, f"{n:,}", f"{n * len(YEARS):,}", out.get("seconds"),
-                  out.get("peak_mib"), growth(prev, out), note)  # fmt: skip
-            prev = out
+                  out.get("peak_mib"), out.get("call_mib"), text, verdict, note)  # fmt: skip
+            prev = (n, out)
     t.notes += [
-        "Units nested in 342 municipalities (the clusters); units of 6 municipalities treated "
-        "from 2014 (3 pre-period years, as the controlled ITS needs); 10× more units per "
-        "step, so linear growth is ≈ 10× per step.",
+        f"Units nested in {CLUSTERS} municipalities (the clusters); units of {TREATED} "
+        f"municipalities treated from {START} (3 pre-period years, as the controlled ITS "
+        "needs).",
         "wall s: the measured call only (estimate_did with one inference method and no event "
-        "study, or the build steps); peak RSS: the child process's VmHWM, interpreter, "
-        "imports and synthetic inputs included.",
+        "study, or the build steps). peak RSS: the child process's VmHWM over its life, "
+        "interpreter, imports and synthetic inputs included. call peak: VmHWM reset "
+        "(/proc/self/clear_refs) just before the measured call, minus the RSS then: what "
+        "the call itself adds at its peak.",
+        "memory ≤ linear: the call peak grew by at most 1.25 × the growth in units (or "
+        f"stayed under {NOISE_MIB:.0f} MiB, allocator noise).",
         "Panel build: aggregation + standardisation + long format + pandera validation of "
         "synthetic Vektis cells; name harmonisation and cell generation are not timed.",
     ]
@@ -229,7 +242,7 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> list[Table
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="342 units only, 99 draws")
+    parser.add_argument("--quick", action="store_true", help="1,000 and 4,000 units, 99 draws")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
     started = time.perf_counter()
