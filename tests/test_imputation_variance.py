@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from proeftuin.estimators import _pyfixest as pfx
-from proeftuin.estimators.did import prepare_panel
+from proeftuin.estimators.did import Panel, prepare_panel
 from proeftuin.estimators.imputation import _imputation_fit, gmm_vcov
 
 
@@ -30,7 +30,9 @@ def frame(seed: int, staggered: bool, gaps: bool) -> pd.DataFrame:
     return df
 
 
-def reference(panel, x2, cols, first_u, second_u) -> np.ndarray:
+def reference(
+    panel: Panel, x2: np.ndarray, cols: list[str], first_u: np.ndarray, second_u: np.ndarray
+) -> np.ndarray:
     df = panel.df
     data = df.assign(**{c: x2[:, i] for i, c in enumerate(cols)}, treat_flag=df["d"] == 1)
     first_rhs = "~ " + (" + ".join(panel.covariates) if panel.covariates else "0")
@@ -40,11 +42,15 @@ def reference(panel, x2, cols, first_u, second_u) -> np.ndarray:
                           weights="w" if panel.has_weights else None)  # fmt: skip
 
 
+DESIGNS = [(False, False, False), (True, True, False), (True, False, True)]
+
+
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize(("staggered", "gaps", "covariate"),
-                         [(False, False, False), (True, True, False), (True, False, True)])  # fmt: skip
+@pytest.mark.parametrize(("staggered", "gaps", "covariate"), DESIGNS)
 @pytest.mark.parametrize("event_study", [False, True])
-def test_gmm_variance_equals_pyfixest(weighted, staggered, gaps, covariate, event_study) -> None:
+def test_gmm_variance_equals_pyfixest(
+    weighted: bool, staggered: bool, gaps: bool, covariate: bool, event_study: bool
+) -> None:
     panel = prepare_panel(frame(4, staggered, gaps), unit="unit", time="year", outcome="y",
                           treated=None, first_treated="g", cluster="cl",
                           weights="w" if weighted else None,

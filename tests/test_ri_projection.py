@@ -17,13 +17,15 @@ from proeftuin.estimators import assignments as asg
 from proeftuin.estimators import inference as inf
 from proeftuin.estimators import panel as panel_mod
 from proeftuin.estimators import placebo
-from proeftuin.estimators.did import prepare_panel
+from proeftuin.estimators.did import Panel, prepare_panel
+from proeftuin.estimators.placebo import PlaceboScheme
 from proeftuin.estimators.placebo_projection import Projector
+from proeftuin.estimators.results import InferenceResult
 
 YEARS = 6
 
 
-def frame(seed: int, weighted: bool, staggered: bool, gaps: bool, covariate: bool):
+def frame(seed: int, weighted: bool, staggered: bool, gaps: bool, covariate: bool) -> pd.DataFrame:
     """Units nested in 12 clusters of 3, two clusters treated (or three, staggered)."""
     rng = np.random.default_rng(seed)
     n, years = 36, np.arange(2010, 2010 + YEARS)
@@ -52,7 +54,9 @@ def frame(seed: int, weighted: bool, staggered: bool, gaps: bool, covariate: boo
     return df.assign(y=df["y"] + (0.7 * df["x"] if covariate else 0.0))
 
 
-def make_panel(df: pd.DataFrame, weighted: bool, covariate: bool, group: str | None = None):
+def make_panel(
+    df: pd.DataFrame, weighted: bool, covariate: bool, group: str | None = None
+) -> Panel:
     return prepare_panel(df, unit="unit", time="year", outcome="y", treated=None,
                          first_treated="g", cluster="cl", weights="w" if weighted else None,
                          covariates=["x"] if covariate else [],
@@ -62,7 +66,7 @@ def make_panel(df: pd.DataFrame, weighted: bool, covariate: bool, group: str | N
 # --- the former path, as the reference ----------------------------------------------------
 
 
-def reference_coefficients(panel, g_rows: np.ndarray):
+def reference_coefficients(panel: Panel, g_rows: np.ndarray) -> tuple[np.ndarray, ...]:
     """Placebo coefficients, denominators, raw sums and cross terms by demeaning columns."""
     t = panel.df["time"].to_numpy()
     dmat = ((g_rows > 0) & (t[None, :] >= g_rows)).astype(float).T
@@ -72,7 +76,9 @@ def reference_coefficients(panel, g_rows: np.ndarray):
     return b0, dens, resid.w @ dmat, cross
 
 
-def reference_ri(panel, estimate: float, g_rows: np.ndarray, scheme, alpha: float = 0.05):
+def reference_ri(
+    panel: Panel, estimate: float, g_rows: np.ndarray, scheme: PlaceboScheme, alpha: float = 0.05
+) -> InferenceResult:
     b0, dens, raw, cross = reference_coefficients(panel, g_rows)
     keep = (raw > 0) & (dens > 1e-8 * raw)
     weights = None if scheme.weights is None else scheme.weights[keep]
@@ -86,7 +92,7 @@ def reference_ri(panel, estimate: float, g_rows: np.ndarray, scheme, alpha: floa
     return inf.ri_result(estimate, b0, scheme.exact, ci, weights, scheme.observed_included)
 
 
-def reference_leads(panel, g_rows: np.ndarray, ref: int) -> np.ndarray:
+def reference_leads(panel: Panel, g_rows: np.ndarray, ref: int) -> np.ndarray:
     """Sum of squared lead coefficients per design, each solved on its own."""
     resid = panel_mod.residualizer(panel)
     yt = resid(panel.df["y"].to_numpy())
@@ -106,7 +112,9 @@ def reference_leads(panel, g_rows: np.ndarray, ref: int) -> np.ndarray:
     return np.array(out)
 
 
-def reference_pretrend_p(panel, g_rows: np.ndarray, scheme, ref: int) -> float:
+def reference_pretrend_p(
+    panel: Panel, g_rows: np.ndarray, scheme: PlaceboScheme, ref: int
+) -> float:
     stats_all = reference_leads(panel, g_rows, ref)
     keep = np.isfinite(stats_all[1:])
     weights = None if scheme.weights is None else scheme.weights[keep]
@@ -128,7 +136,9 @@ CASES = [
 
 @pytest.mark.parametrize(("weighted", "staggered", "gaps", "covariate", "group"), CASES)
 @pytest.mark.parametrize("draws", [40, 5000])  # sampled, and exact enumeration
-def test_projection_matches_the_former_path(weighted, staggered, gaps, covariate, group, draws):
+def test_projection_matches_the_former_path(
+    weighted: bool, staggered: bool, gaps: bool, covariate: bool, group: str | None, draws: int
+) -> None:
     df = frame(3, weighted, staggered, gaps, covariate)
     panel = make_panel(df, weighted, covariate, group)
     estimate = 0.4321  # the p-values compare placebo coefficients with any estimate alike
@@ -185,7 +195,9 @@ def _dense_uniform(labels: np.ndarray, draws: int, rng: np.random.Generator) -> 
     return np.array([rng.permutation(labels) for _ in range(draws)])  # the former drawing
 
 
-def _dense_grouped(labels, groups, draws: int, rng: np.random.Generator) -> np.ndarray:
+def _dense_grouped(
+    labels: np.ndarray, groups: np.ndarray, draws: int, rng: np.random.Generator
+) -> np.ndarray:
     treated = labels[labels != 0]
     k = len(treated)
     members = [np.flatnonzero((labels == 0) & (groups == gv)) for gv in np.unique(groups)]
@@ -206,6 +218,6 @@ def test_compact_draws_use_the_random_stream_as_before() -> None:
         dense = _dense_uniform(labels, 200, np.random.default_rng(seed))
         assert not compact.exact and np.array_equal(compact.dense(), dense)
         grouped = asg.grouped_draws(labels, groups, 200, np.random.default_rng(seed))
-        assert np.array_equal(grouped.dense(), _dense_grouped(labels, groups, 200,
-                                                              np.random.default_rng(seed)))  # fmt: skip
+        former = _dense_grouped(labels, groups, 200, np.random.default_rng(seed))
+        assert np.array_equal(grouped.dense(), former)
         assert (np.diff(compact.slots, axis=1) > 0).all()  # slots ascending within a draw
