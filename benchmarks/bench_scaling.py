@@ -160,6 +160,7 @@ def estimator_case(n: int, method: str, inference: str, mode: str | None, draws:
     """(In a child) one estimator with one inference method on n synthetic units."""
     frame = synthetic_frame(n)
     if method == "its":
+        _its(synthetic_frame(CLUSTERS))  # warm-up: imports out of the call's peak
         with CallPeak() as peak:
             seconds = _its(frame)
         return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
