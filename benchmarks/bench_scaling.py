@@ -206,17 +206,24 @@ def growth(prev: tuple[int, dict] | None, n: int, cur: dict) -> tuple[str, str]:
     return text, "yes" if linear else "NO"
 
 
-def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> list[Table]:
+def label_of(case: tuple) -> str:
+    return case[0] if case[1] is None else f"{case[0]} · {case[1]}"
+
+
+def run(
+    quick: bool = False, sizes: tuple[int, ...] | None = None, only: list[str] | None = None
+) -> list[Table]:
     sizes = sizes or (SIZES[:2] if quick else SIZES)
+    cases = [c for c in CASES if not only or label_of(c) in only]
     draws, loop_draws = (99, MIN_DRAWS) if quick else (DRAWS, LOOP_DRAWS)
     t = Table(f"Scaling: synthetic panels × {len(YEARS)} years ({draws:,} draws for wild and RI)",
               ["case", "units", "rows", "wall s", "peak RSS MiB", "call peak MiB",
                "growth vs previous size", "memory ≤ linear", "note"])  # fmt: skip
-    for case in CASES:
+    for case in cases:
         prev = None
         for n in sizes:
             out = run_case(n, case, draws, loop_draws)
-            label = case[0] if case[1] is None else f"{case[0]} · {case[1]}"
+            label = label_of(case)
             note = "; ".join(out["error"]) if "error" in out else ""
             if out.get("extrapolated"):
                 note = f"RI by refits: extrapolated from {loop_draws} draws"
@@ -245,9 +252,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 and 4,000 units, 99 draws")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument("--cases", help="comma-separated case labels, e.g. 'twfe · ri,2x2 · ri'")
     args = parser.parse_args()
+    only = [c.strip() for c in args.cases.split(",")] if args.cases else None
     started = time.perf_counter()
-    report(run(args.quick), title="Scaling benchmark", started=started, save=not args.no_save)
+    tables = run(args.quick, only=only)
+    report(tables, title="Scaling benchmark", started=started, save=not args.no_save)
 
 
 if __name__ == "__main__":
