@@ -95,11 +95,14 @@ def run_did(
     inference: Sequence[str],
     draws: int,
     seed: int,
+    event_study: bool = True,
 ) -> list[OutcomeResult]:
     """Difference-in-differences of the site against its controls, per outcome.
 
     Each outcome draws from its own random stream, derived from ``seed`` and keyed by the
     outcome's name: its results depend neither on the other outcomes nor on their order.
+    ``event_study=False`` skips the event study and its pre-trend tests (the robustness
+    checks, which show one row per outcome); the estimate and every interval are the same.
     """
     from proeftuin.estimators import DesignError, estimate_did
     from proeftuin.estimators.streams import keyed_seed
@@ -116,7 +119,7 @@ def run_did(
                 frame, unit="municipality", time="year", outcome="value",
                 first_treated="first_treated", cluster="municipality", weights="weight",
                 inference=inference, draws=draws, seed=keyed_seed(seed, outcome), ref_period=ref,
-                placebo_group="placebo_area",
+                placebo_group="placebo_area", event_study=event_study,
             )  # fmt: skip
         except DesignError as exc:
             results.append(OutcomeResult(outcome, None, str(exc)))
