@@ -101,6 +101,14 @@ def run(
         typer.Option(help="Run on Dask: 'local' for a local cluster, or a scheduler address."),
     ] = None,
     check: Annotated[bool, typer.Option("--check", help="Validate the plan and stop.")] = False,
+    fresh_kernels: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-kernels",
+            help="A new kernel for every notebook (default: one kernel per worker, reset "
+            "between notebooks to a fresh kernel's state).",
+        ),
+    ] = False,
     exit_on_failure: Annotated[bool, typer.Option(hidden=True)] = True,
 ) -> None:
     """Execute every task of the analysis plan (analysis.yml): cached, parallel, isolated."""
@@ -121,6 +129,7 @@ def run(
         force=force,
         scheduler=scheduler,
         display=ProgressDisplay(),
+        fresh_kernels=fresh_kernels,
     )
     _report(summary, time.perf_counter() - started)
     _last_run_failed = bool(summary.failed) or summary.interrupted

@@ -65,7 +65,8 @@ class Attempt:
         path = self.task.executed_path
         return path.with_name(f".{path.stem}.{self.token}.ipynb")
 
-    def spec(self, timeout: int) -> dict[str, Any]:
+    def spec(self, timeout: int, *, warm: bool = False) -> dict[str, Any]:
+        """What a worker needs to run the task; ``warm``: on the worker's warm kernel."""
         root = settings.project_root()
         return {
             "template": str(self.task.template),
@@ -79,6 +80,7 @@ class Attempt:
             "root": str(root),
             "env": {**settings.environment(), **KERNEL_THREADS},
             "timeout": timeout,
+            "warm": warm,
         }
 
 

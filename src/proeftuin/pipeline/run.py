@@ -20,6 +20,9 @@ from proeftuin.pipeline.worker import Backend, DaskBackend, ProcessBackend, exec
 from proeftuin.plan import Plan, Task
 
 POLL_S = 0.25
+#: Notebooks from the longest to the shortest, as measured (benchmarks/RESULTS.md): the
+#: order of a run without records of earlier durations.
+TYPICAL_ORDER = ("did_site", "synth_site", "robustness_site", "its_site", "validation")
 
 
 @dataclass
@@ -59,8 +62,14 @@ def run_plan(
     force: bool = False,
     scheduler: str | None = None,
     display: Any = None,
+    fresh_kernels: bool = False,
 ) -> RunSummary:
     """Execute the plan's tasks (site tasks in parallel, then the synthesis).
+
+    Tasks start longest first (:func:`longest_first`), so no long task starts last while
+    the other workers idle. Each worker keeps one kernel warm between its tasks, reset to
+    a fresh kernel's state (:mod:`proeftuin.pipeline.kernel`); ``fresh_kernels`` starts a
+    new kernel for every task instead.
 
     Raises :class:`PipelineError` (one line) when the run cannot start. On SIGINT the run
     stops: finished tasks are committed, running ones stopped (``interrupted``), the rest
@@ -75,7 +84,7 @@ def run_plan(
             clear_stale()
             if not tasks or not tasks[0].subset:  # a subset run leaves the full results alone
                 facts.write_facts(plan)  # the snapshot of sites and outcomes the report prints
-            summary = _run(plan, tasks, guard, jobs, force, scheduler, display)
+            summary = _run(plan, tasks, guard, jobs, force, scheduler, display, not fresh_kernels)
     except RunInProgress as exc:
         raise PipelineError(str(exc)) from None
     except PermissionError as exc:
@@ -102,6 +111,7 @@ def _run(
     force: bool,
     scheduler: str | None,
     display: Any,
+    warm: bool,
 ) -> RunSummary:
     display = display or _SilentDisplay()
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -127,7 +137,8 @@ def _run(
                 backend = DaskBackend(scheduler, jobs) if scheduler else ProcessBackend(jobs)
             if todo:
                 timeout = plan.spec.execution.cell_timeout
-                _execute(todo, backend, timeout, summary, tracker, display, guard)
+                todo = longest_first(todo)
+                _execute(todo, backend, (timeout, warm), summary, tracker, display, guard)
     finally:
         if backend is not None:
             backend.close(kill=guard.stopped.is_set())
@@ -135,6 +146,23 @@ def _run(
     summary.interrupted = guard.stopped.is_set()
     tracker.finish("interrupted" if summary.interrupted else "complete")
     return summary
+
+
+def longest_first(
+    todo: list[tuple[Task, str, dict[str, Any]]],
+) -> list[tuple[Task, str, dict[str, Any]]]:
+    """The tasks by expected duration, longest first (the makespan of a greedy schedule is
+    then at most 4/3 of the best). Expected: the duration its last record says (any cache
+    key), else its notebook's typical rank (``TYPICAL_ORDER``); ties keep plan order."""
+    rank = {name: len(TYPICAL_ORDER) - i for i, name in enumerate(TYPICAL_ORDER)}
+
+    def expected(item: tuple[Task, str, dict[str, Any]]) -> tuple[float, float]:
+        task = item[0]
+        seconds = read_record(task.provenance_path).get("duration_s")
+        return (float(seconds) if isinstance(seconds, int | float) else -1.0,
+                rank.get(task.notebook, 0))  # fmt: skip
+
+    return sorted(todo, key=expected, reverse=True)
 
 
 def _cached(task: Task, key: str) -> TaskResult:
@@ -166,7 +194,7 @@ def _plan_stage(
 def _execute(
     todo: list[tuple[Task, str, dict[str, Any]]],
     backend: Backend,
-    timeout: int,
+    execution: tuple[int, bool],
     summary: RunSummary,
     tracker: Tracker,
     display: Any,
@@ -177,7 +205,8 @@ def _execute(
     while (pending or running) and not guard.stopped.is_set():
         while pending and len(running) < backend.jobs:
             attempt = prepare(*pending.popleft(), plan_hash=tracker.plan_hash)
-            running[backend.submit(execute_notebook, attempt.spec(timeout))] = attempt
+            spec = attempt.spec(execution[0], warm=execution[1])
+            running[backend.submit(execute_notebook, spec)] = attempt
             display.started(attempt.task)
         for handle in backend.wait_any(list(running), POLL_S):
             _finish(running.pop(handle), _outcome_of(handle), summary, tracker, display)

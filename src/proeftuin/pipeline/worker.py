@@ -23,21 +23,35 @@ from proeftuin import settings
 
 PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL_S = 0.5
+# The kernel's log is noise to a reader: its start-up warnings, and the "KeyboardInterrupt
+# caught in kernel" error of the interrupt that jupyter_client sends before every shutdown.
+# Errors reach us through papermill.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def execute_notebook(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one notebook with papermill (in a worker process); never raises.
 
+    With ``spec["warm"]`` the notebook runs on this worker's warm kernel
+    (:mod:`proeftuin.pipeline.kernel`), else on a kernel started for it and stopped after.
     Returns ``{"ok": True}`` or ``{"ok": False, "error": ..., "cell": ...}``.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from proeftuin.pipeline import kernel
+
     started = time.perf_counter()
     # Workers are long-lived (fork server, Dask): the kernel must see this run's settings.
     os.environ.update(spec.get("env", {}))
     os.environ[settings.ROOT_ENV] = spec["root"]
+    warm = spec.get("warm", False)
     try:
+        engine: dict[str, Any] = {}
+        if warm:  # this worker's kernel, reset to a fresh kernel's state (pipeline.kernel)
+            env = {**spec.get("env", {}), settings.ROOT_ENV: spec["root"]}
+            km = kernel.acquire(spec["kernel"], spec["cwd"], env, KERNEL_ARGUMENTS)
+            engine = {"engine_name": kernel.ENGINE, "km": km}
         pm.execute_notebook(
             spec["template"],
             spec["output"],
@@ -48,16 +62,18 @@ def execute_notebook(spec: dict[str, Any]) -> dict[str, Any]:
             execution_timeout=spec["timeout"],
             progress_bar=False,
             log_output=False,
-            # The kernel's log is noise to a reader: its start-up warnings, and the
-            # "KeyboardInterrupt caught in kernel" error of the interrupt that
-            # jupyter_client sends before every shutdown. Errors reach us through papermill.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            extra_arguments=KERNEL_ARGUMENTS,
+            **engine,
         )
     except PapermillExecutionError as exc:
+        if warm:
+            kernel.discard()
         first_line = (exc.source or "").strip().splitlines()[:1]
         cell = f"cell {exc.cell_index} ({first_line[0] if first_line else 'empty'})"
         return _failure(started, f"{exc.ename}: {exc.evalue}", cell)
     except Exception as exc:  # kernel death, timeout, missing kernel: reported, not raised
+        if warm:
+            kernel.discard()
         return _failure(started, f"{type(exc).__name__}: {exc}", None)
     return {"ok": True, "duration_s": time.perf_counter() - started}
 
@@ -122,7 +138,9 @@ class ProcessBackend:
         import multiprocessing
 
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["proeftuin.pipeline.worker", "papermill"])
+        context.set_forkserver_preload(
+            ["proeftuin.pipeline.worker", "papermill", "proeftuin.pipeline.kernel"]
+        )
         self.jobs = jobs
         self._pool = ProcessPoolExecutor(
             jobs, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
