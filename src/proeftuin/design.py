@@ -148,7 +148,7 @@ class DesignInputs:
 
 def load_inputs() -> DesignInputs:
     """The one loader the notebooks call: the validated registry, covariates and panel."""
-    from proeftuin.panel import load_covariates, load_panel
+    from proeftuin.processed import load_covariates, load_panel
     from proeftuin.sites import load_registry
 
     return DesignInputs(load_registry(), load_covariates(), load_panel())

@@ -17,6 +17,7 @@ import pandera.pandas as pa
 from proeftuin import mortality, outcomes, settings
 from proeftuin.fileio import write_table
 from proeftuin.geography import Geography, allocate_int, build_geography
+from proeftuin.processed import load_covariates, load_panel  # noqa: F401 - panel API
 from proeftuin.provenance import sha256_files, source_checksums  # noqa: F401 - panel API
 from proeftuin.sources import cbs, vektis
 from proeftuin.sources.errors import DataError
@@ -428,20 +429,3 @@ def build_panel(
     manifest["outputs"] = sha256_files(out, FILES[:-1])
     write_table(json.dumps(manifest, indent=2, ensure_ascii=False), manifest_path)
     return PanelBuild(out / "panel.parquet", manifest, sums, panel=panel)
-
-
-# --------------------------------------------------------------------------- readers
-def load_panel(path: Path | None = None) -> pd.DataFrame:
-    """The long panel (municipality, name, year, outcome, value, weight, ci_low, ci_high)."""
-    path = path or settings.processed_dir() / "panel.parquet"
-    if not path.is_file():
-        raise DataError(f"{path}: panel not built yet (run `proeftuin data`)")
-    return pd.read_parquet(path)
-
-
-def load_covariates(path: Path | None = None) -> pd.DataFrame:
-    """One row per 2023 municipality with baseline covariates and region codes."""
-    path = path or settings.processed_dir() / "covariates.parquet"
-    if not path.is_file():
-        raise DataError(f"{path}: covariates not built yet (run `proeftuin data`)")
-    return pd.read_parquet(path)
