@@ -1,16 +1,22 @@
-"""Pipeline benchmark: cold, warm and one-site-changed runs against a naive papermill loop.
+"""Pipeline benchmark: cold, warm and one-site-changed runs against a naive papermill loop,
+the compute limit, each notebook's fixed cost, and the cold run of an earlier commit.
 
 Everything runs in a temporary copy of the project (``PROEFTUIN_ROOT``: notebooks, plan,
 curated data, the processed panel, the lock file), so the real reports are untouched.
 Cold is ``proeftuin run`` on an empty reports folder; warm is the same command with nothing
 changed (median of 3); one-site-changed edits one site's ``draws`` in the plan. The
 baseline is a sequential loop of ``papermill.execute_notebook`` over the same tasks, with
-no cache, measured in the same run (a naive rerun costs the same whatever changed).
+no cache, measured in the same run (a naive rerun costs the same whatever changed); its
+result files are compared with the cold run's (fresh kernels against warm ones). The
+compute limit and the fixed costs are measured in children (``_pipeline_parts``); the
+earlier commit (``--before``, default 6b60a23) runs cold in a temporary copy of its own
+checkout, with its own environment and CLI.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -20,40 +26,52 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PYTHON, ROOT, Table, data_env, ratio, report, run_command  # noqa: E402
+import _pipeline_parts as parts  # noqa: E402
+from _common import PYTHON, ROOT, Table, data_env, in_child, ratio, report, run_command  # noqa: E402
 
 CLI = str(ROOT / ".venv" / "bin" / "proeftuin")
+BEFORE = "6b60a23"  # the state before the work of issue 15 (pipeline part)
+COMPARED = (".csv", ".json", ".png")  # SVGs carry random ids (matplotlib's svg.hashsalt)
 BASELINE = """
+import json
 import papermill as pm
 from proeftuin import settings
 from proeftuin.plan import load_plan
+failed = []
 for task in load_plan().tasks():
     out = settings.project_root() / "baseline" / task.folder / f"{task.notebook}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    params = {**task.parameters, "results_dir": str(task.results_dir)}
-    pm.execute_notebook(str(task.template), str(out), parameters=params,
-                        kernel_name=settings.KERNEL_NAME, cwd=str(settings.project_root()),
-                        progress_bar=False)
+    params = {**task.parameters, "results_dir": str(out.parent)}
+    try:
+        pm.execute_notebook(str(task.template), str(out), parameters=params,
+                            kernel_name=settings.KERNEL_NAME, cwd=str(settings.project_root()),
+                            progress_bar=False)
+    except pm.PapermillExecutionError as exc:
+        failed.append(f"{task.name} ({exc.ename}: {exc.evalue[:80]})")
+print(json.dumps(failed))
 """
 
 
-def make_root(quick: bool) -> Path:
-    """A temporary project: notebooks, plan, curated and processed data, lock file."""
+def make_root(quick: bool, source: Path = ROOT, registry: str = "sites") -> Path:
+    """A temporary project: notebooks, plan, curated and processed data, lock file (of
+    ``source``, this checkout or an earlier one whose registry folder may be named else)."""
     root = Path(tempfile.mkdtemp(prefix="proeftuin-bench-"))
-    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    shutil.copytree(source / "notebooks", root / "notebooks")
     # a snapshot of the package: edits to src/ during the benchmark must not change the
     # cache keys (they hash the package source) between the runs being compared
-    shutil.copytree(ROOT / "src" / "proeftuin", root / "src" / "proeftuin")
-    for sub in ("sites", "reference", "processed"):
-        shutil.copytree(ROOT / "data" / sub, root / "data" / sub)
-    shutil.copy2(ROOT / "requirements.lock", root / "requirements.lock")
-    plan = yaml.safe_load((ROOT / "analysis.yml").read_text(encoding="utf-8"))
+    shutil.copytree(source / "src" / "proeftuin", root / "src" / "proeftuin")
+    for sub in (registry, "reference", "processed"):
+        shutil.copytree(source / "data" / sub, root / "data" / sub)
+    shutil.copy2(source / "requirements.lock", root / "requirements.lock")
+    plan = yaml.safe_load((source / "analysis.yml").read_text(encoding="utf-8"))
     if quick:
-        plan["sites"] = dict(list(plan["sites"].items())[:1])
+        key = "sites" if "sites" in plan else "regions"
+        plan[key] = dict(list(plan[key].items())[:1])
         plan["outcomes"] = plan["outcomes"][:2]
         plan["defaults"]["draws"] = 99
     (root / "analysis.yml").write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
@@ -75,7 +93,7 @@ def _run(cmd: list[str], env: dict[str, str]) -> dict:
     if res["rc"] != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res['rc']}):\n{res['err']}")
     summary = Path(env["PROEFTUIN_ROOT"]) / "reports" / "results" / "run_summary.json"
-    if cmd[0] == CLI and summary.is_file():
+    if cmd[0].endswith("proeftuin") and summary.is_file():
         tasks = json.loads(summary.read_text(encoding="utf-8"))["tasks"]
         res["status"] = dict(Counter(t["status"] for t in tasks))
     return res
@@ -85,48 +103,135 @@ def _status(m: dict) -> str:
     return ", ".join(f"{n} {s}" for s, n in sorted(m.get("status", {}).items()))
 
 
-def measure(quick: bool) -> dict[str, dict]:
-    """Run the four scenarios in one temporary project; their wall time and peak RSS."""
-    root = make_root(quick)
+def _env(root: Path) -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(root / "src"), os.environ.get("PYTHONPATH")]))
-    env = {**data_env(), "PROEFTUIN_ROOT": str(root), "PYTHONPATH": path}
+    return {**data_env(), "PROEFTUIN_ROOT": str(root), "PYTHONPATH": path}
+
+
+def _hashes(results: Path) -> dict[str, str]:
+    """SHA-256 of the compared result files of every task (records and manifest aside)."""
+    return {
+        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(results.rglob("*"))
+        if p.suffix in COMPARED and p.is_file() and p.parent != results
+        and not p.name.endswith(".provenance.json")
+    }  # fmt: skip
+
+
+def measure_before(quick: bool, before: str, checkout: Path | None) -> dict:
+    """The cold run of an earlier commit, in a temporary copy of its checkout."""
+    folder = checkout or Path(tempfile.mkdtemp(prefix="proeftuin-before-")) / "repo"
+    made = checkout is None
+    try:
+        parts.prepare_checkout(before, folder, ROOT, data_env()["PROEFTUIN_DATA_MIRROR"])
+        registry = "sites" if (folder / "data" / "sites").is_dir() else "regions"
+        root = make_root(quick, folder, registry)
+        try:
+            res = _run([str(folder / ".venv" / "bin" / "proeftuin"), "run"], _env(root))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        if made:
+            parts.remove_checkout(folder, ROOT)
+            shutil.rmtree(folder.parent, ignore_errors=True)
+    return {**res, "commit": before}
+
+
+def measure(
+    quick: bool, before: str = BEFORE, checkout: Path | None = None, partial: Path | None = None
+) -> dict[str, dict]:
+    """Every scenario, one after another (one heavy job at a time), in one temporary project;
+    with ``partial``, what is measured so far is written there after each scenario."""
+    out: dict[str, Any] = {}
+
+    def done(name: str, value: dict) -> None:
+        out[name] = value
+        if partial is not None:
+            partial.write_text(json.dumps(out, indent=1, default=str), encoding="utf-8")
+
+    root = make_root(quick)
+    env = _env(root)
     try:
         count = "from proeftuin.plan import load_plan; print(len(load_plan().tasks()))"
-        tasks = int(_run([PYTHON, "-c", count], env)["out"].strip())
-        out = {"baseline": _run([PYTHON, "-c", BASELINE], env)}
-        out["cold"] = _run([CLI, "run"], env)
+        done("tasks", {"n": int(_run([PYTHON, "-c", count], env)["out"].strip()),
+                       "cores": os.cpu_count() or 1})  # fmt: skip
+        done("cold", _run([CLI, "run"], env))  # an empty reports folder
         warm = [_run([CLI, "run"], env) for _ in range(3)]
-        out["warm"] = {**warm[0], "seconds": statistics.median(w["seconds"] for w in warm),
-                       "all": [(w["seconds"], _status(w)) for w in warm]}  # fmt: skip
+        done("warm", {**warm[0], "seconds": statistics.median(w["seconds"] for w in warm),
+                      "all": [(w["seconds"], _status(w)) for w in warm]})  # fmt: skip
+        done("fixed", in_child("_pipeline_parts:fixed_costs", env=env, root=str(root)))
+        done("before", measure_before(quick, before, checkout))
+        limit_env = {**env, **parts.KERNEL_THREADS, "MPLBACKEND": "Agg"}
+        done("limit", in_child("_pipeline_parts:compute_limit", env=limit_env,
+                               root=str(root), scratch=str(root / "compute_limit")))  # fmt: skip
+        # after the cold run: the synthesis notebook reads its run manifest (and the site
+        # results it lists); the baseline writes into a folder of its own, with the
+        # kernels' one BLAS thread (else the last digits differ, whoever runs them)
+        baseline = _run([PYTHON, "-c", BASELINE], {**env, **parts.KERNEL_THREADS})
+        baseline["failed"] = json.loads(baseline["out"].strip().splitlines()[-1])
+        done("baseline", baseline)
+        cold_files = _hashes(root / "reports" / "results")
+        baseline_files = _hashes(root / "baseline")
+        done("identical", {
+            "n": len(cold_files),
+            "differ": sorted(k for k in baseline_files.keys() | cold_files.keys()
+                             if baseline_files.get(k) != cold_files.get(k)),
+        })  # fmt: skip
         out["site"] = {"name": change_one_site(root)}
-        out["changed"] = _run([CLI, "run"], env)
-        out["tasks"] = {"n": tasks}
+        done("changed", _run([CLI, "run"], env))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return out
 
 
-def table(m: dict[str, dict], quick: bool) -> Table:
-    base = m["baseline"]["seconds"]
+def table(m: dict[str, dict], quick: bool) -> list[Table]:
+    base, cold = m["baseline"]["seconds"], m["cold"]["seconds"]
+    before = m["before"]["seconds"]
+    cores, limit = m["tasks"]["cores"], m["limit"]
+    floor = limit["seconds"] / cores if "seconds" in limit else float("nan")
     t = Table(
         "Pipeline: full plan" + (" (quick: 1 site, 2 outcomes, 99 draws)" if quick else ""),
-        ["run", "wall s", "tasks", "baseline s", "speed-up vs baseline", "target"],
-    )
-    t.add("naive baseline: sequential papermill loop, no cache", m["baseline"]["seconds"],
-          f"{m['tasks']['n']} executed", base, "1.0×", "")  # fmt: skip
-    t.add("cold: `proeftuin run`, empty reports", m["cold"]["seconds"], _status(m["cold"]),
-          base, ratio(base, m["cold"]["seconds"]), "")  # fmt: skip
+        ["run", "wall s", "tasks", "baseline s", "speed-up vs baseline", "vs before",
+         "target"],
+    )  # fmt: skip
+    t.add(f"before: cold `proeftuin run` at {m['before']['commit']}, its own CLI", before,
+          _status(m["before"]), base, ratio(base, before), "1.0×", "")  # fmt: skip
+    failed = m["baseline"]["failed"]
+    t.add("naive baseline: sequential papermill loop, no cache", base,
+          f"{m['tasks']['n']} executed" + (f", {len(failed)} failed" if failed else ""),
+          base, "1.0×", ratio(before, base), "")  # fmt: skip
+    t.add("cold: `proeftuin run`, empty reports", cold, _status(m["cold"]), base,
+          ratio(base, cold), ratio(before, cold),
+          "< 60 s: " + ("met" if cold < 60 else "MISSED") + "; ≤ 1.5× compute limit: "
+          + ("met" if cold <= 1.5 * floor else "MISSED") + f" ({cold / floor:.2f}×)")  # fmt: skip
     warm = m["warm"]["seconds"]
     t.add("warm: `proeftuin run`, nothing changed (median of 3)", warm, _status(m["warm"]),
-          base, ratio(base, warm), "< 3 s: " + ("met" if warm < 3 else "MISSED"))  # fmt: skip
+          base, ratio(base, warm), "", "< 3 s: " + ("met" if warm < 3 else "MISSED"))  # fmt: skip
     t.add(f"one site changed ({m['site']['name']} draws)", m["changed"]["seconds"],
-          _status(m["changed"]), base, ratio(base, m["changed"]["seconds"]), "")  # fmt: skip
+          _status(m["changed"]), base, ratio(base, m["changed"]["seconds"]), "", "")  # fmt: skip
+    t.add(f"compute limit: the tasks' cells back to back in one warm process / {cores} cores",
+          floor, f"{m['tasks']['n']} in one process ({limit.get('seconds', float('nan')):.0f} s)",
+          base, ratio(base, floor), ratio(before, floor), "the floor")  # fmt: skip
+    same = m["identical"]
     t.notes += [
         f"{m['tasks']['n']} tasks (every design per site, validation, synthesis); "
-        "`proeftuin run` uses all "
-        "cores (process pool); the baseline runs the same tasks one after another.",
+        "`proeftuin run` uses all cores (process pool, one warm kernel per worker, longest "
+        "task first); the baseline runs the same tasks one after another, a new kernel each.",
         "The naive baseline has no cache: a rerun costs the same whatever changed, so every "
         "ratio is against the one baseline run measured in this run.",
+        f"Before: commit {m['before']['commit']} in a temporary copy of its own checkout (its "
+        "environment, panel and CLI; registry data/regions, notebooks *_region), same plan.",
+        f"Results: {same['n']} result files (CSV, JSON, PNG of every task) of the cold run "
+        "(warm kernels) against the baseline's (a new kernel per notebook; run after the cold "
+        "run, whose manifest and site results its synthesis reads): "
+        + ("all byte-identical." if not same["differ"] else "DIFFER: " + ", ".join(same["differ"]))
+        + " SVGs are not compared: matplotlib salts their ids at random per process.",
+        "Compute limit: each task's code cells exec'd in one Python process with the "
+        "notebooks' imports done before the clock starts (no kernel, no papermill, outputs "
+        "not rendered), one BLAS thread as in the kernels; the sum divided by the cores. "
+        "Per task: "
+        + "; ".join(f"{k} {v:.1f} s" for k, v in limit.get("per_task", {}).items())
+        + ".",
         "Wall time: time.perf_counter around the whole command (interpreter start included). "
         "Peak RSS (/usr/bin/time -v, the command and the children it waited for): baseline "
         f"{m['baseline']['peak_mib']:.0f} MiB (its kernels included); `proeftuin run` "
@@ -134,22 +239,60 @@ def table(m: dict[str, dict], quick: bool) -> Table:
         "their kernels are not its waited children).",
         "The temporary project runs a snapshot of the package source (PYTHONPATH), so edits "
         "to src/ during the benchmark cannot invalidate the cache between runs.",
+        "Baseline failures: " + ("; ".join(failed) or "none") + ".",
         "Warm runs: " + "; ".join(f"{s:.2f} s ({st})" for s, st in m["warm"]["all"]) + ".",
+    ]
+    return [t, fixed_table(m["fixed"])]
+
+
+def fixed_table(fixed: dict) -> Table:
+    t = Table(
+        "Pipeline: a notebook's fixed cost (kernel start, imports, inputs and design, first fit)",
+        ["notebook", "new kernel s (baseline)", "warm kernel s", "speed-up", "target"],
+    )
+    if "error" in fixed:
+        t.notes.append(f"not measured: {fixed['error']}")
+        return t
+    for name, fresh in fixed["fresh"].items():
+        warm = fixed["warm"][name]
+        t.add(name, fresh, warm, ratio(fresh, warm), "< 2 s: " + ("met" if warm < 2 else "MISSED"))
+    t.notes += [
+        "Each template cut to its parameters and setup cells (imports, load_inputs, "
+        "site_design, the facts table) and one first fit (a CRV1 DiD of one outcome, which "
+        "imports the estimators); validation and synthesis: their imports only (their setup "
+        "cell is their work). Run with papermill through the pipeline's worker function, "
+        "best of 2.",
+        "New kernel: what every task paid before (and pays with `--fresh-kernels`). Warm "
+        "kernel: the pipeline's default, the worker's kernel reset to a fresh kernel's state "
+        "after every template ran on it once (first warm run per template: "
+        + "; ".join(f"{k} {v:.1f} s" for k, v in fixed["first_warm"].items())
+        + ").",
     ]
     return t
 
 
-def run(quick: bool = False) -> list[Table]:
-    return [table(measure(quick), quick)]
+def run(
+    quick: bool = False,
+    before: str = BEFORE,
+    checkout: Path | None = None,
+    partial: Path | None = None,
+) -> list[Table]:
+    return table(measure(quick, before, checkout, partial), quick)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 site, 2 outcomes, 99 draws")
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument("--before", default=BEFORE, help="the earlier commit run cold")
+    parser.add_argument("--before-checkout", type=Path, default=None,
+                        help="a prepared checkout of --before (default: a new one)")  # fmt: skip
+    parser.add_argument("--partial", type=Path, default=None,
+                        help="write the measurements so far here after each scenario")  # fmt: skip
     args = parser.parse_args()
     started = time.perf_counter()
-    report(run(args.quick), title="Pipeline benchmark", started=started, save=not args.no_save)
+    tables = run(args.quick, args.before, args.before_checkout, args.partial)
+    report(tables, title="Pipeline benchmark", started=started, save=not args.no_save)
 
 
 if __name__ == "__main__":
