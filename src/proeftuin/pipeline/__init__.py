@@ -2,9 +2,10 @@
 
 Each task (a design for a site, the validation, then the synthesis) runs its notebook
 template with papermill on the project kernel, in a separate process (or on a Dask
-cluster). Outputs are staged and committed only after the task succeeded: the executed
-notebook and the result files are renamed into place, and the provenance record, written
-last, marks the task as finished. A task whose cache key (see :mod:`proeftuin.provenance`)
+cluster), longest task first, on the worker's warm kernel (reset between tasks). Outputs
+are staged and committed only after the task succeeded: the executed notebook and the
+result files are renamed into place, and the provenance record, written last, marks the
+task as finished. A task whose cache key (see :mod:`proeftuin.provenance`)
 matches its finished record is skipped. A failing task is recorded with its cell and
 error; the others go on. The run manifest (:mod:`proeftuin.results`) says, at every
 moment, what each task of the plan is.
@@ -14,6 +15,7 @@ Modules, one job each:
 ==============  ==============================================================
 ``cache``       cache keys; is a task's finished record current
 ``worker``      one papermill execution; worker lifecycle; process and Dask backends
+``kernel``      a warm kernel per worker, reset to a fresh kernel's state between tasks
 ``commit``      staging and committing a task's outputs and provenance record
 ``guard``       the run lock, interrupts, stale staging
 ``tracking``    the run manifest as the run goes
