@@ -1,6 +1,8 @@
 """A warm kernel gives a notebook what a fresh kernel gives it: the same files byte for
 byte, the same execution counts and outputs, its warnings shown, no names or figures or
-working directory left by the notebook before it; and a failure stops the kernel."""
+working directory left by the notebook before it; and a failure stops the kernel. Kernels
+share the pipeline's environment (one BLAS thread, one hash seed), so two kernels walk a
+set of names in the same order."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from proeftuin import settings
 from proeftuin.pipeline import kernel
+from proeftuin.pipeline.commit import KERNEL_ENV
 from proeftuin.pipeline.worker import execute_notebook
 
 # Leaves behind all it can: a name, an open figure, warnings silenced, another directory.
@@ -37,6 +40,7 @@ out = Path(results_dir)
 out.mkdir(parents=True, exist_ok=True)
 values = np.random.default_rng(7).normal(size=1000)
 (out / "numbers.csv").write_text("\\n".join(repr(float(v)) for v in values.cumsum()))
+(out / "set_order.txt").write_text(" ".join({"site", "design", "outcome", "estimate", "year"}))
 (out / "state.txt").write_text(
     f"leftover={'leftover' in globals()} figures={plt.get_fignums()} cwd={os.getcwd()}"
 )
@@ -63,7 +67,7 @@ def _spec(root: Path, template: Path, name: str, *, warm: bool) -> dict:
         "kernel": settings.KERNEL_NAME,
         "cwd": str(root),
         "root": str(root),
-        "env": {},
+        "env": KERNEL_ENV,
         "timeout": 120,
         "warm": warm,
     }
@@ -99,7 +103,8 @@ def test_a_reused_kernel_gives_what_a_fresh_kernel_gives(root: Path):
     assert execute_notebook(_spec(root, probe, "warm", warm=True))["ok"]
     assert execute_notebook(_spec(root, probe, "again", warm=True))["ok"]
 
-    for name in ("numbers.csv", "state.txt", "figure.png"):
+    # set_order: every kernel has the pipeline's hash seed, so sets of names are walked alike
+    for name in ("numbers.csv", "state.txt", "figure.png", "set_order.txt"):
         fresh = (root / "fresh" / name).read_bytes()
         assert (root / "warm" / name).read_bytes() == fresh, name
         assert (root / "again" / name).read_bytes() == fresh, name
