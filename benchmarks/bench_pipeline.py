@@ -184,65 +184,75 @@ def measure(
     return out
 
 
-def table(m: dict[str, dict], quick: bool) -> list[Table]:
-    base, cold = m["baseline"]["seconds"], m["cold"]["seconds"]
-    before = m["before"]["seconds"]
-    cores, limit = m["tasks"]["cores"], m["limit"]
-    floor = limit["seconds"] / cores if "seconds" in limit else float("nan")
+NAN = float("nan")
+
+
+def _target(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def table(m: dict[str, Any], quick: bool) -> list[Table]:
+    """The tables of what was measured; a scenario not measured says so (``--partial``)."""
+    sec = {k: float(v.get("seconds", NAN)) for k, v in m.items() if isinstance(v, dict)}
+    base, cold, before = sec.get("baseline", NAN), sec.get("cold", NAN), sec.get("before", NAN)
+    cores, limit = m["tasks"]["cores"], m.get("limit", {})
+    floor = sec.get("limit", NAN) / cores
+    n = m["tasks"]["n"]
     t = Table(
         "Pipeline: full plan" + (" (quick: 1 site, 2 outcomes, 99 draws)" if quick else ""),
-        ["run", "wall s", "tasks", "baseline s", "speed-up vs baseline", "vs before",
-         "target"],
-    )  # fmt: skip
-    t.add(f"before: cold `proeftuin run` at {m['before']['commit']}, its own CLI", before,
-          _status(m["before"]), base, ratio(base, before), "1.0×", "")  # fmt: skip
-    failed = m["baseline"]["failed"]
+        ["run", "wall s", "tasks", "vs naive baseline", "vs before", "target"],
+    )
+    t.add(f"before: cold `proeftuin run` at {BEFORE}, its own CLI", before,
+          _status(m.get("before", {})), ratio(base, before), "1.0×", "")  # fmt: skip
+    failed = m.get("baseline", {}).get("failed", [])
     t.add("naive baseline: sequential papermill loop, no cache", base,
-          f"{m['tasks']['n']} executed" + (f", {len(failed)} failed" if failed else ""),
-          base, "1.0×", ratio(before, base), "")  # fmt: skip
-    t.add("cold: `proeftuin run`, empty reports", cold, _status(m["cold"]), base,
+          f"{n} executed" + (f", {len(failed)} failed" if failed else ""), "1.0×",
+          ratio(before, base), "")  # fmt: skip
+    t.add("cold: `proeftuin run`, empty reports", cold, _status(m.get("cold", {})),
           ratio(base, cold), ratio(before, cold),
-          "< 60 s: " + ("met" if cold < 60 else "MISSED") + "; ≤ 1.5× compute limit: "
-          + ("met" if cold <= 1.5 * floor else "MISSED") + f" ({cold / floor:.2f}×)")  # fmt: skip
-    warm = m["warm"]["seconds"]
-    t.add("warm: `proeftuin run`, nothing changed (median of 3)", warm, _status(m["warm"]),
-          base, ratio(base, warm), "", "< 3 s: " + ("met" if warm < 3 else "MISSED"))  # fmt: skip
-    t.add(f"one site changed ({m['site']['name']} draws)", m["changed"]["seconds"],
-          _status(m["changed"]), base, ratio(base, m["changed"]["seconds"]), "", "")  # fmt: skip
+          f"< 60 s: {_target(cold < 60)}; ≤ 1.5× compute limit: "
+          f"{_target(cold <= 1.5 * floor)} ({cold / floor:.2f}×)")  # fmt: skip
+    warm = sec.get("warm", NAN)
+    t.add("warm: `proeftuin run`, nothing changed (median of 3)", warm,
+          _status(m.get("warm", {})), ratio(base, warm), ratio(before, warm),
+          f"< 3 s: {_target(warm < 3)}")  # fmt: skip
+    t.add(f"one site changed ({m.get('site', {}).get('name', '–')} draws)", sec.get("changed", NAN),
+          _status(m.get("changed", {})), ratio(base, sec.get("changed", NAN)), "", "")  # fmt: skip
     t.add(f"compute limit: the tasks' cells back to back in one warm process / {cores} cores",
-          floor, f"{m['tasks']['n']} in one process ({limit.get('seconds', float('nan')):.0f} s)",
-          base, ratio(base, floor), ratio(before, floor), "the floor")  # fmt: skip
-    same = m["identical"]
+          floor, f"{n} in one process ({sec.get('limit', NAN):.0f} s)", ratio(base, floor),
+          ratio(before, floor), "the floor")  # fmt: skip
+    missing = [k for k in ("before", "baseline", "limit", "changed") if k not in m]
+    same = m.get("identical")
     t.notes += [
-        f"{m['tasks']['n']} tasks (every design per site, validation, synthesis); "
-        "`proeftuin run` uses all cores (process pool, one warm kernel per worker, longest "
-        "task first); the baseline runs the same tasks one after another, a new kernel each.",
-        "The naive baseline has no cache: a rerun costs the same whatever changed, so every "
-        "ratio is against the one baseline run measured in this run.",
-        f"Before: commit {m['before']['commit']} in a temporary copy of its own checkout (its "
-        "environment, panel and CLI; registry data/regions, notebooks *_region), same plan.",
+        f"{n} tasks (every design per site, validation, synthesis); `proeftuin run` uses all "
+        "cores (process pool, one warm kernel per worker, longest task first); the baseline "
+        "runs the same tasks one after another, a new kernel each, no cache (a rerun costs "
+        "the same whatever changed).",
+        f"Before: commit {BEFORE} in a temporary copy of its own checkout (its environment, "
+        "panel and CLI; registry data/regions, notebooks *_region), the same plan.",
+        "Results: not compared (the baseline was not run)." if same is None else
         f"Results: {same['n']} result files (CSV, JSON, PNG of every task) of the cold run "
-        "(warm kernels) against the baseline's (a new kernel per notebook; run after the cold "
+        "(warm kernels) against the baseline's (a new kernel per notebook, run after the cold "
         "run, whose manifest and site results its synthesis reads): "
         + ("all byte-identical." if not same["differ"] else "DIFFER: " + ", ".join(same["differ"]))
         + " SVGs are not compared: matplotlib salts their ids at random per process.",
         "Compute limit: each task's code cells exec'd in one Python process with the "
         "notebooks' imports done before the clock starts (no kernel, no papermill, outputs "
-        "not rendered), one BLAS thread as in the kernels; the sum divided by the cores. "
-        "Per task: "
-        + "; ".join(f"{k} {v:.1f} s" for k, v in limit.get("per_task", {}).items())
-        + ".",
-        "Wall time: time.perf_counter around the whole command (interpreter start included). "
-        "Peak RSS (/usr/bin/time -v, the command and the children it waited for): baseline "
-        f"{m['baseline']['peak_mib']:.0f} MiB (its kernels included); `proeftuin run` "
-        f"{m['cold']['peak_mib']:.0f} MiB (the CLI process; its fork-server workers and "
-        "their kernels are not its waited children).",
+        "not rendered), one BLAS thread as in the kernels; the sum divided by the cores."
+        + ("" if not limit.get("per_task") else " Per task: "
+           + "; ".join(f"{k} {v:.1f} s" for k, v in limit["per_task"].items()) + "."),
+        "Wall time: time.perf_counter around the whole command (interpreter start included).",
         "The temporary project runs a snapshot of the package source (PYTHONPATH), so edits "
         "to src/ during the benchmark cannot invalidate the cache between runs.",
         "Baseline failures: " + ("; ".join(failed) or "none") + ".",
-        "Warm runs: " + "; ".join(f"{s:.2f} s ({st})" for s, st in m["warm"]["all"]) + ".",
-    ]
-    return [t, fixed_table(m["fixed"])]
+        "Warm runs: "
+        + "; ".join(f"{s:.2f} s ({st})" for s, st in m.get("warm", {}).get("all", [])) + ".",
+    ]  # fmt: skip
+    if missing:
+        t.notes.append(
+            "Not measured in this run (stopped before them): " + ", ".join(missing) + "."
+        )
+    return [t, fixed_table(m.get("fixed", {"error": "not run"}))]
 
 
 def fixed_table(fixed: dict) -> Table:
@@ -289,9 +299,17 @@ def main() -> None:
                         help="a prepared checkout of --before (default: a new one)")  # fmt: skip
     parser.add_argument("--partial", type=Path, default=None,
                         help="write the measurements so far here after each scenario")  # fmt: skip
+    parser.add_argument("--from-partial", type=Path, default=None,
+                        help="the tables of a stopped run's --partial file")  # fmt: skip
     args = parser.parse_args()
     started = time.perf_counter()
-    tables = run(args.quick, args.before, args.before_checkout, args.partial)
+    if args.from_partial:
+        measured = json.loads(args.from_partial.read_text(encoding="utf-8"))
+        tables = table(measured, args.quick)
+        note = "Measured by one run of this script with --partial, stopped after the "
+        tables[0].notes.insert(0, note + "scenarios below; these tables are from its file.")
+    else:
+        tables = run(args.quick, args.before, args.before_checkout, args.partial)
     report(tables, title="Pipeline benchmark", started=started, save=not args.no_save)
 
 
