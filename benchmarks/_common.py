@@ -90,7 +90,7 @@ def fmt(value: Any) -> str:
 
 def ratio(baseline: float, ours: float) -> str:
     """Speed-up of ours over the baseline, as '12.3×'."""
-    return f"{baseline / ours:.1f}×" if ours > 0 else "n/a"
+    return f"{baseline / ours:.1f}×" if ours > 0 and baseline == baseline else "n/a"
 
 
 # ----------------------------------------------------------------------------- timing
