@@ -20,9 +20,10 @@ from proeftuin.pipeline.worker import Backend, DaskBackend, ProcessBackend, exec
 from proeftuin.plan import Plan, Task
 
 POLL_S = 0.25
-#: Notebooks from the longest to the shortest, as measured (benchmarks/RESULTS.md): the
-#: order of a run without records of earlier durations.
-TYPICAL_ORDER = ("did_site", "synth_site", "robustness_site", "its_site", "validation")
+#: Notebooks from the longest to the shortest, as measured (a cold run with RI by
+#: projection: synth 25, did 11, robustness 6, its 4, validation 2 s per site): the order
+#: of a run without records of earlier durations.
+TYPICAL_ORDER = ("synth_site", "did_site", "robustness_site", "its_site", "validation")
 
 
 @dataclass
