@@ -12,10 +12,9 @@ penalised objective by less than ``min.decrease^2`` (``min.decrease`` = 1e-5 x n
 Why hand-written: none of the locked libraries has these weights, and the reference
 implementation is R. Python ports exist on PyPI (``synthdid``, ``synthdid-py``,
 ``pysyncon`` for classic SC); they are compared in ``benchmarks/`` rather than made a
-runtime dependency. The solver here is *batched*: B problems of the same shape (the
-observed fit, or every placebo or randomization draw) iterate together as array
-operations, each stopping by its own rule, so that 200 placebo refits cost about as much
-as a handful of single fits in a Python loop.
+runtime dependency. The solver takes a *batch*: B problems of the same shape (the
+observed fit, or every placebo or randomization draw), each stopping by its own rule; its
+steps run compiled (:mod:`proeftuin.estimators.synth_solver`, where the reason is given).
 """
 
 from __future__ import annotations
@@ -88,57 +87,22 @@ def frank_wolfe(
     line-search Frank–Wolfe steps from ``x0``; problem b stops after the first iteration
     t >= 2 whose decrease of the objective is at most ``min_decrease[b]^2``, or after
     ``max_iter``. Returns the weights (B, N) and the iterations each problem ran.
+
+    The steps run compiled, one problem at a time (:mod:`proeftuin.estimators.synth_solver`).
     """
+    from proeftuin.estimators import synth_solver  # numba, imported on the first fit
+
     y = np.asarray(y, dtype=float)
     if intercept:
         y = y - y.mean(axis=1, keepdims=True)
-    n_rows = y.shape[1]
-    a_all, b_all = y[:, :, :-1], y[:, :, -1]
-    zeta2_all = np.asarray(zeta, dtype=float) ** 2 * np.ones(len(y))
-    eta_all = n_rows * zeta2_all
-    tol_all = np.asarray(min_decrease, dtype=float) ** 2 * np.ones(len(y))
-    x_out = np.array(x0, dtype=float, copy=True)
-    iters = np.zeros(len(y), dtype=int)
-    live = np.arange(len(y))  # problems still iterating, indices into the batch
-    a, b, x = a_all, b_all, x_out.copy()
-    zeta2, eta, tol = zeta2_all, eta_all, tol_all
-    prev = np.full(len(y), np.inf)
-    rows = np.arange(len(y))
-    ax = np.matmul(a, x[:, :, None])[:, :, 0]
-    t = 0
-    while len(live) and t < max_iter:
-        t += 1
-        r = rows[: len(live)]
-        half_grad = np.matmul((ax - b)[:, None, :], a)[:, 0, :] + eta[:, None] * x
-        i = np.argmin(half_grad, axis=1)
-        dx = -x
-        dx[r, i] += 1.0
-        d_err = a[r, :, i] - ax
-        num = -(half_grad * dx).sum(axis=1)
-        den = (d_err * d_err).sum(axis=1) + eta * (dx * dx).sum(axis=1)
-        # x already the vertex (dx = 0) gives den = 0: no step, as synthdid returns x
-        step = np.clip(num / np.where(den > 0, den, 1.0), 0.0, 1.0) * (den > 0)
-        x = x + step[:, None] * dx
-        ax = np.matmul(a, x[:, :, None])[:, :, 0]
-        err = ax - b
-        val = zeta2 * (x * x).sum(axis=1) + (err * err).sum(axis=1) / n_rows
-        if t >= max_iter:
-            stop = np.ones(len(live), dtype=bool)
-        elif t >= 2:
-            stop = ~(prev - val > tol)  # NaN stops too
-        else:
-            stop = np.zeros(len(live), dtype=bool)
-        prev = val
-        if stop.any():
-            done = live[stop]
-            x_out[done] = x[stop]
-            iters[done] = t
-            keep = ~stop
-            live, a, b, x, ax = live[keep], a[keep], b[keep], x[keep], ax[keep]
-            zeta2, eta, tol, prev = zeta2[keep], eta[keep], tol[keep], prev[keep]
-    if len(live):  # max_iter == 0
-        x_out[live] = x
-    return x_out, iters
+    zeta2 = np.asarray(zeta, dtype=float) ** 2 * np.ones(len(y))
+    tol = np.asarray(min_decrease, dtype=float) ** 2 * np.ones(len(y))
+    x = np.array(x0, dtype=float, copy=True)
+    iters = np.zeros(len(y), dtype=np.int64)
+    if max_iter > 0:
+        a, b = np.ascontiguousarray(y[:, :, :-1]), np.ascontiguousarray(y[:, :, -1])
+        synth_solver.solve(a, b, zeta2, y.shape[1] * zeta2, tol, x, int(max_iter), iters)
+    return x, iters
 
 
 def _solve(
