@@ -7,8 +7,9 @@ compute limit, each notebook's fixed cost, and the cold run of an earlier commit
   of these tasks can approach.
 - **Fixed cost** (:func:`fixed_costs`): per notebook template, what a task pays before its
   own work: kernel start, the parameters and setup cells (imports, inputs, design) and a
-  first fit (one CRV1 DiD, which imports the estimators). Measured on a new kernel (each
-  task's cost without a warm kernel) and on a warm kernel (reset, as the pipeline does).
+  first fit of the template's estimator (:data:`FIRST_FIT`; one CRV1 DiD elsewhere).
+  Measured on a new kernel (each task's cost without a warm kernel) and on a warm kernel
+  (reset, as the pipeline does).
 - **Earlier commit** (:func:`prepare_checkout`): a detached worktree of the commit with its
   own environment (``make env``) and panel (``proeftuin data``), driven by its own CLI.
 """
@@ -26,8 +27,12 @@ from pathlib import Path
 from typing import Any
 
 KERNEL_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-WORK = ("checks = ",)  # a setup cell's lines that are a notebook's work, not its setup
-FIRST_FIT = (
+WORK = ("checks = ",)  # where a setup cell's work begins: it and the lines after are cut
+FIRST_FIT = {  # per template, a first fit of its own estimator without inference
+    "synth_site": "from proeftuin import synthetic\n_fit = synthetic.run_synth(design, "
+    "outcomes[:1], estimators=['sdid'], inference=[], draws=draws, seed=seed)",
+}
+DID_FIT = (  # the other site templates: one CRV1 DiD, which imports the estimators
     "_fit = analysis.run_did(design, outcomes[:1], inference=['crv1'], draws=draws, "
     "seed=seed, event_study=False)"
 )
@@ -85,9 +90,11 @@ def _fixed_notebook(template: Path, folder: Path) -> Path:
     keep = code[:2]
     source = "".join(keep[1]["source"])
     if "site_design(" in source:  # a site design: its setup cell and a first fit
-        setup = [ln for ln in source.splitlines() if not ln.startswith(WORK)]
-        keep[1] = {**keep[1], "source": "\n".join(setup)}
-        keep.append({**keep[1], "source": FIRST_FIT, "outputs": [], "metadata": {}})
+        lines = source.splitlines()
+        work = [i for i, ln in enumerate(lines) if ln.startswith(WORK)]
+        keep[1] = {**keep[1], "source": "\n".join(lines[: work[0] if work else None])}
+        fit = FIRST_FIT.get(template.stem, DID_FIT)
+        keep.append({**keep[1], "source": fit, "outputs": [], "metadata": {}})
     else:  # validation, synthesis: their setup cell is their work; its imports only
         imports = [ln for ln in source.splitlines() if ln.startswith(("from ", "import "))]
         keep[1] = {**keep[1], "source": "\n".join(imports)}

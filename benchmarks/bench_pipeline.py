@@ -268,8 +268,9 @@ def fixed_table(fixed: dict) -> Table:
         t.add(name, fresh, warm, ratio(fresh, warm), "< 2 s: " + ("met" if warm < 2 else "MISSED"))
     t.notes += [
         "Each template cut to its parameters and setup cells (imports, load_inputs, "
-        "site_design, the facts table) and one first fit (a CRV1 DiD of one outcome, which "
-        "imports the estimators); validation and synthesis: their imports only (their setup "
+        "site_design, the facts table) and one first fit of one outcome (synth_site: synthetic "
+        "DiD without inference, which loads the compiled solver; the others: a CRV1 DiD, "
+        "which imports the estimators); validation and synthesis: their imports only (their setup "
         "cell is their work). Run with papermill through the pipeline's worker function, "
         "best of 2.",
         "New kernel: what every task paid before (and pays with `--fresh-kernels`). Warm "
