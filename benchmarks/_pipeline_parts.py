@@ -94,7 +94,7 @@ def _fixed_notebook(template: Path, folder: Path) -> Path:
         work = [i for i, ln in enumerate(lines) if ln.startswith(WORK)]
         keep[1] = {**keep[1], "source": "\n".join(lines[: work[0] if work else None])}
         fit = FIRST_FIT.get(template.stem, DID_FIT)
-        keep.append({**keep[1], "source": fit, "outputs": [], "metadata": {}})
+        keep.append({**keep[1], "id": "first-fit", "source": fit, "outputs": [], "metadata": {}})
     else:  # validation, synthesis: their setup cell is their work; its imports only
         imports = [ln for ln in source.splitlines() if ln.startswith(("from ", "import "))]
         keep[1] = {**keep[1], "source": "\n".join(imports)}

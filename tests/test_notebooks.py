@@ -107,7 +107,7 @@ def test_site_notebooks_run_end_to_end_on_the_mirror(
     figures = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if "image/png" in o.get("data", {})]  # fmt: skip
     assert len(figures) == 2  # trends and event study
-    assert (results / "fig-trends.png").is_file() and (results / "fig-event-study.svg").is_file()
+    assert (results / "fig-trends.png").is_file() and (results / "fig-event-study.png").is_file()
     assert json.loads((root / "reports" / "results" / "facts.json").read_text())["sites"]
     checks = pd.read_csv(results / "robustness.csv")
     assert set(checks["check"]) == {"control_pool", "placebo_year"}  # 2 municipalities: no LOO
@@ -130,7 +130,7 @@ def test_site_notebooks_run_end_to_end_on_the_mirror(
     donors = pd.read_csv(results / "synth_weights.csv")
     units = donors[(donors["kind"] == "unit") & (donors["estimator"] == "sc")]
     assert units["name"].notna().all() and units["weight"].sum() == pytest.approx(1.0)
-    assert (results / "fig-synth.png").is_file() and (results / "fig-synth-placebo.svg").is_file()
+    assert (results / "fig-synth.png").is_file() and (results / "fig-synth-placebo.png").is_file()
     assert (basket["mde"] > 0).all()  # the DiD's, from its RI placebo coefficients
 
 
@@ -164,7 +164,7 @@ def test_its_notebook_answers_for_one_site_on_the_mirror(
     assert (its.loc[its["outcome"].isin(mort), "n_pre"] == 17).all()  # 1996-2012
     [cost] = its[its["outcome"] == "cost_basket_std"].to_dict("records")
     assert cost["note"].startswith("2 pre-period years") and pd.isna(cost["estimate"])
-    assert (results / "fig-its.png").is_file() and (results / "fig-its-placebo.svg").is_file()
+    assert (results / "fig-its.png").is_file() and (results / "fig-its-placebo.png").is_file()
     assert not pd.read_csv(results / "its_in_time.csv").empty
     executed = nbformat.read(tmp_path / "its.ipynb", 4)
     [panels] = [c for c in executed.cells if "#| label: fig-its\n" in c.source + "\n"]

@@ -80,7 +80,7 @@ def test_event_study_panels_are_the_estimated_outcomes_and_say_their_bands_are_c
     refused = [OutcomeResult(ADMISSIONS, None, "no pre-period")]
     assert plots.event_studies(design, refused) is None
     assert _saved(plots.event_studies(design, refused), tmp_path / "out") == []
-    assert _saved(fig, tmp_path / "kept") == ["fig-x.png", "fig-x.svg"]
+    assert _saved(fig, tmp_path / "kept") == ["fig-x.png"]
 
 
 def _estimates() -> pd.DataFrame:

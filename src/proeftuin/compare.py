@@ -122,7 +122,7 @@ def side_by_side(
 def save_site_figures(
     table: pd.DataFrame, results_dir: str | Path, names: Mapping[str, str] | None = None
 ) -> list[str]:
-    """One figure per site with an estimate (``fig-designs-<site>``, PNG and SVG) beside the
+    """One figure per site with an estimate (``fig-designs-<site>.png``) beside the
     synthesis, the site by name; the labels saved."""
     from proeftuin import plots, plots_synthesis
 

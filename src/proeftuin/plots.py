@@ -34,15 +34,23 @@ POOLED_COLOUR = "#000000"
 
 
 def save_figure(fig: Figure | None, results_dir: str | Path, label: str) -> None:
-    """Save a labelled figure beside the task's results: ``<label>.png`` (the PDF's copy)
-    and ``<label>.svg``. The figure stays open, so the notebook still shows it. No figure
-    (nothing to draw) saves nothing: the report then embeds nothing."""
+    """Save a labelled figure beside the task's results as ``<label>.png``, close it and, in
+    a notebook, show that file: the website's embed, the PDF and the previews then show one
+    image, drawn once (an open figure would be drawn again by the notebook's inline backend).
+    No figure (nothing to draw) saves and shows nothing: the report then embeds nothing."""
     if fig is None:
         return
     folder = Path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{label}.png", dpi=150, metadata={"Software": None})
-    fig.savefig(folder / f"{label}.svg", metadata={"Date": None})
+    path = folder / f"{label}.png"
+    fig.savefig(path, dpi=150, metadata={"Software": None})
+    plt.close(fig)
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
 
 
 def outcome_title(outcome: str) -> str:
