@@ -14,8 +14,10 @@ in units: memory that grows at most as fast as units is linear.
   harmonisation (it needs the real municipality crosswalk). Above 9,999 units the codes
   are neighbourhood codes (``BU`` + 8 digits) and the code check is widened to them;
 - each DiD estimator (TWFE, the 2x2, Callaway-Sant'Anna, imputation) with each of its
-  inference methods (CRV1, wild bootstrap, RI; ``estimate_did``, no event study), and the
-  controlled ITS on the two aggregated series.
+  inference methods (CRV1, wild bootstrap, RI; ``estimate_did``, no event study), the
+  controlled ITS on the two aggregated series, and synthetic DiD and synthetic control
+  with RI (``estimate_synth``, the treated units merged into one as in the notebooks,
+  :data:`SYNTH_DRAWS` placebo draws over all units, weights refitted per draw).
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ CASES = (
     ("cs", "crv1", None), ("cs", "wild_unrestricted", None), ("cs", "ri", "loop"),
     ("imputation", "crv1", None), ("imputation", "ri", "loop"),
     ("its", "newey-west", None),
+    ("sdid", "ri", None), ("sc", "ri", None),
 )  # fmt: skip
+SYNTH_DRAWS = 200  # the notebooks' cap on synthetic-control RI draws (synthetic.MAX_DRAWS)
 
 
 def codes(n: int) -> np.ndarray:
@@ -155,6 +159,17 @@ def _its(frame: pd.DataFrame) -> float:
     return time.perf_counter() - start
 
 
+def _synth(frame: pd.DataFrame, method: str, draws: int) -> float:
+    from proeftuin.estimators import estimate_synth
+
+    start = time.perf_counter()
+    treated = (frame["first_treated"] > 0) & (frame["year"] >= frame["first_treated"])
+    estimate_synth(frame.assign(treated=treated.astype(int)), unit="unit", time="year",
+                   outcome="value", treated="treated", method=method, inference=["ri"],
+                   draws=draws, seed=1, aggregate=True, weights="weight")  # fmt: skip
+    return time.perf_counter() - start
+
+
 def estimator_case(n: int, method: str, inference: str, mode: str | None, draws: int,
                    loop_draws: int) -> dict:  # fmt: skip
     """(In a child) one estimator with one inference method on n synthetic units."""
@@ -163,6 +178,11 @@ def estimator_case(n: int, method: str, inference: str, mode: str | None, draws:
         _its(synthetic_frame(CLUSTERS))  # warm-up: imports out of the call's peak
         with CallPeak() as peak:
             seconds = _its(frame)
+        return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
+    if method in ("sdid", "sc"):
+        _synth(synthetic_frame(CLUSTERS), method, MIN_DRAWS)  # warm-up: the compiled solver
+        with CallPeak() as peak:
+            seconds = _synth(frame, method, min(draws, SYNTH_DRAWS))
         return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
     if mode != "loop":
         _did(synthetic_frame(CLUSTERS), method, "crv1", MIN_DRAWS)  # warm-up, smallest panel
@@ -227,6 +247,8 @@ def run(
             note = "; ".join(out["error"]) if "error" in out else ""
             if out.get("extrapolated"):
                 note = f"RI by refits: extrapolated from {loop_draws} draws"
+            elif case[0] in ("sdid", "sc") and "error" not in out:
+                note = f"{min(draws, SYNTH_DRAWS)} RI draws, weights refitted per draw"
             text, verdict = growth(prev, n, out)
             t.add(label, f"{n:,}", f"{n * len(YEARS):,}", out.get("seconds"),
                   out.get("peak_mib"), out.get("call_mib"), text, verdict, note)  # fmt: skip
@@ -236,10 +258,10 @@ def run(
         f"municipalities treated from {START} (3 pre-period years, as the controlled ITS "
         "needs).",
         "wall s: the measured call only (estimate_did with one inference method and no event "
-        "study, or the build steps). peak RSS: the child process's VmHWM over its life, "
-        "interpreter, imports and synthetic inputs included. call peak: VmHWM reset "
-        "(/proc/self/clear_refs) just before the measured call, minus the RSS then: what "
-        "the call itself adds at its peak.",
+        "study, estimate_synth with RI, or the build steps). peak RSS: the child process's "
+        "VmHWM over its life, interpreter, imports and synthetic inputs included. call peak: "
+        "VmHWM reset (/proc/self/clear_refs) just before the measured call, minus the RSS "
+        "then: what the call itself adds at its peak.",
         "memory ≤ linear: the call peak grew by at most 1.25 × the growth in units (or "
         f"stayed under {NOISE_MIB:.0f} MiB, allocator noise).",
         "Panel build: aggregation + standardisation + long format + pandera validation of "
