@@ -36,6 +36,10 @@ class SiteDesign:
     panel: pd.DataFrame
     areas: dict[str, str] = field(default_factory=dict)  # municipality -> COROP region
     periods: dict[str, tuple[int, int]] = field(default_factory=dict)  # outcome -> own period
+    # outcome -> its frame; not an init field, so dataclasses.replace starts an empty one
+    _frames: dict[str, pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def period(self, outcome: str) -> tuple[int, int]:
         """The outcome's analysis years: its own period where the plan gives one."""
@@ -47,8 +51,14 @@ class SiteDesign:
         ``first_treated`` is the start year for the site's municipalities and 0 for the
         controls; ``treated_post`` is 1 for the site's municipalities from the start year;
         ``placebo_area`` is the municipality's COROP region, from which randomization
-        inference draws placebo sites of neighbouring municipalities.
+        inference draws placebo sites of neighbouring municipalities. Built once per
+        outcome; each call returns its own copy.
         """
+        if outcome not in self._frames:
+            self._frames[outcome] = self._outcome_frame(outcome)
+        return self._frames[outcome].copy()
+
+    def _outcome_frame(self, outcome: str) -> pd.DataFrame:
         first, last = self.period(outcome)
         rows = self.panel[
             (self.panel["outcome"] == outcome) & self.panel["year"].between(first, last)

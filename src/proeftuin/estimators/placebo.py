@@ -60,10 +60,8 @@ class PlaceboScheme:
 def _slot_groups(panel: Panel, unit_to_slot: np.ndarray) -> np.ndarray:
     """The placebo-group code of each assignment slot; a slot spanning areas gets -1."""
     codes = panel.df.groupby("unit", sort=True)["pgrp"].first().to_numpy()
-    per_slot = (
-        pd.Series(codes).groupby(unit_to_slot).agg(lambda s: s.iloc[0] if s.nunique() == 1 else -1)
-    )
-    return per_slot.sort_index().to_numpy()
+    per_slot = pd.Series(codes).groupby(unit_to_slot)  # sorted by slot
+    return np.where(per_slot.nunique() == 1, per_slot.first(), -1)
 
 
 @dataclass
