@@ -11,12 +11,14 @@ saved, under labels unique in the whole document (``fig-<site>-event-study``).
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from html import escape
 from importlib import util as import_util
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
 FRONT_MATTER_RE = re.compile(r"^---\n(.*?)\n---\n", flags=re.DOTALL)
 QMD_LINK_RE = re.compile(r"(?<!!)\[([^\]]+)\]\([^)\s]*\.qmd(?:#[^)\s]*)?\)")
 HEADING_RE = re.compile(r"^(#{1,6}) ", flags=re.MULTILINE)
+#: A Markdown figure; the previews inline one with alt text (the scorecard), leave out others.
+FIGURE_RE = re.compile(r'!\[([^\]]*)\]\(([^)]*)\)(?:\{#([\w-]+) fig-alt="([^"]*)"\}|\{[^}]*\})?')
 REQUIRE_ENV = "REQUIRE_QUARTO"
 QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
@@ -228,8 +232,8 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
             (out / href).write_text(page, encoding="utf-8")
         except FileNotFoundError:  # replaced by a run in progress: leave it out
             continue
-        title, folder = word("notebooks", notebook.stem), notebook.parent.name
-        notebooks.setdefault(folder, []).append((href, title, notebook.name))
+        title = word("notebooks", notebook.stem)
+        notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
     html = {p.stem: preview_html(p.read_text("utf-8")) for part in ("_generated", "sites")
             for p in inputs.reports_dir(part).glob("*.*md")}  # fmt: skip
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
@@ -241,14 +245,27 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
 
 
 def preview_html(markdown: str) -> str:
-    """A generated page's Markdown as HTML without Quarto: figures (in the notebook previews)
-    and Quarto's labels and fenced divs left out, headings from level 3 (under the section)."""
+    """A generated page's Markdown as HTML without Quarto: figures with alt text inlined, other
+    figures (in the notebook previews) and Quarto's labels and fenced divs left out, headings
+    from level 3 (under the section)."""
     from nbconvert.filters.markdown import markdown2html
 
-    text = pg.EMBED_RE.sub("", FRONT_MATTER_RE.sub("", pg.preview_figures(markdown), count=1))
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?", "", text)  # figures: in the notebooks
-    text = re.sub(r" ?\{#[^}]*\}|^:::.*$", "", text, flags=re.MULTILINE)
+    text = pg.EMBED_RE.sub("", FRONT_MATTER_RE.sub("", markdown, count=1))
+    text = re.sub(r" ?\{#[^}]*\}|^:::.*$", "", FIGURE_RE.sub(preview_figure, text), flags=re.M)
     text = QMD_LINK_RE.sub(r"\1", text)  # pages Quarto did not render: keep the words only
     text = re.sub(r"^: (.+)$", r"*\1*", shift_headings(text, 3), flags=re.M)
     html = markdown2html(text).replace("<table>", "<div class='table-wrap'><table>")
     return html.replace("</table>", "</table></div>")
+
+
+def preview_figure(match: re.Match[str]) -> str:
+    """A figure with alt text as an HTML figure, its image inlined (the previews folder is
+    served without the results beside it); ``""`` for any other figure or a missing file."""
+    caption, src, label, alt = match.groups()
+    path = inputs.reports_dir() / src
+    if alt is None or not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure id='{label}'><img src='data:image/png;base64,{data}' "
+            f"alt='{escape(alt, quote=True)}' style='max-width:100%'>"
+            f"<figcaption>{escape(caption)}</figcaption></figure>\n")  # fmt: skip

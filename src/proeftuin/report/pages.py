@@ -13,8 +13,6 @@ hold an estimate; otherwise the page says once, in a line, why there is none.
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 import re
@@ -196,8 +194,6 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
 # ----------------------------------------------------------------------------- scorecard figure
 
 SCORECARD_FIGURE = "fig-scorecard"
-#: A figure with alt text as the scorecard's include writes it (Quarto's image syntax).
-ALT_FIGURE_RE = re.compile(r'!\[([^\]]*)\]\(([^)\s]+)\)\{#([\w-]+) fig-alt="([^"]*)"\}')
 
 
 def scorecard_figure(card: list[dict[str, str]]) -> str:
@@ -223,23 +219,6 @@ def scorecard_figure(card: list[dict[str, str]]) -> str:
 
 def _words(items: list[str]) -> str:
     return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
-
-
-def preview_figures(markdown: str) -> str:
-    """For the previews (no Quarto): a figure with alt text as an HTML figure, its image
-    inlined (the previews folder is served without the results beside it)."""
-
-    def figure_html(match: re.Match[str]) -> str:
-        caption, src, label, alt = match.groups()
-        path = inputs.reports_dir() / src
-        if not path.is_file():
-            return ""
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        return (f"<figure id='{label}'><img src='data:image/png;base64,{data}' "
-                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%'>"
-                f"<figcaption>{html.escape(caption)}</figcaption></figure>\n")  # fmt: skip
-
-    return ALT_FIGURE_RE.sub(figure_html, markdown)
 
 
 def write_includes(runs: Runs) -> None:
