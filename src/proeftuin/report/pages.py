@@ -23,7 +23,7 @@ from proeftuin import settings
 from proeftuin.report import estimates as est
 from proeftuin.report import inputs
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
-from proeftuin.report.tables import fmt_int, missing_note, to_float
+from proeftuin.report.tables import fmt_int, to_float
 
 STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "methods", "data", "reproducibility")
 FIGURES = {"did_site": ("fig-trends", "fig-event-study"), "synthesis": ("fig-forest",),
@@ -111,12 +111,12 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
         return names.get(key, str)(value) if isinstance(value, str) else json.dumps(value)
 
     where = {"page_dir": page_dir, "pdf": pdf, "owner": site_id}
-    sections = {n: figures(site_id, f"{n}_site", found[n], why_missing(f"{n}_site", tasks),
-                           **where) for n in found}  # fmt: skip
+    why = {n: why_missing(f"{n}_site", tasks) for n in found}
+    sections = {n: figures(site_id, f"{n}_site", found[n], why[n], **where) for n in found}
     refs = {lab: figure(site_id, f"{n}_site", lab, **where, ref=True) if est.estimated(found[n])
             else "" for n in ("did", "its") for lab in FIGURES[f"{n}_site"]}  # fmt: skip
     context = {
-        "site": facts, "site_id": site_id, "params": params, "ref": refs, **sections,
+        "site": facts, "site_id": site_id, "params": params, "ref": refs, "why": why, **sections,
         "incomplete": runs.incomplete(site_id),
         "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
         "answer": [r for r in rows(inputs.SYNTHESIS, "scorecard.csv") if r.get("site") == site_id],
@@ -127,10 +127,8 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
         "notebooks": {n: inputs.rel_root(executed_notebook(site_id, f"{n}_site")) for n in found},
         "sample": found["did"] and {"units": fmt_int(found["did"][0].get("n_units")),
                                     "treated": fmt_int(treated), "treated_n": treated or 5},
-        "did_table": est.did_tables(found["did"], f"tbl-{site_id}-did")
-        or missing_note("No difference-in-differences estimates.", why_missing("did_site", tasks)),
-        "its_table": est.its_tables(found["its"], f"tbl-{site_id}-its")
-        or missing_note("No interrupted-time-series estimates.", why_missing("its_site", tasks)),
+        "did_table": est.did_tables(found["did"], f"tbl-{site_id}-did"),
+        "its_table": est.its_tables(found["its"], f"tbl-{site_id}-its"),
         "has_robustness": bool(rows(site_id, "robustness.csv")),
         "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
         "runs": [t.row() for t in tasks.values()],
@@ -175,15 +173,11 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
         "scorecard.md": scorecard_figure(card)
-        + (
-            est.template_table("scorecard", card, "; ".join(methods))
-            or missing_note("No scorecard yet.", "Run `proeftuin run` (the synthesis writes it).")
-        ),
+        + est.template_table("scorecard", card, "; ".join(methods)),
         "findings.md": est.render("findings.md.j2", pooled=pooled, dutch=False),
         "samenvatting.md": est.render("findings.md.j2", pooled=pooled, dutch=True),
         "forest.md": est.render("figure.md.j2", kind="forest", shown=forest, ref=ref),
-        "pooled.md": est.template_table("pooled", pooled)
-        or missing_note("No pooled estimates yet.", "Run `proeftuin run`."),
+        "pooled.md": est.template_table("pooled", pooled),
         "robustness.md": robustness(pdf),
         "validation.md": validation(pdf),
         "coverage.md": coverage(),

@@ -167,8 +167,3 @@ def table(spec: Sequence[Sequence[str]], rows: Iterable[Row], caption: str = "",
 
 def _md_row(cells: Iterable[Any]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
-
-
-def missing_note(what: str, hint: str) -> str:
-    """A Quarto callout saying what is not available and why."""
-    return f'::: {{.callout-warning title="Not available"}}\n{what} {hint}\n:::\n'
