@@ -185,34 +185,23 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     }
 
 
-# ----------------------------------------------------------------------------- scorecard figure
-
-SCORECARD_FIGURE = "fig-scorecard"
-
-
 def scorecard_figure(card: list[dict[str, str]]) -> str:
     """The visual scorecard the synthesis saved (``fig-scorecard.png``), above the table: alt
     text naming the sites and outcomes it shows, a caption naming the inference method its
     intervals come from. Nothing when no figure was saved (nothing was estimated)."""
-    saved = inputs.figure_file(inputs.SYNTHESIS, SCORECARD_FIGURE)
+    saved = inputs.figure_file(inputs.SYNTHESIS, "fig-scorecard")
     drawn = [r for r in est.estimated(card) if to_float(r.get("ci_low")) is not None]
     if not saved.is_file() or not drawn:
         return ""
-    sites = list(dict.fromkeys(inputs.site_name(r.get("site", "")) for r in drawn))
+    drawn_sites = list(dict.fromkeys(inputs.site_name(r.get("site", "")) for r in drawn))
+    all_sites = dict.fromkeys(inputs.site_name(r.get("site", "")) for r in card)
     methods = [est.word("methods", m, 1).lower() for m in dict.fromkeys(r.get("method") for r in
-               drawn) if m] or ["a method not recorded"]  # fmt: skip
-    return est.render(
-        "figure.md.j2", kind="scorecard", label=SCORECARD_FIGURE, sites=_words(sites),
-        outcomes=_words(list(dict.fromkeys(inputs.outcome_label(r["outcome"]) for r in drawn))),
-        methods=_words(methods),
-        image=Path(os.path.relpath(saved, inputs.reports_dir())).as_posix(),
-        left_out=_words([s for s in dict.fromkeys(inputs.site_name(r.get("site", "")) for r in card)
-                         if s not in sites]),
-    ).strip() + "\n\n"  # fmt: skip
-
-
-def _words(items: list[str]) -> str:
-    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+               drawn) if m]  # fmt: skip
+    outcomes = list(dict.fromkeys(inputs.outcome_label(r["outcome"]) for r in drawn))
+    image = Path(os.path.relpath(saved, inputs.reports_dir())).as_posix()
+    return est.render("figure.md.j2", kind="scorecard", label=saved.stem, image=image,
+                      methods=methods, sites=drawn_sites, outcomes=outcomes,
+                      left_out=[s for s in all_sites if s not in drawn_sites])  # fmt: skip
 
 
 def write_includes(runs: Runs) -> None:
