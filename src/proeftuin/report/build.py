@@ -164,7 +164,6 @@ def chapter(text: str) -> str:
 
 def static_chapter(page: Path, texts: dict[str, str]) -> str:
     """A static page for print: the includes as their print texts, embeds as saved files."""
-
     text = pg.INCLUDE_RE.sub(lambda m: texts.get(Path(m.group(1)).name, m.group(0)),
                              page.read_text(encoding="utf-8"))  # fmt: skip
     return chapter(pg.EMBED_RE.sub(lambda m: pg.figure(
@@ -174,10 +173,9 @@ def static_chapter(page: Path, texts: dict[str, str]) -> str:
 
 def find_quarto() -> Path | None:
     """``quarto`` on PATH, beside this Python, or inside the quarto-cli package."""
-    name = "quarto.exe" if os.name == "nt" else "quarto"
-    beside = Path(sys.executable).parent / name
-    if shutil.which("quarto") or (beside.is_file() and os.access(beside, os.X_OK)):
-        return Path(shutil.which("quarto") or beside)
+    beside = str(Path(sys.executable).parent)
+    if found := shutil.which("quarto") or shutil.which("quarto", path=beside):
+        return Path(found)
     spec = import_util.find_spec("quarto_cli")  # the binary in quarto_cli/bin/
     folders = (spec.submodule_search_locations or []) if spec else []
     found = [Path(f) / "bin" / n for f in folders for n in ("quarto", "quarto.exe")]

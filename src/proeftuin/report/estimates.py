@@ -71,9 +71,8 @@ def jinja() -> jinja2.Environment:
         "words": words,
         "table": lambda *a, **k: tb.table(*a, formats=FORMATS, **k).markdown(),
     }
-    env.filters |= {"num": tb.fmt_num, "to_float": tb.to_float, "est": tb.fmt_est,
-                    "ci": tb.fmt_ci, "decimals": tb.shared_decimals, "label": outcome_label,
-                    "p": tb.fmt_p}  # fmt: skip
+    env.filters |= {"num": tb.fmt_num, "to_float": tb.to_float, "est": tb.fmt_est, "ci": tb.fmt_ci,
+                    "decimals": tb.shared_decimals, "label": outcome_label}  # fmt: skip
     return env
 
 
@@ -261,13 +260,10 @@ def _placebo_table(rows: Rows, site: str) -> tb.Table:
 def generic_table(rows: Rows, caption: str = "", label: str = "", missing: str = "") -> str:
     """Any results CSV, for a reader: named outcomes, sites, designs and methods, the interval
     in one column, counts as integers, other numbers to three significant digits, the notes
-    under the table (a synthetic-control table without its site and design columns)."""
-    skip = {"ci_high", "note", "lead"} | ({"site", "design"} if "estimator" in (rows or [{}])[0]
-                                          else set())  # fmt: skip
+    under the table."""
     heads, kinds = words("headers"), words("formats")
     spec = [[heads.get(k, k.replace("_", " ").capitalize()), k, kinds.get(k, "generic")]
-            for k in (rows[0] if rows else []) if k not in skip]  # fmt: skip
-
+            for k in (rows[0] if rows else []) if k not in ("ci_high", "note", "lead")]  # fmt: skip
     notes = notes_of(rows)
     missing = missing or "no value in the results file" + (" (see the notes)" if notes else "")
     return tb.table(spec, rows, caption, label, FORMATS, notes, missing).markdown()

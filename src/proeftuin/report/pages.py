@@ -71,10 +71,9 @@ def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *
 
 def why_missing(notebook: str, tasks: dict[str, TaskRun]) -> str:
     """Why the task's output is missing (failed, not run), else how to produce it."""
-    task = tasks.get(notebook)
-    return (
-        RUN_HINT if not task else "" if task.entry.succeeded else f"Task {task.entry.describe()}."
-    )
+    if (task := tasks.get(notebook)) is None:
+        return RUN_HINT
+    return "" if task.entry.succeeded else f"Task {task.entry.describe()}."
 
 
 def write_site_pages(runs: Runs) -> list[Path]:

@@ -98,18 +98,16 @@ def shared_decimals(rows: Iterable[Row], default: int = 2) -> int:
     return max(0, min(3, 1 - math.floor(math.log10(min(spreads))))) if spreads else default
 
 
-def _of_value(show: Callable[[Any], str]) -> Callable[[Row, str, int], str]:
-    return lambda r, k, d: show(r.get(k))
-
-
 # (row, column, decimals) -> cell; all but text are right-aligned
 FORMATS: dict[str, Callable[[Row, str, int], str]] = {
     "text": lambda r, k, d: str(r.get(k, "")),
     "est": lambda r, k, d: fmt_est(r.get(k), d),
     "ci": lambda r, k, d: fmt_ci(r.get("ci_low"), r.get("ci_high"), d),
     "est_ci": lambda r, k, d: est_ci(r, d),
-    **{name: _of_value(show) for name, show in
-       (("p", fmt_p), ("num", fmt_num), ("int", fmt_int), ("pct", fmt_pct))},
+    "p": lambda r, k, d: fmt_p(r.get(k)),
+    "num": lambda r, k, d: fmt_num(r.get(k)),
+    "int": lambda r, k, d: fmt_int(r.get(k)),
+    "pct": lambda r, k, d: fmt_pct(r.get(k)),
     "sig2": lambda r, k, d: fmt_sig(r.get(k), 2),
     "sig4": lambda r, k, d: fmt_sig(r.get(k), 4),
 }  # fmt: skip
