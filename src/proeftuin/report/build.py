@@ -71,7 +71,7 @@ def generate_pages() -> list[Path]:
     pages = [p for p in static if p.is_file()] + pg.write_site_pages(runs)
     texts = pg.include_texts(runs, pdf=True)
     chapters = [static_chapter(inputs.reports_dir() / "index.qmd", texts)]
-    chapters += [chapter(pg.site_page(s, runs, pdf=True)) for s in inputs.sites()]
+    chapters += [chapter(pg.site_page(s, runs, pdf=True)) for s in inputs.facts().sites]
     chapters += [static_chapter(inputs.reports_dir() / f"{p}.qmd", texts) for p in PDF_PAGES[1:]]
     source = render("full-report.qmd.j2") + "\n\n".join(chapters)
     (inputs.reports_dir() / "full-report.qmd").write_text(source, encoding="utf-8")

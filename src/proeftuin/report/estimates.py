@@ -229,7 +229,7 @@ def _pool_table(rows: Rows, site: str) -> tb.Table:
 
 
 def _leave_one_out_table(rows: Rows, site: str) -> tb.Table:
-    known = inputs.site(site)
+    known = inputs.facts().site(site)
     names = {m.code: m.name or "unnamed" for m in (known.municipalities if known else [])}
     body = []
     for outcome, outcome_rows in by_key(rows, "outcome").items():
@@ -269,10 +269,10 @@ def generic_table(rows: Rows, caption: str = "", label: str = "", missing: str =
     return tb.table(spec, rows, caption, label, FORMATS, notes, missing).markdown()
 
 
-def dilution_table(site: SiteFacts | None, did_rows: Rows, its_rows: Rows, label: str) -> str:
+def dilution_table(site: SiteFacts, did_rows: Rows, its_rows: Rows, label: str) -> str:
     """Municipal (ITT) estimate and the implied effect per covered person, per outcome: the
     DiD's leading row and the ITS's leading level change (as a rate ratio where it is one)."""
-    share = site.coverage.share if site and site.coverage.population == "share" else None
+    share = site.coverage.share if site.coverage.population == "share" else None
     if not share:
         return ""
     rank, keys, body = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}, ("ci_low", "ci_high"), []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin import settings
-from proeftuin.facts import Facts, OutcomeFacts, SiteFacts, facts_path, read_facts
+from proeftuin.facts import Facts, OutcomeFacts, facts_path, read_facts
 from proeftuin.results import ManifestError, TaskEntry, executed_dir, read_manifest, results_dir
 from proeftuin.results import relative as rel_root  # noqa: F401 - the pages' paths
 
@@ -48,12 +48,8 @@ def sites() -> list[str]:
     return [s.id for s in facts().sites]
 
 
-def site(site_id: str) -> SiteFacts | None:
-    return facts().site(site_id)
-
-
 def site_name(site_id: str) -> str:
-    return found.name if (found := site(site_id)) else site_id
+    return found.name if (found := facts().site(site_id)) else site_id
 
 
 def outcome(name: str) -> OutcomeFacts:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin import settings
+from proeftuin.facts import SiteFacts
 from proeftuin.report import estimates as est
 from proeftuin.report import inputs
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
@@ -82,20 +83,17 @@ def write_site_pages(runs: Runs) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in (p for p in folder.glob("*.qmd") if p.stem not in inputs.sites()):
         stale.unlink()
-    pages = [folder / f"{site_id}.qmd" for site_id in inputs.sites()]
-    for page in pages:
-        page.write_text(site_page(page.stem, runs, pdf=False), encoding="utf-8")
-    return pages
+    for site in inputs.facts().sites:
+        (folder / f"{site.id}.qmd").write_text(site_page(site, runs, pdf=False), encoding="utf-8")
+    return [folder / f"{site_id}.qmd" for site_id in inputs.sites()]
 
 
-def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
+def site_page(site: SiteFacts, runs: Runs, *, pdf: bool) -> str:
     """A site's page (website) or chapter source (PDF, figures from files): everything the
     template shows, from the facts snapshot and the results."""
-    site, tasks = inputs.site(site_id), runs.of(site_id)
-    facts = {**site.model_dump(), "missing": False} if site else {"name": site_id, "status": "",
-                                                                    "missing": True}  # fmt: skip
+    site_id, tasks = site.id, runs.of(site.id)
     first = next(iter(tasks.values()), None)
-    params = first.entry.parameters if first else site.parameters.model_dump() if site else {}
+    params = first.entry.parameters if first else site.parameters.model_dump()
     found = {n: rows(site_id, f"{n}_estimates.csv") for n in ("did", "its", "synth")}
     page_dir = inputs.reports_dir() if pdf else inputs.reports_dir("sites")
     treated = to_float(found["did"][0].get("n_treated_units")) if found["did"] else None
@@ -115,12 +113,11 @@ def site_page(site_id: str, runs: Runs, *, pdf: bool) -> str:
     refs = {lab: figure(site_id, f"{n}_site", lab, **where, ref=True) if est.estimated(found[n])
             else "" for n in ("did", "its") for lab in FIGURES[f"{n}_site"]}  # fmt: skip
     context = {
-        "site": facts, "site_id": site_id, "params": params, "ref": refs, "why": why, **sections,
-        "incomplete": runs.incomplete(site_id),
+        "site": site.model_dump(), "site_id": site_id, "params": params, "ref": refs, **sections,
+        "incomplete": runs.incomplete(site_id), "why": why,
         "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
         "answer": [r for r in rows(inputs.SYNTHESIS, "scorecard.csv") if r.get("site") == site_id],
-        "start_year": params.get("start_year") or facts.get("start_year", ""),
-        "municipalities": [{"name": m.name} for m in getattr(site, "municipalities", [])],
+        "start_year": params.get("start_year") or site.start_year,
         "parameters": [{"key": k.replace("_", " ").capitalize(), "value": shown(k, v)}
                        for k, v in sorted(params.items())],
         "notebooks": {n: inputs.rel_root(executed_notebook(site_id, f"{n}_site")) for n in found},
