@@ -65,8 +65,10 @@ class ReportOutcome:
 def generate_pages() -> list[Path]:
     """Write the include files, one page per site and the PDF source; list the pages.
     Everything is read from ``reports/results`` and ``reports/executed``."""
-    runs = inputs.read_runs()
-    pg.write_includes(runs)
+    runs, out = inputs.read_runs(), inputs.reports_dir("_generated")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in pg.include_texts(runs).items():  # the website's include files
+        (out / name).write_text(text, encoding="utf-8")
     static = [inputs.reports_dir() / f"{name}.qmd" for name in pg.STATIC_PAGES]
     pages = [p for p in static if p.is_file()] + pg.write_site_pages(runs)
     texts = pg.include_texts(runs, pdf=True)
@@ -86,15 +88,14 @@ def build_report(*, require_quarto: bool | None = None, warning: str = "") -> Re
     (incomplete results) heads the previews index.
     """
     pages = generate_pages()
-    problems = validate_pages(pages)
-    problems += page_problems(inputs.reports_dir() / "full-report.qmd")
+    problems = validate_pages(pages) + page_problems(inputs.reports_dir() / "full-report.qmd")
     quarto = find_quarto()
     if quarto is not None and not problems:
         site, pdf = render_quarto(quarto)
-        message = f"Rendered the website to {site}" + (f" and the PDF {pdf}" if pdf else "")
-        if pdf is None:
-            message += "; the PDF was not produced (see Quarto's output)"
-        return ReportOutcome(True, message, pages, quarto, site, pdf)
+        made = f" and the PDF {pdf}" if pdf else "; the PDF was not produced (see Quarto's output)"
+        return ReportOutcome(
+            True, f"Rendered the website to {site}{made}", pages, quarto, site, pdf
+        )
     reason = "Quarto was not found" if quarto is None else "the pages have problems"
     index = write_previews(warning, quarto is None)
     message = (f"The Quarto report was NOT rendered: {reason}. HTML previews of the executed "

@@ -200,14 +200,6 @@ def scorecard_figure(card: list[dict[str, str]]) -> str:
                       left_out=[s for s in all_sites if s not in drawn_sites])  # fmt: skip
 
 
-def write_includes(runs: Runs) -> None:
-    """Write the website's include files (``reports/_generated/``)."""
-    out = inputs.reports_dir("_generated")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in include_texts(runs).items():
-        (out / name).write_text(text, encoding="utf-8")
-
-
 def robustness(pdf: bool = False) -> str:
     """Every site's robustness figures and tables (``<site>/robustness.csv``)."""
     found, nb, where = [], inputs.ROBUSTNESS, {"page_dir": inputs.reports_dir(), "pdf": pdf}
