@@ -200,16 +200,16 @@ def its_tables(rows: Rows, prefix: str) -> str:
 def robustness_tables(rows: Rows, site: str) -> str:
     """Control pools, leave-one-out and placebo years, one compact table each; any other
     check as its rows."""
+    build = {"control_pool": _pool_table, "leave_one_out": _leave_one_out_table,
+             "placebo_year": _placebo_table}  # fmt: skip
     found = []
     for check, check_rows in by_key(rows, "check").items():
-        build = {"control_pool": _pool_table, "leave_one_out": _leave_one_out_table,
-                 "placebo_year": _placebo_table}  # fmt: skip
         if check in build:
-            found.append(build[check](check_rows, site))
-            continue
-        label = f"tbl-{site}-robust-{check.replace('_', '-') or 'other'}"
-        found.append(generic_table(check_rows, f"Check `{check}`", label))
-    return "\n".join(t if isinstance(t, str) else t.markdown() for t in found)
+            found.append(build[check](check_rows, site).markdown())
+        else:  # its rows as they are
+            label = f"tbl-{site}-robust-{check.replace('_', '-') or 'other'}"
+            found.append(generic_table(check_rows, f"Check `{check}`", label))
+    return "\n".join(found)
 
 
 def _pool_table(rows: Rows, site: str) -> tb.Table:

@@ -168,8 +168,7 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     forest = figures(inputs.SYNTHESIS, inputs.SYNTHESIS, pooled, RUN_HINT, **where)
     ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
-        "scorecard.md": scorecard_figure(card)
-        + est.template_table("scorecard", card, "; ".join(methods)),
+        "scorecard.md": scorecard_figure(card) + est.template_table("scorecard", card, methods),
         "findings.md": est.render("findings.md.j2", pooled=pooled, dutch=False),
         "samenvatting.md": est.render("findings.md.j2", pooled=pooled, dutch=True),
         "forest.md": est.render("figure.md.j2", kind="forest", shown=forest, ref=ref),

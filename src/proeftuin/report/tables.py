@@ -60,12 +60,10 @@ def fmt_est(value: Any, decimals: int) -> str:
 
 def fmt_sig(value: Any, digits: int = 3) -> str:
     """A number to at most ``digits`` significant digits (published values, tolerances)."""
-
-    def show(n: float) -> str:
-        text = f"{n:,.{min(max(0, digits - 1 - math.floor(math.log10(abs(n)))), 6)}f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
-
-    return _number(value, lambda n: show(n) if n else "0")
+    if not (number := to_float(value)):
+        return MISSING if number is None else "0"
+    text = f"{number:,.{min(max(0, digits - 1 - math.floor(math.log10(abs(number)))), 6)}f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text).replace("-", MINUS)
 
 
 def fmt_ci(low: Any, high: Any, decimals: int) -> str:
