@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-KERNEL_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+from proeftuin.pipeline.commit import KERNEL_ENV  # the kernels' threads and hash seed
+
 WORK = ("checks = ",)  # where a setup cell's work begins: it and the lines after are cut
 FIRST_FIT = {  # per template, a first fit of its own estimator without inference
     "synth_site": "from proeftuin import synthetic\n_fit = synthetic.run_synth(design, "
@@ -116,7 +117,7 @@ def fixed_costs(root: str, repeat: int = 2) -> dict[str, Any]:
     tasks = {t.notebook: t for t in plan.tasks()}  # one task (the first site) per template
     folder = Path(root) / "fixed_cost"
     folder.mkdir(exist_ok=True)
-    env = {**settings.environment(), **KERNEL_THREADS}
+    env = {**settings.environment(), **KERNEL_ENV}
 
     def run(task: Any, path: Path, warm: bool) -> float:
         out = folder / "out" / task.notebook

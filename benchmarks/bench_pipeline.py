@@ -36,7 +36,7 @@ from _common import PYTHON, ROOT, Table, data_env, in_child, ratio, report, run_
 
 CLI = str(ROOT / ".venv" / "bin" / "proeftuin")
 BEFORE = "6b60a23"  # the state before the work of issue 15 (pipeline part)
-COMPARED = (".csv", ".json", ".png")  # SVGs carry random ids (matplotlib's svg.hashsalt)
+COMPARED = (".csv", ".json", ".png")
 BASELINE = """
 import json
 import papermill as pm
@@ -108,10 +108,25 @@ def _env(root: Path) -> dict[str, str]:
     return {**data_env(), "PROEFTUIN_ROOT": str(root), "PYTHONPATH": path}
 
 
+def _without_run_times(value: Any) -> Any:
+    """A results JSON without its run times (``seconds`` keys: wall clock, never equal)."""
+    if isinstance(value, dict):
+        return {k: _without_run_times(v) for k, v in value.items() if k != "seconds"}
+    return [_without_run_times(v) for v in value] if isinstance(value, list) else value
+
+
+def _digest(path: Path) -> str:
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        data = json.dumps(_without_run_times(json.loads(data)), sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
 def _hashes(results: Path) -> dict[str, str]:
-    """SHA-256 of the compared result files of every task (records and manifest aside)."""
+    """SHA-256 of the compared result files of every task (records and manifest aside;
+    JSON without run times)."""
     return {
-        str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
+        str(p.relative_to(results)): _digest(p)
         for p in sorted(results.rglob("*"))
         if p.suffix in COMPARED and p.is_file() and p.parent != results
         and not p.name.endswith(".provenance.json")
@@ -161,13 +176,14 @@ def measure(
                       "all": [(w["seconds"], _status(w)) for w in warm]})  # fmt: skip
         done("fixed", in_child("_pipeline_parts:fixed_costs", env=env, root=str(root)))
         done("before", measure_before(quick, before, checkout))
-        limit_env = {**env, **parts.KERNEL_THREADS, "MPLBACKEND": "Agg"}
+        limit_env = {**env, **parts.KERNEL_ENV, "MPLBACKEND": "Agg"}
         done("limit", in_child("_pipeline_parts:compute_limit", env=limit_env,
                                root=str(root), scratch=str(root / "compute_limit")))  # fmt: skip
         # after the cold run: the synthesis notebook reads its run manifest (and the site
         # results it lists); the baseline writes into a folder of its own, with the
-        # kernels' one BLAS thread (else the last digits differ, whoever runs them)
-        baseline = _run([PYTHON, "-c", BASELINE], {**env, **parts.KERNEL_THREADS})
+        # kernels' environment (one BLAS thread, one string-hash seed: else the last digits
+        # differ, whoever runs them)
+        baseline = _run([PYTHON, "-c", BASELINE], {**env, **parts.KERNEL_ENV})
         baseline["failed"] = json.loads(baseline["out"].strip().splitlines()[-1])
         done("baseline", baseline)
         cold_files = _hashes(root / "reports" / "results")
@@ -235,10 +251,12 @@ def table(m: dict[str, Any], quick: bool) -> list[Table]:
         "(warm kernels) against the baseline's (a new kernel per notebook, run after the cold "
         "run, whose manifest and site results its synthesis reads): "
         + ("all byte-identical." if not same["differ"] else "DIFFER: " + ", ".join(same["differ"]))
-        + " SVGs are not compared: matplotlib salts their ids at random per process.",
+        + " JSON compared without its run times (`seconds` keys); the baseline's kernels get "
+        "the pipeline's kernel environment (one BLAS thread, PYTHONHASHSEED=0).",
         "Compute limit: each task's code cells exec'd in one Python process with the "
         "notebooks' imports done before the clock starts (no kernel, no papermill, outputs "
-        "not rendered), one BLAS thread as in the kernels; the sum divided by the cores."
+        "not rendered), the kernels' environment (one BLAS thread, one hash seed); the sum "
+        "divided by the cores."
         + ("" if not limit.get("per_task") else " Per task: "
            + "; ".join(f"{k} {v:.1f} s" for k, v in limit["per_task"].items()) + "."),
         "Wall time: time.perf_counter around the whole command (interpreter start included).",
