@@ -1,6 +1,7 @@
 """Run a design's estimators over the plan's outcomes and tidy the results into tables.
 
-The notebooks call these functions so that they hold narrative and figures only (the
+The notebooks call these functions (a site notebook through its design's results object,
+:mod:`proeftuin.site_results`) so that they hold narrative and figures only (the
 interrupted time series has its own module, :mod:`proeftuin.its_analysis`). An
 outcome the design cannot identify (no pre-period for a late-starting series, too few
 pre-period points for a trend) is kept as a row with its reason, never dropped silently.
