@@ -122,6 +122,16 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _first_difference(a: Path, b: Path) -> str:
+    """The first line where two text files differ, as 'line N: <a> | <b>'."""
+    la = a.read_text(encoding="utf-8").splitlines() if a.is_file() else ["(missing)"]
+    lb = b.read_text(encoding="utf-8").splitlines() if b.is_file() else ["(missing)"]
+    for n, (x, y) in enumerate(zip(la + [""], lb + [""], strict=False), start=1):
+        if x != y:
+            return f"line {n}: {x[:160]} | {y[:160]}"
+    return "same lines"
+
+
 def _hashes(results: Path) -> dict[str, str]:
     """SHA-256 of the compared result files of every task (records and manifest aside;
     JSON without run times)."""
@@ -188,11 +198,11 @@ def measure(
         done("baseline", baseline)
         cold_files = _hashes(root / "reports" / "results")
         baseline_files = _hashes(root / "baseline")
-        done("identical", {
-            "n": len(cold_files),
-            "differ": sorted(k for k in baseline_files.keys() | cold_files.keys()
-                             if baseline_files.get(k) != cold_files.get(k)),
-        })  # fmt: skip
+        differ = sorted(k for k in baseline_files.keys() | cold_files.keys()
+                        if baseline_files.get(k) != cold_files.get(k))  # fmt: skip
+        first = {k: _first_difference(root / "reports" / "results" / k, root / "baseline" / k)
+                 for k in differ if k.endswith(".csv")}  # fmt: skip
+        done("identical", {"n": len(cold_files), "differ": differ, "first": first})
         out["site"] = {"name": change_one_site(root)}
         done("changed", _run([CLI, "run"], env))
     finally:
@@ -251,6 +261,8 @@ def table(m: dict[str, Any], quick: bool) -> list[Table]:
         "(warm kernels) against the baseline's (a new kernel per notebook, run after the cold "
         "run, whose manifest and site results its synthesis reads): "
         + ("all byte-identical." if not same["differ"] else "DIFFER: " + ", ".join(same["differ"]))
+        + "".join(f" ({k}, first difference, cold | baseline: {v})"
+                  for k, v in same.get("first", {}).items())
         + " JSON compared without its run times (`seconds` keys); the baseline's kernels get "
         "the pipeline's kernel environment (one BLAS thread, PYTHONHASHSEED=0).",
         "Compute limit: each task's code cells exec'd in one Python process with the "
