@@ -30,7 +30,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "RESULTS.md"
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
-PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "pyfixest", "papermill", "pandera")
+PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "pyfixest", "papermill", "pandera", "numba")
 MIB = 1024 * 1024
 
 
