@@ -48,10 +48,8 @@ get_ipython().reset(new_session=True)
 
 
 class WarmEngine(NBClientEngine):
-    """papermill's nbclient engine on a kernel it is given (``km``) and does not stop. On
-    this worker's warm kernel it uses the kernel's connected client, so a task does not
-    wait for the kernel to be ready (jupyter_client's wait flushes IOPub for 0.2 s);
-    another kernel's client is closed after each notebook."""
+    """papermill's nbclient engine on a kernel it is given (``km``) and does not stop; the
+    notebook client's channels are closed after each notebook."""
 
     @classmethod
     def execute_managed_notebook(  # type: ignore[override]
@@ -77,13 +75,10 @@ class WarmEngine(NBClientEngine):
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
-        warm: WarmKernel | None = getattr(_local, "kernel", None)
-        if warm is not None and warm.km is km:  # its connected client: no wait for ready
-            client.kc = warm.client
         try:
             return client.execute()
         finally:
-            if client.kc is not None and (warm is None or client.kc is not warm.client):
+            if client.kc is not None:
                 client.kc.stop_channels()
 
 
@@ -101,19 +96,24 @@ class WarmKernel:
         self._run_sync = run_sync
         self.km = AsyncKernelManager(kernel_name=kernel)
         run_sync(self.km.start_kernel)(cwd=cwd, extra_arguments=list(extra_arguments))
-        # one client for the kernel's life: resets and notebooks (WarmEngine) share it
-        self.client = self.km.client()
-        self.client.start_channels()
-        self.client.allow_stdin = False
-        run_sync(self.client.wait_for_ready)(timeout=READY_TIMEOUT_S)
         self.tasks = 0
         self.execute(_SNAPSHOT)
 
     def execute(self, code: str) -> None:
         """Run ``code`` silently (no history, no execution count); raise if it fails."""
-        reply = self._run_sync(self.client.execute_interactive)(
-            code, silent=True, store_history=False, timeout=READY_TIMEOUT_S
-        )
+
+        async def run() -> dict[str, Any]:
+            client = self.km.client()
+            client.start_channels()
+            try:
+                await client.wait_for_ready(timeout=READY_TIMEOUT_S)
+                return await client.execute_interactive(
+                    code, silent=True, store_history=False, timeout=READY_TIMEOUT_S
+                )
+            finally:
+                client.stop_channels()
+
+        reply = self._run_sync(run)()
         content = reply["content"]
         if content["status"] != "ok":
             error = f"{content.get('ename')}: {content.get('evalue')}"
@@ -126,8 +126,6 @@ class WarmKernel:
         return bool(self._run_sync(self.km.is_alive)())
 
     def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.stop_channels()
         with contextlib.suppress(Exception):  # already dead: nothing to stop
             self._run_sync(self.km.shutdown_kernel)(now=True)
 
