@@ -128,6 +128,7 @@ def _run(
     stages = [[t for t in tasks if not t.depends_on], [t for t in tasks if t.depends_on]]
     display.start(len(tasks))
     backend: Backend | None = None
+    interrupted: list[Attempt] = []  # their staged files go once the workers are stopped
     try:
         for stage in stages:
             if guard.stopped.is_set():
@@ -139,10 +140,14 @@ def _run(
             if todo:
                 timeout = plan.spec.execution.cell_timeout
                 todo = longest_first(todo)
-                _execute(todo, backend, (timeout, warm), summary, tracker, display, guard)
+                _execute(
+                    todo, backend, (timeout, warm), summary, tracker, display, guard, interrupted
+                )
     finally:
         if backend is not None:
             backend.close(kill=guard.stopped.is_set())
+        for attempt in interrupted:  # a stopped worker can no longer write them
+            discard(attempt)
         display.stop()
     summary.interrupted = guard.stopped.is_set()
     tracker.finish("interrupted" if summary.interrupted else "complete")
@@ -200,6 +205,7 @@ def _execute(
     tracker: Tracker,
     display: Any,
     guard: InterruptGuard,
+    interrupted: list[Attempt],
 ) -> None:
     pending = deque(todo)
     running: dict[Any, Attempt] = {}
@@ -216,7 +222,7 @@ def _execute(
             _finish(attempt, _outcome_of(handle), summary, tracker, display)
             continue
         handle.cancel()
-        discard(attempt)
+        interrupted.append(attempt)  # its worker may still write: discarded once stopped
         _stop(attempt.task, attempt.key, "interrupted", summary, tracker, display)
     _skip([task for task, _, _ in pending], summary, tracker, display)
 
