@@ -50,8 +50,7 @@ def execute_notebook(spec: dict[str, Any]) -> dict[str, Any]:
         engine: dict[str, Any] = {}
         if warm:  # this worker's kernel, reset to a fresh kernel's state (pipeline.kernel)
             env = {**spec.get("env", {}), settings.ROOT_ENV: spec["root"]}
-            km = kernel.acquire(spec["kernel"], spec["cwd"], env, KERNEL_ARGUMENTS)
-            engine = {"engine_name": kernel.ENGINE, "km": km}
+            engine = kernel.acquire(spec["kernel"], spec["cwd"], env, KERNEL_ARGUMENTS)
         pm.execute_notebook(
             spec["template"],
             spec["output"],
