@@ -37,16 +37,15 @@ SIZES = (1_000, 4_000, 16_000, 34_000)
 CLUSTERS, TREATED, START = 342, 6, 2014
 YEARS = tuple(range(2011, 2024))
 DRAWS = 999
-LOOP_DRAWS = 20  # RI by refitting (cs, imputation): timed on this many draws, extrapolated
 MIN_DRAWS = 19  # estimate_did refuses fewer
 CASES = (
-    ("panel build", None, None),
-    ("twfe", "crv1", None), ("twfe", "wild", None), ("twfe", "ri", None),
-    ("2x2", "crv1", None), ("2x2", "wild", None), ("2x2", "ri", None),
-    ("cs", "crv1", None), ("cs", "wild_unrestricted", None), ("cs", "ri", "loop"),
-    ("imputation", "crv1", None), ("imputation", "ri", "loop"),
-    ("its", "newey-west", None),
-    ("sdid", "ri", None), ("sc", "ri", None),
+    ("panel build", None),
+    ("twfe", "crv1"), ("twfe", "wild"), ("twfe", "ri"),
+    ("2x2", "crv1"), ("2x2", "wild"), ("2x2", "ri"),
+    ("cs", "crv1"), ("cs", "wild_unrestricted"), ("cs", "ri"),
+    ("imputation", "crv1"), ("imputation", "ri"),
+    ("its", "newey-west"),
+    ("sdid", "ri"), ("sc", "ri"),
 )  # fmt: skip
 SYNTH_DRAWS = 200  # the notebooks' cap on synthetic-control RI draws (synthetic.MAX_DRAWS)
 
@@ -170,8 +169,7 @@ def _synth(frame: pd.DataFrame, method: str, draws: int) -> float:
     return time.perf_counter() - start
 
 
-def estimator_case(n: int, method: str, inference: str, mode: str | None, draws: int,
-                   loop_draws: int) -> dict:  # fmt: skip
+def estimator_case(n: int, method: str, inference: str, draws: int) -> dict:
     """(In a child) one estimator with one inference method on n synthetic units."""
     frame = synthetic_frame(n)
     if method == "its":
@@ -184,28 +182,21 @@ def estimator_case(n: int, method: str, inference: str, mode: str | None, draws:
         with CallPeak() as peak:
             seconds = _synth(frame, method, min(draws, SYNTH_DRAWS))
         return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
-    if mode != "loop":
-        _did(synthetic_frame(CLUSTERS), method, "crv1", MIN_DRAWS)  # warm-up, smallest panel
-        with CallPeak() as peak:
-            seconds = _did(frame, method, inference, draws)
-        return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
-    _did(frame, method, "crv1", draws)  # warm-up: first-call costs out of the difference
-    base = _did(frame, method, "crv1", draws)
+    _did(synthetic_frame(CLUSTERS), method, "crv1", MIN_DRAWS)  # warm-up, smallest panel
     with CallPeak() as peak:
-        some = _did(frame, method, inference, loop_draws)
-    return {"seconds": base + (some - base) * draws / loop_draws, "extrapolated": True,
-            "call_mib": peak.mib, "peak_mib": peak.life_mib}  # fmt: skip
+        seconds = _did(frame, method, inference, draws)
+    return {"seconds": seconds, "call_mib": peak.mib, "peak_mib": peak.life_mib}
 
 
 # ----------------------------------------------------------------------------- table
 
 
-def run_case(n: int, case: tuple, draws: int, loop_draws: int) -> dict:
-    method, inference, mode = case
+def run_case(n: int, case: tuple, draws: int) -> dict:
+    method, inference = case
     if method == "panel build":
         return in_child("bench_scaling:build_case", n=n)
     return in_child("bench_scaling:estimator_case", n=n, method=method, inference=inference,
-                    mode=mode, draws=draws, loop_draws=loop_draws)  # fmt: skip
+                    draws=draws)  # fmt: skip
 
 
 NOISE_MIB = 64.0  # below this the call's own peak is allocator noise: no growth verdict
@@ -235,19 +226,17 @@ def run(
 ) -> list[Table]:
     sizes = sizes or (SIZES[:2] if quick else SIZES)
     cases = [c for c in CASES if not only or label_of(c) in only]
-    draws, loop_draws = (99, MIN_DRAWS) if quick else (DRAWS, LOOP_DRAWS)
+    draws = 99 if quick else DRAWS
     t = Table(f"Scaling: synthetic panels × {len(YEARS)} years ({draws:,} draws for wild and RI)",
               ["case", "units", "rows", "wall s", "peak RSS MiB", "call peak MiB",
                "growth vs previous size", "memory ≤ linear", "note"])  # fmt: skip
     for case in cases:
         prev = None
         for n in sizes:
-            out = run_case(n, case, draws, loop_draws)
+            out = run_case(n, case, draws)
             label = label_of(case)
             note = "; ".join(out["error"]) if "error" in out else ""
-            if out.get("extrapolated"):
-                note = f"RI by refits: extrapolated from {loop_draws} draws"
-            elif case[0] in ("sdid", "sc") and "error" not in out:
+            if case[0] in ("sdid", "sc") and "error" not in out:
                 note = f"{min(draws, SYNTH_DRAWS)} RI draws, weights refitted per draw"
             text, verdict = growth(prev, n, out)
             t.add(label, f"{n:,}", f"{n * len(YEARS):,}", out.get("seconds"),

@@ -4,6 +4,7 @@ libraries has them), and the cluster multiplier bootstrap of those influence fun
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,32 +38,38 @@ def _wide(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return y.to_numpy(), units["g"].to_numpy(), w / w.mean(), y.columns.to_numpy()
 
 
-def cs_attgt(panel: Panel, control_group: str = "never") -> CsFit:
-    """ATT(g,t) without covariates: treated minus control mean change from base period.
+def _cells(
+    y: np.ndarray, g: np.ndarray, w: np.ndarray, times: np.ndarray, control_group: str
+) -> Iterator[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each group-time cell with a comparison group: group, period, treated and control
+    units (as weights) and the outcome change from the cell's base period.
 
     Base period: g-1 (the last period before g) for t >= g; t-1 for t < g ("varying").
     """
-    y, g, w, times = _wide(panel)
-    n = len(g)
-    rows, psis = [], []
     for gv in np.unique(g[g > 0]):
         pre_idx = np.flatnonzero(times < gv)
         if not len(pre_idx):
             continue
+        treat = g == gv
         for j in range(1, len(times)):
             b = j - 1 if times[j] < gv else pre_idx[-1]
-            treat = g == gv
             if control_group == "never":
                 ctrl = g == 0
             else:
                 ctrl = (g == 0) | ((g > times[max(j, b)]) & (g != gv))
-            if not ctrl.any():
-                continue
-            dy = y[:, j] - y[:, b]
-            wt, wc = w * treat, w * ctrl
-            mu1, mu0 = wt @ dy / wt.sum(), wc @ dy / wc.sum()
-            psis.append(n * (wt * (dy - mu1) / wt.sum() - wc * (dy - mu0) / wc.sum()))
-            rows.append({"group": gv, "time": times[j], "estimate": mu1 - mu0})
+            if ctrl.any():
+                yield gv, times[j], w * treat, w * ctrl, y[:, j] - y[:, b]
+
+
+def cs_attgt(panel: Panel, control_group: str = "never") -> CsFit:
+    """ATT(g,t) without covariates: treated minus control mean change from base period."""
+    y, g, w, times = _wide(panel)
+    n = len(g)
+    rows, psis = [], []
+    for gv, t, wt, wc, dy in _cells(y, g, w, times, control_group):
+        mu1, mu0 = wt @ dy / wt.sum(), wc @ dy / wc.sum()
+        psis.append(n * (wt * (dy - mu1) / wt.sum() - wc * (dy - mu0) / wc.sum()))
+        rows.append({"group": gv, "time": t, "estimate": mu1 - mu0})
     if not rows:
         raise DesignError("no group-time cell has a comparison group")
     return CsFit(pd.DataFrame(rows), np.column_stack(psis), g, w)
@@ -158,8 +165,26 @@ def cs_pretrend(
     return out
 
 
-def cs_point(panel: Panel, control_group: str) -> float:
-    return float(cs_aggregate(cs_attgt(panel, control_group))["simple"][0])
+def placebo_point(panel: Panel, control_group: str) -> Callable[[np.ndarray], float]:
+    """The simple aggregation under a placebo first-treated value per row (RI): the wide
+    outcome built once, then per assignment the cells' means, without influence functions
+    (what :func:`cs_aggregate`'s ``simple`` gives, by the same cells and weights)."""
+    y, _, w, times = _wide(panel)
+    first_row = np.unique(panel.df["unit"].to_numpy(), return_index=True)[1]
+
+    def point(g_row: np.ndarray) -> float:
+        g = g_row[first_row]
+        att, pg = [], []
+        for gv, t, wt, wc, dy in _cells(y, g, w, times, control_group):
+            if gv <= t:  # post-treatment cells: the simple aggregation's
+                att.append(wt @ dy / wt.sum() - wc @ dy / wc.sum())
+                pg.append(np.mean(w * (g == gv)))
+        if not att:
+            raise DesignError("no post-treatment group-time cell has a comparison group")
+        weights = np.array(pg) / np.sum(pg)
+        return float(np.array(att) @ weights)
+
+    return point
 
 
 def multiplier_bootstrap(
@@ -218,7 +243,7 @@ def fit_cs(panel: Panel, opts: RunOptions) -> Fit:
         len(np.unique(clusters)),
         treated_clusters(panel),
         {"estimator": "Callaway-Sant'Anna, varying base period", "control_group": control_group},
-        point=lambda p: cs_point(p, control_group),
+        point=placebo_point(panel, control_group),
         psi=psi,
         unit_clusters=clusters,
     )

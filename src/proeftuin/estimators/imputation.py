@@ -1,6 +1,7 @@
 """The imputation estimator: Gardner's two stages (equal to Borusyak, Jaravel & Spiess's
-point estimate) with pyfixest fits, and the GMM variance of pyfixest's ``did2s`` computed
-here in memory linear in units (pyfixest builds a dense rows x units design)."""
+point estimate), the first stage solved exactly for any set of untreated rows (so RI's
+placebo fits need no refit), and the GMM variance of pyfixest's ``did2s`` computed here in
+memory linear in units (pyfixest builds a dense rows x units design)."""
 
 from __future__ import annotations
 
@@ -13,32 +14,32 @@ import pandas as pd
 
 from proeftuin.estimators import _pyfixest as pfx
 from proeftuin.estimators.checks import DesignError
+from proeftuin.estimators.imputation_stage import FirstStage
 from proeftuin.estimators.panel import Fit, Panel, RunOptions, treated_clusters
 from proeftuin.estimators.twfe import band_critical, fit_failed
 
 
-def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.ndarray, Callable]:
-    """Two stages: FE (+covariates) on untreated rows, then residualised y on rhs_cols."""
+def _imputation_fit(
+    panel: Panel, rhs_cols: list[str], stage: FirstStage | None = None
+) -> tuple[np.ndarray, np.ndarray, Callable]:
+    """Two stages: FE (+covariates) on untreated rows, then residualised y on rhs_cols.
+
+    The first stage is solved exactly (:mod:`~proeftuin.estimators.imputation_stage`;
+    ``stage`` when the caller built it already), by pyfixest where that system is rank
+    deficient (pyfixest drops the collinear covariate)."""
     df = panel.df
-    untreated = df.loc[df["d"] == 0]
-    missing = sorted(set(df["time"]) - set(untreated["time"]))
+    untreated_rows = (df["d"] == 0).to_numpy()
+    missing = sorted(set(df["time"]) - set(df.loc[untreated_rows, "time"]))
     if missing:
         raise DesignError(
             "method 'imputation' needs untreated observations in every period; "
             f"none in {', '.join(f'{t:g}' for t in missing)} (every unit treated): "
             "add never-treated units or end the panel earlier"
         )
-    fml = "y ~ " + (" + ".join(panel.covariates) if panel.covariates else "1") + " | unit + time"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            first = pfx.feols(
-                fml, data=untreated, weights="w" if panel.has_weights else None, fixef_rm="none"
-            )
-            y0 = first.predict(newdata=df)
-    except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
-        raise fit_failed("the imputation first stage", exc) from exc
-    ytil = df["y"].to_numpy() - np.asarray(y0, dtype=float)
+    y0 = (stage or FirstStage.from_panel(panel)).fitted(untreated_rows)
+    if y0 is None:
+        y0 = _pyfixest_first_stage(panel, df.loc[untreated_rows])
+    ytil = df["y"].to_numpy() - y0
     x2 = df[rhs_cols].to_numpy(dtype=float)
     w = df["w"].to_numpy()
     beta = np.linalg.lstsq(x2 * np.sqrt(w)[:, None], ytil * np.sqrt(w), rcond=None)[0]
@@ -52,6 +53,19 @@ def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.n
         )
 
     return beta, ytil, vcov
+
+
+def _pyfixest_first_stage(panel: Panel, untreated: pd.DataFrame) -> np.ndarray:
+    fml = "y ~ " + (" + ".join(panel.covariates) if panel.covariates else "1") + " | unit + time"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first = pfx.feols(
+                fml, data=untreated, weights="w" if panel.has_weights else None, fixef_rm="none"
+            )
+            return np.asarray(first.predict(newdata=panel.df), dtype=float)
+    except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
+        raise fit_failed("the imputation first stage", exc) from exc
 
 
 def _cluster_sum(codes: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
@@ -97,8 +111,26 @@ def gmm_vcov(panel: Panel, x2: np.ndarray, first_u: np.ndarray, second_u: np.nda
     return bread @ (score.T @ score) @ bread
 
 
-def imputation_point(panel: Panel) -> float:
-    return float(_imputation_fit(panel, ["d"])[0][0])
+def placebo_point(panel: Panel) -> Callable[[np.ndarray], float]:
+    """The imputation estimate under a placebo first-treated value per row (RI): the first
+    stage's fixed parts built once, then per assignment its exact solution and the treated
+    rows' weighted mean residual (the second stage on ``d`` alone); a rank-deficient first
+    stage is refitted by pyfixest."""
+    stage = FirstStage.from_panel(panel)
+    t = panel.df["time"].to_numpy()
+
+    def point(g_row: np.ndarray) -> float:
+        d = (g_row > 0) & (t >= g_row)
+        if np.bincount(stage.tix[~d], minlength=stage.n_times).min() == 0:
+            raise DesignError("a period without untreated rows")
+        y0 = stage.fitted(~d)
+        if y0 is None:
+            placebo = panel.df.assign(g=g_row, d=d.astype(float))
+            return float(_imputation_fit(replace(panel, df=placebo), ["d"])[0][0])
+        w = stage.w[d]
+        return float(w @ (stage.y[d] - y0[d]) / w.sum())
+
+    return point
 
 
 def imputation_event_study(panel: Panel, alpha: float) -> pd.DataFrame:
@@ -135,7 +167,7 @@ def fit_imputation(panel: Panel, opts: RunOptions) -> Fit:
         int(panel.df["cl"].nunique()),
         treated_clusters(panel),
         {"estimator": "imputation (Gardner two-stage), GMM variance"},
-        point=imputation_point,
+        point=placebo_point(panel),
     )
     es = imputation_event_study(panel, opts.alpha) if opts.event_study else None
     out.result = {"event_study": es}

@@ -231,11 +231,12 @@ class Fit:
     """A point estimate and what the inference methods and the result object need of it.
 
     ``panel`` is the panel the estimate comes from (collapsed for the 2x2); ``point``
-    re-estimates on a placebo panel (RI by re-estimation); ``psi`` and ``unit_clusters``
-    are the influence function and cluster of each unit (Callaway-Sant'Anna); ``cache``
-    holds what methods share (the wild bootstrap's projection, the RI placebo draws).
-    ``result`` holds the extra fields of the result object; ``finish`` completes them once
-    the inference methods have run (the RI pre-trend test reuses the RI draws).
+    re-estimates under a placebo first-treated value per row (RI by re-estimation); ``psi``
+    and ``unit_clusters`` are the influence function and cluster of each unit
+    (Callaway-Sant'Anna); ``cache`` holds what methods share (the wild bootstrap's
+    projection, the RI placebo draws). ``result`` holds the extra fields of the result
+    object; ``finish`` completes them once the inference methods have run (the RI pre-trend
+    test reuses the RI draws).
     """
 
     panel: Panel
@@ -244,7 +245,7 @@ class Fit:
     n_clusters: int
     n_treated_clusters: int
     diagnostics: dict
-    point: Callable[[Panel], float] | None = None
+    point: Callable[[np.ndarray], float] | None = None
     psi: np.ndarray | None = None
     unit_clusters: np.ndarray | None = None
     result: dict = field(default_factory=dict)

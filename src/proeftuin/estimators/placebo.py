@@ -1,13 +1,14 @@
 """Randomization inference for the DiD estimators: the placebo scheme of a panel (placebo
 clusters or units, placebo sites within an area; ``assignments.py`` draws or enumerates
 the assignments, compactly), RI for TWFE by projection (``placebo_projection.py``: per-slot
-sums, no refits, memory linear in units), RI by re-estimation for the other estimators,
-and the RI pre-trend test on the same draws."""
+sums, no refits, memory linear in units), RI by re-estimation under each assignment for
+the other estimators (their ``Fit.point`` computes what the assignments share once), and
+the RI pre-trend test on the same draws."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -202,24 +203,22 @@ def ri_pretrend(panel: Panel, placebo: PlaceboDraws, ref_period: int) -> tuple[f
 def ri_refit(
     panel: Panel,
     estimate: float,
-    point: Callable[[Panel], float],
+    point: Callable[[np.ndarray], float],
     draws: int,
     rng: np.random.Generator,
 ) -> tuple[InferenceResult, int]:
-    """RI by re-estimating each placebo panel; unidentified draws (error, NaN) dropped.
+    """RI by re-estimating under each placebo assignment (``point`` of its first-treated
+    value per row); unidentified draws (error, NaN) dropped.
 
-    One draw's panel at a time: memory does not grow with the number of draws.
+    One draw's assignment at a time: memory does not grow with the number of draws.
     """
     pdraws = placebo_draws(panel, draws, rng)
     scheme = pdraws.scheme
-    t = panel.df["time"].to_numpy()
     placebo = []
     for b in range(len(pdraws.draws)):
-        row = pdraws.rows(b)
-        df = panel.df.assign(g=row, d=((row > 0) & (t >= row)).astype(float))
         try:
             with np.errstate(all="ignore"):
-                placebo.append(point(replace(panel, df=df)))
+                placebo.append(point(pdraws.rows(b)))
         except (DesignError, ZeroDivisionError, np.linalg.LinAlgError, ValueError):
             placebo.append(float("nan"))
     placebo_arr = np.array(placebo, dtype=float)
@@ -251,7 +250,8 @@ def ri_projection(fit: Fit, opts: RunOptions) -> InferenceResult:
 
 
 def ri_by_refit(fit: Fit, opts: RunOptions) -> InferenceResult:
-    """RI by re-estimating every placebo panel (Callaway-Sant'Anna, imputation)."""
+    """RI by re-estimating under every placebo assignment (Callaway-Sant'Anna, imputation:
+    their ``point`` keeps what the assignments share, so a draw costs no refit)."""
     assert fit.point is not None
     rng = method_rng(opts.seed, "ri")
     res, fit.cache["ri_dropped"] = ri_refit(fit.panel, fit.estimate, fit.point, opts.draws, rng)
