@@ -16,7 +16,7 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from proeftuin.estimators import cs, imputation, placebo
+from proeftuin.estimators import DesignError, cs, imputation, placebo
 from proeftuin.estimators.did import Panel, prepare_panel
 from proeftuin.estimators.imputation_stage import FirstStage
 from proeftuin.estimators.panel import RunOptions
@@ -146,3 +146,33 @@ def test_a_collinear_covariate_is_left_to_pyfixest():
     row = draws_of(panel, 3)[1]
     expected = refit_imputation(placebo_panel(panel, row), pyfixest_first_stage)
     assert fit.point(row) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_rank_check_does_not_depend_on_a_covariates_unit():
+    df = frame(6, True, True, False, True)
+    small = make_panel(df, True, True)
+    large = make_panel(df.assign(x=df["x"] * 1e7), True, True)
+    untreated = (small.df["d"] == 0).to_numpy()
+    fitted = FirstStage.from_panel(large).fitted(untreated)
+    assert fitted is not None
+    np.testing.assert_allclose(fitted, FirstStage.from_panel(small).fitted(untreated), atol=1e-9)
+    absorbed = make_panel(df.assign(x=(df["unit"] % 5) * 1e6 + 3e6), True, True)
+    assert FirstStage.from_panel(absorbed).fitted(untreated) is None
+
+
+def test_an_unidentified_placebo_assignment_gives_no_estimate():
+    """A placebo unit without untreated rows has no unit effect (NaN, dropped by RI); a
+    period without untreated rows, or no comparison group, is a design error (dropped)."""
+    df = frame(7, False, False, False, False)
+    late = (df["unit"] == 35) & (df["year"] < 2013)  # unit 35 (cluster 11) seen from 2013 on
+    panel = make_panel(df[~late].reset_index(drop=True), False, False)
+    fit = imputation.fit_imputation(panel, options())
+    unit, cluster = panel.df["unit"].to_numpy(), panel.df["cl"].to_numpy()
+    assert np.isnan(fit.point(np.where(cluster == 11, 2013.0, 0.0)))
+    assert np.isfinite(fit.point(np.where(cluster == 10, 2013.0, 0.0)))
+    with pytest.raises(DesignError, match="untreated"):
+        fit.point(np.full(len(unit), 2010.0))
+    balanced = make_panel(df, False, False)
+    cs_fit = cs.fit_cs(balanced, options())
+    with pytest.raises(DesignError):
+        cs_fit.point(np.full(len(balanced.df), 2013.0))  # no never-treated unit left

@@ -6,6 +6,7 @@ set of names in the same order."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -91,8 +92,13 @@ def _text(output: dict) -> str:
 
 @pytest.fixture
 def root(tmp_path: Path):
+    # execute_notebook sets this process's environment as a worker's (PROEFTUIN_ROOT, the
+    # kernels' variables): restored after each test, so later tests see their own settings
+    saved = os.environ.copy()
     yield tmp_path
     kernel.discard()
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_a_reused_kernel_gives_what_a_fresh_kernel_gives(root: Path):
@@ -126,3 +132,15 @@ def test_a_failure_stops_the_warm_kernel_and_the_next_task_gets_a_new_one(root: 
     assert (root / "after" / "numbers.csv").read_bytes() == (
         root / "before" / "numbers.csv"
     ).read_bytes()
+
+
+def test_a_failed_reset_fails_the_task_and_the_next_gets_a_new_kernel(root: Path):
+    breaker = _notebook(root / "breaker.ipynb", "import sys\ndel sys.modules['_proeftuin_warm']")
+    probe = _notebook(root / "probe.ipynb", PROBE)
+    assert execute_notebook(_spec(root, breaker, "breaker", warm=True))["ok"]
+    outcome = execute_notebook(_spec(root, probe, "after_breaker", warm=True))
+    assert not outcome["ok"] and "the warm kernel's reset failed: KeyError" in outcome["error"]
+    assert kernel._local.kernel is None
+    assert nbformat.read(root / "after_breaker.ipynb", as_version=4).metadata.papermill.end_time
+    assert execute_notebook(_spec(root, probe, "again", warm=True))["ok"]
+    assert (root / "again" / "state.txt").read_text() == f"leftover=False figures=[] cwd={root}"

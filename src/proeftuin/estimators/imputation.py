@@ -125,8 +125,7 @@ def placebo_point(panel: Panel) -> Callable[[np.ndarray], float]:
             raise DesignError("a period without untreated rows")
         y0 = stage.fitted(~d)
         if y0 is None:
-            placebo = panel.df.assign(g=g_row, d=d.astype(float))
-            return float(_imputation_fit(replace(panel, df=placebo), ["d"])[0][0])
+            y0 = _pyfixest_first_stage(panel, panel.df.loc[~d])
         w = stage.w[d]
         return float(w @ (stage.y[d] - y0[d]) / w.sum())
 

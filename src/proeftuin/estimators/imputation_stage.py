@@ -12,7 +12,8 @@ rows: memory linear in rows, no refit. The solution is exact to rounding; pyfixe
 prediction recovers fixed effects iteratively (off by up to 2.5e-5 in the tests' panels).
 
 A rank-deficient system (a covariate collinear with the fixed effects on the untreated
-rows) is left to pyfixest, which drops the collinear column (``None`` from
+rows, judged with every column in units of its own scale, so a covariate's unit does not
+matter) is left to pyfixest, which drops the collinear column (``None`` from
 :meth:`FirstStage.fitted`).
 """
 
@@ -79,11 +80,15 @@ class FirstStage:
         b_r = np.concatenate([np.bincount(tix, weights=wy, minlength=n_t)[1:], x.T @ wy])
         seen = d_u > 0
         fs, ds = f[seen], d_u[seen]
-        schur = r - fs.T @ (fs / ds[:, None])
+        # in units of each column's own scale (its raw sum of squares): the rank does not
+        # depend on a covariate's unit, and a column the unit effects absorb is near zero
+        scale = np.sqrt(np.diag(r))
+        scale[scale == 0] = 1.0
+        schur = (r - fs.T @ (fs / ds[:, None])) / np.outer(scale, scale)
         if schur.size and np.linalg.matrix_rank(schur) < schur.shape[0]:
             return None
-        rhs = b_r - fs.T @ (b_u[seen] / ds)
-        theta = np.linalg.solve(schur, rhs) if schur.size else np.zeros(0)
+        rhs = (b_r - fs.T @ (b_u[seen] / ds)) / scale
+        theta = np.linalg.solve(schur, rhs) / scale if schur.size else np.zeros(0)
         alpha = np.full(n_u, np.nan)
         alpha[seen] = (b_u[seen] - fs @ theta) / ds
         period = np.concatenate([[0.0], theta[: n_t - 1]])

@@ -63,7 +63,11 @@ class _PreludeClient(PapermillNotebookClient):
     def papermill_execute_cells(self) -> None:
         if self._prelude:
             reply = run_sync(self.kc.execute_interactive)(
-                self._prelude, silent=True, store_history=False, timeout=READY_TIMEOUT_S
+                self._prelude,
+                silent=True,
+                store_history=False,
+                timeout=READY_TIMEOUT_S,
+                output_hook=_ignore,  # its error is in the reply; nothing for the worker's log
             )
             if reply["content"]["status"] != "ok":
                 error = f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
@@ -118,6 +122,10 @@ class WarmEngine(NBClientEngine):
 
 
 def _no_save(**kwargs: Any) -> None:
+    return None
+
+
+def _ignore(message: dict[str, Any]) -> None:
     return None
 
 
