@@ -176,3 +176,11 @@ def test_an_unidentified_placebo_assignment_gives_no_estimate():
     cs_fit = cs.fit_cs(balanced, options())
     with pytest.raises(DesignError):
         cs_fit.point(np.full(len(balanced.df), 2013.0))  # no never-treated unit left
+
+
+def test_a_treated_unit_without_untreated_rows_is_a_design_error():
+    df = frame(8, False, False, False, False)
+    late = (df["unit"] == 1) & (df["year"] < 2013)  # unit 1 (treated from 2013) seen from then
+    panel = make_panel(df[~late].reset_index(drop=True), False, False)
+    with pytest.raises(DesignError, match="not observed before: unit 1: drop"):
+        imputation.fit_imputation(panel, options())

@@ -39,6 +39,13 @@ def _imputation_fit(
     y0 = (stage or FirstStage.from_panel(panel)).fitted(untreated_rows)
     if y0 is None:
         y0 = _pyfixest_first_stage(panel, df.loc[untreated_rows])
+    unseen = np.isnan(y0) & ~untreated_rows
+    if unseen.any():
+        units = ", ".join(str(u) for u in df.loc[unseen, "unit"].unique()[:3])
+        raise DesignError(
+            "method 'imputation' needs every treated unit observed before its start; "
+            f"not observed before: unit {units}: drop them or use another method"
+        )
     ytil = df["y"].to_numpy() - y0
     x2 = df[rhs_cols].to_numpy(dtype=float)
     w = df["w"].to_numpy()
