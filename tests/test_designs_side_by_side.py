@@ -154,8 +154,9 @@ def test_side_by_side_figure_per_site(results_root: Path, tmp_path: Path) -> Non
 
     matplotlib.use("Agg")
     table = compare.side_by_side(["site"], OUTCOMES, root=results_root)
-    assert compare.save_site_figures(table, tmp_path / "out") == ["fig-designs-site"]
+    assert compare.save_design_figures(table, tmp_path / "out") == ["fig-designs-site"]
     assert (tmp_path / "out" / "fig-designs-site.png").stat().st_size > 0
+    assert (tmp_path / "out" / "fig-designs.png").stat().st_size > 0
 
 
 def test_the_synthesis_pools_the_declared_design(results_root: Path) -> None:

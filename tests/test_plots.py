@@ -158,10 +158,34 @@ def test_designs_side_by_side_names_sites_and_skips_what_was_not_estimated(
     tmp_path: Path,
 ) -> None:
     fig = plots_synthesis.side_by_side(_sides(), NAMES)
-    assert _titles(fig) == [f"{name}: {plots.outcome_title(COST)}" for name in NAMES.values()]
+    assert _titles(fig) == [plots.outcome_title(COST)] * len(NAMES)
+    assert [sub._suptitle.get_text() for sub in fig.subfigs] == list(NAMES.values())
     nothing = _sides().assign(estimate=np.nan)
-    assert compare.save_site_figures(nothing, tmp_path, NAMES) == []
+    assert compare.save_design_figures(nothing, tmp_path, NAMES) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_sites_row_is_cut_from_the_designs_figure(tmp_path: Path) -> None:
+    """One drawing: the whole figure as savefig writes it, and per site its row (its name,
+    its panels), pieces of the whole image in order, together all of it but its margins."""
+    from PIL import Image
+
+    sides = _sides()
+    labels = compare.save_design_figures(sides, tmp_path / "cut", NAMES)
+    assert labels == [f"fig-designs-{site}" for site in dict.fromkeys(sides["site"])]
+    plots.save_figure(plots_synthesis.side_by_side(sides, NAMES), tmp_path / "whole", "fig")
+    whole = np.asarray(Image.open(tmp_path / "whole" / "fig.png"))
+    cut = np.asarray(Image.open(tmp_path / "cut" / "fig-designs.png"))
+    assert cut.shape == whole.shape and np.abs(cut.astype(int) - whole).mean() < 1.0
+    rows = [np.asarray(Image.open(tmp_path / "cut" / f"{label}.png")) for label in labels]
+    assert cut.shape[0] - sum(r.shape[0] for r in rows) <= 0.2 * plots.DPI  # the margins
+    top = 0
+    for row in rows:
+        assert (row[..., :3] < 128).any()  # ink: marks and text, not a blank strip
+        found = [i for i in range(top, cut.shape[0] - len(row) + 1)
+                 if np.array_equal(cut[i : i + len(row), : row.shape[1]], row)]  # fmt: skip
+        assert found, "a row is not a piece of the whole figure (in order, apart)"
+        top = found[0] + len(row)
 
 
 # --- the visual scorecard ---------------------------------------------------------------------

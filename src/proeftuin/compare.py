@@ -119,17 +119,14 @@ def side_by_side(
     return table.reindex(columns=COLUMNS).reset_index(drop=True)
 
 
-def save_site_figures(
+def save_design_figures(
     table: pd.DataFrame, results_dir: str | Path, names: Mapping[str, str] | None = None
 ) -> list[str]:
-    """One figure per site with an estimate (``fig-designs-<site>.png``) beside the
-    synthesis, the site by name; the labels saved."""
+    """The designs side by side of every site (``fig-designs.png``) and, cut from it, each
+    site's row (``fig-designs-<site>.png``, beside the synthesis, the site by name); the
+    per-site labels saved (none when nothing was estimated)."""
     from proeftuin import plots, plots_synthesis
 
-    saved = []
-    for site in dict.fromkeys(table["site"]):
-        fig = plots_synthesis.side_by_side(table[table["site"] == site], names)
-        if fig is not None:
-            plots.save_figure(fig, results_dir, f"fig-designs-{site}")
-            saved.append(f"fig-designs-{site}")
-    return saved
+    return plots.save_figure_rows(
+        plots_synthesis.side_by_side(table, names), results_dir, "fig-designs"
+    )

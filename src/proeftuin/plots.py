@@ -33,6 +33,9 @@ NEUTRAL_COLOUR = "#555555"
 POOLED_COLOUR = "#000000"
 
 
+DPI = 150  # every saved figure's resolution
+
+
 def save_figure(fig: Figure | None, results_dir: str | Path, label: str) -> None:
     """Save a labelled figure beside the task's results as ``<label>.png``, close it and, in
     a notebook, show that file: the website's embed, the PDF and the previews then show one
@@ -40,14 +43,51 @@ def save_figure(fig: Figure | None, results_dir: str | Path, label: str) -> None
     No figure (nothing to draw) saves and shows nothing: the report then embeds nothing."""
     if fig is None:
         return
+    Path(results_dir).mkdir(parents=True, exist_ok=True)
+    fig.savefig(Path(results_dir) / f"{label}.png", dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    show_figure(results_dir, label)
+
+
+def save_figure_rows(fig: Figure | None, results_dir: str | Path, label: str) -> list[str]:
+    """Save ``fig`` as ``<label>.png`` and each of its subfigures that has a ``gid``, cut
+    from the same image, as ``<label>-<gid>.png`` (its full height; its width up to its
+    last visible panel). The figure is drawn once: drawing is what a figure costs (five
+    one-row figures beside the whole took 1.6 s). Closes ``fig``; shows nothing
+    (:func:`show_figure`). Returns the row figures' labels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    if fig is None:
+        return []
     folder = Path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{label}.png"
-    fig.savefig(path, dpi=150, metadata={"Software": None})
+    fig.set_dpi(DPI)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    renderer = canvas.get_renderer()
+    height, width = pixels.shape[:2]
+    cuts = {}
+    for sub in fig.subfigs:
+        panels = [ax.get_tightbbox(renderer) for ax in sub.axes if ax.get_visible()]
+        if sub.get_gid() and panels:
+            right = min(width, round(max(b.x1 for b in panels) + 0.08 * DPI))
+            box = sub.bbox  # display coordinates: pixels from the bottom
+            cuts[sub.get_gid()] = pixels[round(height - box.y1) : round(height - box.y0), :right]
     plt.close(fig)
+    Image.fromarray(pixels).save(folder / f"{label}.png", dpi=(DPI, DPI))
+    for gid, cut in cuts.items():
+        Image.fromarray(cut).save(folder / f"{label}-{gid}.png", dpi=(DPI, DPI))
+    return [f"{label}-{gid}" for gid in cuts]
+
+
+def show_figure(results_dir: str | Path, label: str) -> None:
+    """In a notebook, show a saved figure (``<label>.png``); nothing where none was saved."""
     from IPython import get_ipython
 
-    if get_ipython() is not None:
+    path = Path(results_dir) / f"{label}.png"
+    if get_ipython() is not None and path.is_file():
         from IPython.display import Image, display
 
         display(Image(filename=str(path)))

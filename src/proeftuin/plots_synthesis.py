@@ -77,29 +77,31 @@ def forest(
 
 
 def side_by_side(table: pd.DataFrame, names: Mapping[str, str] | None = None) -> Figure | None:
-    """Every design's estimate with its 95% interval, one row of panels per site and one
-    column per outcome, sites by name; the pooled design in black, the others (sensitivity)
-    in colour. Only sites and outcomes with an estimate; a site lacking one outcome another
-    has leaves that cell blank. None when nothing was estimated."""
+    """Every design's estimate with its 95% interval, one row of panels per site (headed by
+    the site's name when there are several) and one column per outcome; the pooled design
+    in black, the others (sensitivity) in colour. Only sites and outcomes with an estimate;
+    a site lacking one outcome another has leaves that cell blank. Each row is a subfigure
+    whose ``gid`` is the site, so it can be saved on its own (:func:`plots.save_figure_rows`).
+    None when nothing was estimated."""
     rows = estimated(table)
     sites = list(dict.fromkeys(rows["site"])) if len(rows) else []
     outcomes = list(dict.fromkeys(rows["outcome"])) if len(rows) else []
     if not sites:
         return None
-    size = (4.6 * len(outcomes), 3.2 * len(sites) + 0.6)
-    fig, axes = plt.subplots(
-        len(sites), len(outcomes), squeeze=False, layout="constrained", figsize=size
-    )
-    cells = [(s, o) for s in sites for o in outcomes]
-    for ax, (site, outcome) in zip(axes.ravel(), cells, strict=True):
-        sub = rows[(rows["site"] == site) & (rows["outcome"] == outcome)]
-        if sub.empty:
-            ax.set_visible(False)
-            continue
-        name = display_names([site], names)[0]
-        ax.set_title(f"{name}: {outcome_title(outcome)}" if len(sites) > 1 else
-                     outcome_title(outcome), fontsize=9)  # fmt: skip
-        _designs_panel(ax, sub)
+    fig = plt.figure(layout="constrained", figsize=(4.6 * len(outcomes), 3.2 * len(sites) + 0.6))
+    for sub, site in zip(fig.subfigures(len(sites), 1, squeeze=False)[:, 0], sites, strict=True):
+        sub.set_gid(site)
+        if len(sites) > 1:
+            sub.suptitle(display_names([site], names)[0], x=0.01, ha="left", fontsize=10,
+                         fontweight="bold")  # fmt: skip
+        for ax, outcome in zip(sub.subplots(1, len(outcomes), squeeze=False)[0], outcomes,
+                               strict=True):  # fmt: skip
+            cell = rows[(rows["site"] == site) & (rows["outcome"] == outcome)]
+            if cell.empty:
+                ax.set_visible(False)
+                continue
+            ax.set_title(outcome_title(outcome), fontsize=9)
+            _designs_panel(ax, cell)
     return fig
 
 
