@@ -19,14 +19,11 @@ from proeftuin.estimators.panel import Fit, Panel, RunOptions, treated_clusters
 from proeftuin.estimators.twfe import band_critical, fit_failed
 
 
-def _imputation_fit(
-    panel: Panel, rhs_cols: list[str], stage: FirstStage | None = None
-) -> tuple[np.ndarray, np.ndarray, Callable]:
+def _imputation_fit(panel: Panel, rhs_cols: list[str]) -> tuple[np.ndarray, np.ndarray, Callable]:
     """Two stages: FE (+covariates) on untreated rows, then residualised y on rhs_cols.
 
-    The first stage is solved exactly (:mod:`~proeftuin.estimators.imputation_stage`;
-    ``stage`` when the caller built it already), by pyfixest where that system is rank
-    deficient (pyfixest drops the collinear covariate)."""
+    The first stage is solved exactly (:mod:`~proeftuin.estimators.imputation_stage`), by
+    pyfixest where that system is rank deficient (pyfixest drops the collinear covariate)."""
     df = panel.df
     untreated_rows = (df["d"] == 0).to_numpy()
     missing = sorted(set(df["time"]) - set(df.loc[untreated_rows, "time"]))
@@ -36,7 +33,7 @@ def _imputation_fit(
             f"none in {', '.join(f'{t:g}' for t in missing)} (every unit treated): "
             "add never-treated units or end the panel earlier"
         )
-    y0 = (stage or FirstStage.from_panel(panel)).fitted(untreated_rows)
+    y0 = FirstStage.from_panel(panel).fitted(untreated_rows)
     if y0 is None:
         y0 = _pyfixest_first_stage(panel, df.loc[untreated_rows])
     unseen = np.isnan(y0) & ~untreated_rows
