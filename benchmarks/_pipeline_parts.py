@@ -57,7 +57,7 @@ def compute_limit(root: str, scratch: str) -> dict[str, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from proeftuin.plan import load_plan
+    from proeftuin.pipeline.plan import load_plan
 
     for module in ("analysis", "compare", "its_analysis", "plots", "robustness", "synthesis",
                    "synthetic", "validation", "estimators"):  # fmt: skip
@@ -108,10 +108,10 @@ def _fixed_notebook(template: Path, folder: Path) -> Path:
 def fixed_costs(root: str, repeat: int = 2) -> dict[str, Any]:
     """Per template: seconds on a new kernel (best of ``repeat``) and on a warm kernel
     (best of ``repeat``, after every template ran once on it)."""
-    from proeftuin import settings
+    from proeftuin.core import settings
     from proeftuin.pipeline import kernel
+    from proeftuin.pipeline.plan import load_plan
     from proeftuin.pipeline.worker import execute_notebook
-    from proeftuin.plan import load_plan
 
     plan = load_plan()
     tasks = {t.notebook: t for t in plan.tasks()}  # one task (the first site) per template

@@ -36,7 +36,7 @@ KW = {"unit": "municipality", "time": "year", "outcome": "value",
 
 def real_frame() -> pd.DataFrame:
     data_env()
-    from proeftuin.design import load_inputs, site_design
+    from proeftuin.designs.comparison import load_inputs, site_design
 
     return site_design(SITE, load_inputs()).outcome_frame(OUTCOME)
 
@@ -57,7 +57,7 @@ def project(frame: pd.DataFrame, method: str, draws: int, weighted: bool, repeat
 
 
 def _panel(frame: pd.DataFrame):
-    from proeftuin.estimators.did import prepare_panel
+    from proeftuin.estimators.did.estimate import prepare_panel
 
     return prepare_panel(frame, unit="municipality", time="year", outcome="value",
                          treated=None, first_treated="first_treated", cluster="municipality",
@@ -74,9 +74,9 @@ def sm_ri_loop(frame: pd.DataFrame, draws: int, subset: int) -> dict:
     """Refit WLS for the project's own first ``subset`` placebo assignments."""
     import statsmodels.api as sm
 
-    from proeftuin.estimators import assignments as asg
-    from proeftuin.estimators import inference as inf
-    from proeftuin.estimators import placebo
+    from proeftuin.estimators.did import placebo
+    from proeftuin.estimators.inference import assignments as asg
+    from proeftuin.estimators.inference import methods as inf
 
     panel = _panel(frame)
     pdraws = placebo.placebo_draws(panel, draws, np.random.default_rng(SEED))
@@ -104,8 +104,8 @@ def sm_wild_loop(frame: pd.DataFrame, draws: int, subset: int) -> dict:
     """Restricted wild bootstrap by refits with the project's own first ``subset`` draws."""
     import statsmodels.api as sm
 
-    from proeftuin.estimators import inference as inf
-    from proeftuin.estimators import panel as panel_mod
+    from proeftuin.estimators.did import panel as panel_mod
+    from proeftuin.estimators.inference import methods as inf
 
     panel = _panel(frame)
     df = panel.df

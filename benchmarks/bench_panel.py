@@ -24,8 +24,8 @@ from _common import ROOT, Table, data_env, in_child, report, rss_mib  # noqa: E4
 
 def build_once() -> dict:
     """(In a child) build the panel from the mirror into ``$PROEFTUIN_ROOT``."""
-    from proeftuin import settings
-    from proeftuin.panel import build_panel
+    from proeftuin.core import settings
+    from proeftuin.data.panel import build_panel
 
     before = rss_mib()
     start = time.perf_counter()

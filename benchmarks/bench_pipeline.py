@@ -40,8 +40,8 @@ COMPARED = (".csv", ".json", ".png")
 BASELINE = """
 import json
 import papermill as pm
-from proeftuin import settings
-from proeftuin.plan import load_plan
+from proeftuin.core import settings
+from proeftuin.pipeline.plan import load_plan
 failed = []
 for task in load_plan().tasks():
     out = settings.project_root() / "baseline" / task.folder / f"{task.notebook}.ipynb"
@@ -177,7 +177,7 @@ def measure(
     root = make_root(quick)
     env = _env(root)
     try:
-        count = "from proeftuin.plan import load_plan; print(len(load_plan().tasks()))"
+        count = "from proeftuin.pipeline.plan import load_plan; print(len(load_plan().tasks()))"
         done("tasks", {"n": int(_run([PYTHON, "-c", count], env)["out"].strip()),
                        "cores": os.cpu_count() or 1})  # fmt: skip
         done("cold", _run([CLI, "run"], env))  # an empty reports folder

@@ -60,7 +60,7 @@ def codes(n: int) -> np.ndarray:
 
 def synthetic_cells(units: np.ndarray, year: int, rng: np.random.Generator):
     """Vektis-like cells: unit x sex x age with insured counts and integer costs (cents)."""
-    from proeftuin import outcomes
+    from proeftuin.data import outcomes
     from proeftuin.sources import vektis
 
     cost_cols = list(dict.fromkeys([*outcomes.BASKET, *outcomes.GROUPS["mental_health"]]))
@@ -80,7 +80,7 @@ def synthetic_cells(units: np.ndarray, year: int, rng: np.random.Generator):
 def _validate(panel: pd.DataFrame) -> pd.DataFrame:
     import pandera.pandas as pa
 
-    from proeftuin import panel as pm
+    from proeftuin.data import panel as pm
 
     if panel["municipality"].iloc[0].startswith("GM"):
         return pm.validate(panel)
@@ -92,7 +92,7 @@ def _validate(panel: pd.DataFrame) -> pd.DataFrame:
 
 def build_case(n: int) -> dict:
     """(In a child) the aggregation and validation steps on n synthetic units."""
-    from proeftuin import panel as pm
+    from proeftuin.data import panel as pm
 
     rng, units = np.random.default_rng(n), codes(n)
     peak = CallPeak().__enter__()

@@ -39,7 +39,7 @@ def prop99_frame() -> pd.DataFrame:
 
 def real_frame() -> pd.DataFrame:
     data_env()
-    from proeftuin.design import load_inputs, site_design
+    from proeftuin.designs.comparison import load_inputs, site_design
 
     return site_design(SITE, load_inputs()).outcome_frame(OUTCOME)
 
@@ -58,8 +58,8 @@ def loop(frame: pd.DataFrame, kw: dict, reps: int, subset: int) -> tuple[float, 
 
     Returns extrapolated seconds for ``reps``, the loop's SE over ``subset`` draws, and
     whether those draws equal the batched run's first ``subset`` draws."""
-    from proeftuin.estimators import synth_inference as si
-    from proeftuin.estimators.synth import estimate_synth
+    from proeftuin.estimators.synth import inference as si
+    from proeftuin.estimators.synth.estimate import estimate_synth
 
     base = estimate_synth(frame, **kw, inference=(), seed=SEED)
     batched = estimate_synth(frame, **kw, inference=("placebo",), draws=subset, seed=SEED)

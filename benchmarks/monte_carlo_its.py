@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proeftuin import panel as panel_mod
+from proeftuin.data import panel as panel_mod
+from proeftuin.data.sites import load_registry
 from proeftuin.estimators import estimate_its
-from proeftuin.estimators.its_placebo import estimate_its_placebo, placebo_space, site_series
-from proeftuin.sites import load_registry
+from proeftuin.estimators.its.placebo import estimate_its_placebo, placebo_space, site_series
 
 START, SIZES, EFFECT = 2013, (2, 7), math.log(0.95)
 METHODS = ("newey_west", "glm", "controlled", "placebo_all", "placebo_area")

@@ -33,7 +33,7 @@ KW = {"unit": "municipality", "time": "year", "outcome": "value", "treated": "tr
 
 def controls_frame(site: str, outcome: str) -> pd.DataFrame:
     data_env()
-    from proeftuin.design import load_inputs, site_design
+    from proeftuin.designs.comparison import load_inputs, site_design
 
     frame = site_design(site, load_inputs()).outcome_frame(outcome)
     frame = frame[(frame["treated"] == 0) & (frame["placebo_area"] != "unknown")]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proeftuin import settings
+from proeftuin.core import settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def built_panel(mirror_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     Yields ``(root, build)``. ``PROEFTUIN_ROOT`` points at the root only while building, so
     that no other test sees it; read the outputs through ``root``.
     """
-    from proeftuin import panel
+    from proeftuin.data import panel
 
     root = tmp_path_factory.mktemp("panel-root")
     (root / "data").mkdir()

@@ -26,8 +26,9 @@ from urllib.parse import urldefrag, urljoin, urlparse
 import pytest
 import websocket
 
-from proeftuin import report, settings
-from proeftuin.facts import read_facts
+from proeftuin import report
+from proeftuin.core import settings
+from proeftuin.pipeline.facts import read_facts
 from test_report import copy_report_sources
 
 pytestmark = pytest.mark.browser

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proeftuin import analysis, compare, synthesis
-from proeftuin.design import SiteDesign
+from proeftuin.designs import did as analysis
+from proeftuin.designs.comparison import SiteDesign
+from proeftuin.synthesis import pooling as synthesis
+from proeftuin.synthesis import side_by_side as compare
 
 OUTCOMES = ["cost_basket_std", "hospital_gp_ratio", "health_good_pct"]
 

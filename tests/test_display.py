@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from proeftuin.analysis import display_table
-from proeftuin.outcomes import OUTCOMES
+from proeftuin.data.outcomes import OUTCOMES
+from proeftuin.designs.results import display_table
 
 
 def test_display_table_reads_like_a_report_table() -> None:

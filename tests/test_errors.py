@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from proeftuin import errors
 from proeftuin.cli import _Group
+from proeftuin.core import errors
 
 
 def test_every_project_error_derives_from_the_one_root():

@@ -19,10 +19,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from proeftuin import analysis, headline, synthesis
 from proeftuin.cli import app
+from proeftuin.designs import did as analysis
+from proeftuin.designs import headline
 from proeftuin.estimators import DesignError, estimate_did, estimate_its
-from proeftuin.estimators import inference as inf
+from proeftuin.estimators.inference import methods as inf
+from proeftuin.synthesis import pooling as synthesis
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASTLE = {"unit": "sid", "time": "year", "outcome": "l_homicide", "first_treated": "effyear"}

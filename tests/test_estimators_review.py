@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from proeftuin.estimators import DesignError, cs, did, estimate_did, estimate_its, placebo
-from proeftuin.estimators import inference as inf
-from proeftuin.estimators import panel as panel_mod
+from proeftuin.estimators import DesignError, estimate_did, estimate_its
+from proeftuin.estimators.did import cs, placebo
+from proeftuin.estimators.did import estimate as did
+from proeftuin.estimators.did import panel as panel_mod
+from proeftuin.estimators.inference import methods as inf
 from proeftuin.estimators.results import InferenceResult
 
 KW = {"unit": "unit", "time": "year", "outcome": "y"}
@@ -380,8 +382,8 @@ def test_cs_pretrend_sums_influence_within_clusters():
 
 
 def test_one_json_safe_handles_frames_arrays_and_numpy_scalars():
+    from proeftuin.core.fileio import json_safe
     from proeftuin.estimators import results
-    from proeftuin.fileio import json_safe
 
     assert results.json_safe is json_safe
     value = {

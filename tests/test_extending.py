@@ -12,9 +12,10 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from conftest import REPO
-from proeftuin import pipeline, report, settings
-from proeftuin.plan import load_plan
-from proeftuin.sites import load_registry
+from proeftuin import pipeline, report
+from proeftuin.core import settings
+from proeftuin.data.sites import load_registry
+from proeftuin.pipeline.plan import load_plan
 
 NEW_SITE = {
     "name": "Testregio (example)",
@@ -68,7 +69,7 @@ def test_add_a_site_and_a_design(scratch: Path) -> None:
     params.metadata["tags"] = ["parameters"]
     body = new_code_cell(
         "from pathlib import Path\n"
-        "from proeftuin.design import load_inputs, site_design\n"
+        "from proeftuin.designs.comparison import load_inputs, site_design\n"
         "design = site_design(site, load_inputs(), start_year=start_year)\n"
         'Path(results_dir, "count_estimates.csv").write_text(\n'
         '    f"site,treated,controls\\n{site},{len(design.treated)},{len(design.controls)}\\n")'

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from proeftuin import facts, settings
-from proeftuin.outcomes import get_outcome
-from proeftuin.plan import load_plan
-from proeftuin.sites import load_registry
+from proeftuin.core import settings
+from proeftuin.data.outcomes import get_outcome
+from proeftuin.data.sites import load_registry
+from proeftuin.pipeline import facts
+from proeftuin.pipeline.plan import load_plan
 
 
 def test_the_snapshot_holds_every_plan_site_and_outcome(

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from proeftuin.estimators import _pyfixest as pfx
-from proeftuin.estimators.did import Panel, prepare_panel
-from proeftuin.estimators.imputation import _imputation_fit, gmm_vcov
+from proeftuin.estimators.did.estimate import Panel, prepare_panel
+from proeftuin.estimators.did.imputation import _imputation_fit, gmm_vcov
 
 
 def frame(seed: int, staggered: bool, gaps: bool) -> pd.DataFrame:

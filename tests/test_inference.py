@@ -10,8 +10,8 @@ import pyfixest as pf
 import pytest
 
 from proeftuin.estimators import estimate_did
-from proeftuin.estimators import inference as inf
-from proeftuin.estimators.streams import method_rng
+from proeftuin.estimators.inference import methods as inf
+from proeftuin.estimators.inference.streams import method_rng
 
 
 def small_panel(

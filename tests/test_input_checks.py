@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from proeftuin import settings
 from proeftuin.cli import app
+from proeftuin.core import settings
 from proeftuin.estimators import DesignError, estimate_did
 from proeftuin.estimators.checks import require_numeric
 
@@ -69,7 +69,7 @@ def test_a_truncated_panel_is_not_up_to_date(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from proeftuin import panel
+    from proeftuin.data import panel
 
     source, _ = built_panel
     root = tmp_path / "root"
@@ -107,7 +107,7 @@ def test_data_up_to_date_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
     build = SimpleNamespace(rebuilt=False, panel_path=Path("/p/data/processed/panel.parquet"))
-    monkeypatch.setattr("proeftuin.panel.build_panel", lambda *a, **k: build)
+    monkeypatch.setattr("proeftuin.data.panel.build_panel", lambda *a, **k: build)
     result = CliRunner().invoke(app, ["data"])
     assert result.exit_code == 0
     assert result.output.strip().splitlines() == [

@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 
 from proeftuin.estimators import DesignError, InsufficientPrePeriod, estimate_its
-from proeftuin.estimators.its import newey_west_lags
+from proeftuin.estimators.its.estimate import newey_west_lags
 
 matplotlib.use("Agg")
 

@@ -1,4 +1,4 @@
-"""The ITS design per outcome (proeftuin.its_analysis): count models with placebo inference,
+"""The ITS design per outcome (proeftuin.designs.its): count models with placebo inference,
 refused outcomes in one line each and without a figure panel."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from proeftuin import its_analysis, plots
-from proeftuin.design import SiteDesign
+from proeftuin.designs import figures as plots
+from proeftuin.designs import its as its_analysis
+from proeftuin.designs.comparison import SiteDesign
 
 MORT = "mortality_all_per_1000"
 COST = "cost_basket_std"
@@ -71,10 +72,13 @@ def test_the_count_model_leads_with_placebos_within_areas(fitted) -> None:
 
 def test_refused_outcomes_draw_no_panel_and_none_draws_no_figure(fitted, tmp_path: Path) -> None:
     design, results = fitted
-    fig = plots.its_panels(design, results)
+    fig = its_analysis.its_panels(design, results)
     titles = [" ".join(ax.get_title().split()) for ax in fig.axes if ax.get_visible()]
     assert titles == [plots.outcome_title(MORT)]
     refused = [r for r in results if r.controlled is None]
-    assert plots.its_panels(design, refused) is None and plots.its_placebos(refused) is None
-    plots.save_figure(plots.its_panels(design, refused), tmp_path, "fig-its")
+    assert (
+        its_analysis.its_panels(design, refused) is None
+        and its_analysis.its_placebos(refused) is None
+    )
+    plots.save_figure(its_analysis.its_panels(design, refused), tmp_path, "fig-its")
     assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from proeftuin.estimators import DesignError, estimate_its
-from proeftuin.estimators.its_placebo import (
+from proeftuin.estimators.its.placebo import (
     estimate_its_placebo,
     placebo_in_time,
     placebo_space,
@@ -248,7 +248,7 @@ def test_bad_designs_fail_with_one_line(panel) -> None:
 def test_refits_that_drift_from_estimate_its_are_refused(panel, monkeypatch) -> None:
     """The placebos must use the site's estimator: a batched refit that disagrees with
     estimate_its on the site by more than 1e-4 standard errors stops the run."""
-    import proeftuin.estimators.its_placebo as mod
+    import proeftuin.estimators.its.placebo as mod
 
     df, site = panel
     real = mod.batch_estimates

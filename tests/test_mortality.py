@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proeftuin import mortality
-from proeftuin.geography import build_geography
+from proeftuin.data import mortality
+from proeftuin.data.geography import build_geography
 from proeftuin.sources import DataError, cbs
 
 DEATH_YEARS = range(1996, 2020)
@@ -104,7 +104,7 @@ def test_code_without_successor_is_a_clear_error(geo) -> None:
 
 @pytest.fixture(scope="module")
 def panel_rows(built_panel) -> pd.DataFrame:
-    from proeftuin.panel import load_panel
+    from proeftuin.data.panel import load_panel
 
     root, _ = built_panel
     return load_panel(root / "data" / "processed" / "panel.parquet")

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from conftest import REPO, link_project
-from proeftuin import pipeline, settings
-from proeftuin.plan import load_plan
+from proeftuin import pipeline
+from proeftuin.core import settings
+from proeftuin.pipeline.plan import load_plan
 
 TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
@@ -183,7 +184,7 @@ def _imported(source: str) -> set[str]:
 
 def test_notebooks_never_import_the_code_left_out_of_cache_keys() -> None:
     """Cache keys skip `proeftuin.cli` and `proeftuin.report`: no notebook may use them."""
-    from proeftuin.provenance import NOT_IN_NOTEBOOKS
+    from proeftuin.core.provenance import NOT_IN_NOTEBOOKS
 
     forbidden = tuple(f"proeftuin.{sub}" for sub in NOT_IN_NOTEBOOKS)
     for path in TEMPLATES:

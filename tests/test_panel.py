@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proeftuin import outcomes, panel
+from proeftuin.data import outcomes, panel
 from proeftuin.sources import ChecksumMismatch, DataError
 
 YEARS = range(2011, 2024)

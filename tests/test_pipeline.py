@@ -18,9 +18,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from typer.testing import CliRunner
 
-from proeftuin import pipeline, provenance, results, settings, synthesis
+from proeftuin import pipeline
 from proeftuin.cli import app, run_cmd
-from proeftuin.plan import Plan, PlanFile
+from proeftuin.core import provenance, settings
+from proeftuin.pipeline import results
+from proeftuin.pipeline.plan import Plan, PlanFile
+from proeftuin.synthesis import pooling as synthesis
 
 SITES = ("north", "south")
 
@@ -78,7 +81,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "data" / "processed").mkdir(parents=True)
     (tmp_path / "data" / "processed" / "panel.parquet").write_bytes(b"stand-in")
     (tmp_path / "requirements.lock").write_text("pandas==0\n")
-    monkeypatch.setattr("proeftuin.provenance.source_checksums", lambda: {"vektis": "abc"})
+    monkeypatch.setattr("proeftuin.core.provenance.source_checksums", lambda: {"vektis": "abc"})
     return tmp_path
 
 
@@ -138,7 +141,9 @@ def test_cold_warm_one_site_changed_and_new_data(
         "synthesis/synthesis": "executed",
     }
 
-    monkeypatch.setattr("proeftuin.provenance.source_checksums", lambda: {"vektis": "republished"})
+    monkeypatch.setattr(
+        "proeftuin.core.provenance.source_checksums", lambda: {"vektis": "republished"}
+    )
     new_data = pipeline.run_plan(_plan(project, south={"draws": 199}), jobs=2)
     assert set(_statuses(new_data).values()) == {"executed"}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from proeftuin import settings
-from proeftuin.plan import PlanError, load_plan
+from proeftuin.core import settings
+from proeftuin.pipeline.plan import PlanError, load_plan
 
 PLAN = yaml.safe_load(settings.plan_path().read_text(encoding="utf-8"))
 

@@ -14,11 +14,15 @@ import pytest
 
 matplotlib.use("Agg")
 
-from proeftuin import analysis, compare, plots, plots_synthesis  # noqa: E402
-from proeftuin.analysis import OutcomeResult  # noqa: E402
-from proeftuin.design import SiteDesign  # noqa: E402
+from proeftuin.data.outcomes import get_outcome  # noqa: E402
+from proeftuin.designs import did, robustness, synth
+from proeftuin.designs import figures as plots
+from proeftuin.designs import results as site_results
+from proeftuin.designs.comparison import SiteDesign  # noqa: E402
+from proeftuin.designs.results import OutcomeResult  # noqa: E402
 from proeftuin.estimators.results import DidResult  # noqa: E402
-from proeftuin.outcomes import get_outcome  # noqa: E402
+from proeftuin.synthesis import figures as plots_synthesis
+from proeftuin.synthesis import side_by_side as compare  # noqa: E402
 
 COST, QUALITY, HEALTH = "cost_basket_std", "hospital_gp_ratio", "health_good_pct"
 ADMISSIONS = "admissions_per_1000"
@@ -73,13 +77,13 @@ def test_event_study_panels_are_the_estimated_outcomes_and_say_their_bands_are_c
     design = _design()
     results = [OutcomeResult(COST, _did(1.0)), OutcomeResult(ADMISSIONS, None, "no pre-period"),
                OutcomeResult(HEALTH, _did(-1.0))]  # fmt: skip
-    fig = plots.event_studies(design, results)
+    fig = did.event_study_figure(design, results)
     assert _titles(fig) == [plots.outcome_title(COST), plots.outcome_title(HEALTH)]
     title = " ".join(fig.get_suptitle().split())
     assert "Oostelijk Zuid-Limburg" in title and "pointwise 95% CRV1" in title
     refused = [OutcomeResult(ADMISSIONS, None, "no pre-period")]
-    assert plots.event_studies(design, refused) is None
-    assert _saved(plots.event_studies(design, refused), tmp_path / "out") == []
+    assert did.event_study_figure(design, refused) is None
+    assert _saved(did.event_study_figure(design, refused), tmp_path / "out") == []
     assert _saved(fig, tmp_path / "kept") == ["fig-x.png"]
 
 
@@ -116,33 +120,33 @@ def _checks() -> pd.DataFrame:
 
 def test_robustness_panels_are_estimated_outcomes_with_municipality_names(tmp_path: Path) -> None:
     design = _design()
-    fig = plots.robustness(design, _checks(), ["control_pool", "leave_one_out"])
+    fig = robustness.robustness_figure(design, _checks(), ["control_pool", "leave_one_out"])
     assert _titles(fig) == [plots.outcome_title(COST)]
     assert fig.get_suptitle() == "Oostelijk Zuid-Limburg"
     ticks = _yticks(fig)
     assert {f"without: {town}" for town in TOWNS.values()} <= ticks
     assert not any(code in tick for code in TOWNS for tick in ticks)
-    assert _saved(plots.robustness(design, _checks(), ["placebo_year"]), tmp_path) == []
+    assert _saved(robustness.robustness_figure(design, _checks(), ["placebo_year"]), tmp_path) == []
 
 
 def test_the_notebook_line_names_what_was_not_estimated_and_why() -> None:
     checks = _checks().assign(note=lambda t: np.where(t["estimate"].isna(), "no pre-period", ""))
-    line = analysis.not_estimated(checks, [COST, HEALTH], label="Placebo start years",
+    line = site_results.not_estimated(checks, [COST, HEALTH], label="Placebo start years",
                                   check=["placebo_year"])  # fmt: skip
     cost, health = get_outcome(COST).label, get_outcome(HEALTH).label
     assert line == (
         f"Placebo start years: not estimated, so not drawn: {cost}: no estimate; "
         f"{health}: no pre-period."
     )
-    assert analysis.not_estimated(checks, [COST], check=["control_pool"]) == (
+    assert site_results.not_estimated(checks, [COST], check=["control_pool"]) == (
         "every outcome was estimated."
     )
 
 
 def test_synth_figures_draw_only_estimated_outcomes() -> None:
     refused = [OutcomeResult(COST, None, "no pre-period", e) for e in ("sdid", "sc")]
-    assert plots.synth_paths(_design(), refused) is None
-    assert plots.synth_placebos(refused) is None
+    assert synth.synth_paths(_design(), refused) is None
+    assert synth.synth_placebos(refused) is None
 
 
 def _sides() -> pd.DataFrame:

@@ -20,8 +20,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from proeftuin import report, results, settings
+from proeftuin import report
 from proeftuin.cli import app
+from proeftuin.core import settings
+from proeftuin.pipeline import results
 from proeftuin.report import build
 
 REPO = Path(__file__).resolve().parents[1]
@@ -343,7 +345,7 @@ def test_incomplete_results_are_said_prominently_and_exit_one(
 
     write_manifest()
     new_plan = type("Plan", (), {"hash": lambda _: "b" * 64})()
-    monkeypatch.setattr("proeftuin.plan.load_plan", lambda: new_plan)
+    monkeypatch.setattr("proeftuin.pipeline.plan.load_plan", lambda: new_plan)
     changed = CliRunner().invoke(app, ["report"])
     assert changed.exit_code == 1
     said = " ".join(changed.output.replace("│", " ").split())  # the box wraps lines

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from proeftuin import report
-from proeftuin.outcomes import OUTCOMES
+from proeftuin.data.outcomes import OUTCOMES
 from test_report import project  # noqa: F401  (the fixture)
 
 HEADING = re.compile(r"^(#{1,6}) (.*)$")

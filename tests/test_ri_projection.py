@@ -13,13 +13,13 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from proeftuin.estimators import assignments as asg
-from proeftuin.estimators import inference as inf
-from proeftuin.estimators import panel as panel_mod
-from proeftuin.estimators import placebo
-from proeftuin.estimators.did import Panel, prepare_panel
-from proeftuin.estimators.placebo import PlaceboScheme
-from proeftuin.estimators.placebo_projection import Projector
+from proeftuin.estimators.did import panel as panel_mod
+from proeftuin.estimators.did import placebo
+from proeftuin.estimators.did.estimate import Panel, prepare_panel
+from proeftuin.estimators.did.placebo import PlaceboScheme
+from proeftuin.estimators.did.projection import Projector
+from proeftuin.estimators.inference import assignments as asg
+from proeftuin.estimators.inference import methods as inf
 from proeftuin.estimators.results import InferenceResult
 
 YEARS = 6

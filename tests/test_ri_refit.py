@@ -16,10 +16,11 @@ import pandas as pd
 import pyfixest as pf
 import pytest
 
-from proeftuin.estimators import DesignError, cs, imputation, placebo
-from proeftuin.estimators.did import Panel, prepare_panel
-from proeftuin.estimators.imputation_stage import FirstStage
-from proeftuin.estimators.panel import RunOptions
+from proeftuin.estimators import DesignError
+from proeftuin.estimators.did import cs, imputation, placebo
+from proeftuin.estimators.did.estimate import Panel, prepare_panel
+from proeftuin.estimators.did.imputation_stage import FirstStage
+from proeftuin.estimators.did.panel import RunOptions
 from test_ri_projection import frame, make_panel
 
 CASES = [  # weighted, staggered, gaps, covariate

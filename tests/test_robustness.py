@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from proeftuin.design import DesignInputs, site_design
-from proeftuin.robustness import (
+from proeftuin.data.sites import CONTROL_POOLS, Registry, Site
+from proeftuin.designs.comparison import DesignInputs, site_design
+from proeftuin.designs.robustness import (
     CHECKS,
     ROBUSTNESS_COLUMNS,
     ControlPools,
@@ -14,7 +15,6 @@ from proeftuin.robustness import (
     PlaceboYears,
     run_checks,
 )
-from proeftuin.sites import CONTROL_POOLS, Registry, Site
 
 CODES = [f"GM{i:04d}" for i in range(1, 9)]
 
@@ -111,8 +111,8 @@ def _noisy_inputs() -> DesignInputs:
 
 def _fitting_everything(design, inputs, outcomes, **options) -> pd.DataFrame:
     """The rows as fitting every variant with every method and the event study gives them."""
-    from proeftuin.analysis import did_table, run_did
-    from proeftuin.headline import headline
+    from proeftuin.designs.did import did_table, run_did
+    from proeftuin.designs.headline import headline
 
     frames = []
     for check in CHECKS:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from proeftuin import settings
+from proeftuin.core import settings
 
 REPO = Path(__file__).resolve().parents[1]
 PROEFTUIN = Path(sys.executable).with_name("proeftuin")

@@ -1,4 +1,4 @@
-"""A site's results of one design as one object (proeftuin.site_results): its table is the
+"""A site's results of one design as one object (proeftuin.designs.results): its table is the
 design's table function's, its files are the writers' byte for byte, its figures have one
 panel per estimated outcome. A small simulated site, no data files."""
 
@@ -13,9 +13,15 @@ import pytest
 
 matplotlib.use("Agg")
 
-from proeftuin import analysis, its_analysis, plots, synthetic  # noqa: E402
-from proeftuin.design import SiteDesign  # noqa: E402
-from proeftuin.site_results import DidResults, ItsResults, SynthResults  # noqa: E402
+from proeftuin.designs import did as analysis  # noqa: E402
+from proeftuin.designs import figures as plots
+from proeftuin.designs import its as its_analysis
+from proeftuin.designs import results as site_results  # noqa: E402
+from proeftuin.designs import synth as synthetic
+from proeftuin.designs.comparison import SiteDesign  # noqa: E402
+from proeftuin.designs.did import DidResults  # noqa: E402
+from proeftuin.designs.its import ItsResults  # noqa: E402
+from proeftuin.designs.synth import SynthResults  # noqa: E402
 
 COST, QUALITY, HEALTH = "cost_basket_std", "hospital_gp_ratio", "health_good_pct"
 ADMISSIONS, MORT = "admissions_per_1000", "mortality_all_per_1000"
@@ -94,7 +100,7 @@ def test_did_table_is_computed_once_and_handed_out_as_a_copy(did: DidResults) ->
 
 def test_did_not_estimated_names_the_outcome_without_a_pre_period(did: DidResults) -> None:
     line = did.not_estimated(label="Event study")
-    assert line == analysis.not_estimated(did.table(), label="Event study")
+    assert line == site_results.not_estimated(did.table(), label="Event study")
     assert line.startswith("Event study: not estimated, so not drawn: Hospital admissions: ")
     assert "no pre-period" in line and "Cost" not in line and "health" not in line
 
@@ -103,7 +109,7 @@ def test_did_save_writes_the_writers_files_byte_for_byte(
     design: SiteDesign, did: DidResults, tmp_path: Path
 ) -> None:
     table = analysis.did_table(design, did.results)
-    old = analysis.write_results(tmp_path / "old", "did", table, did.results)
+    old = site_results.write_results(tmp_path / "old", "did", table, did.results)
     new = did.save(tmp_path / "new")
     assert [p.name for p in new] == [p.name for p in old] == ["did_estimates.csv", "did.json"]
     assert _files(tmp_path / "new") == _files(tmp_path / "old")
@@ -182,8 +188,8 @@ def test_synth_save_writes_the_writers_files_byte_for_byte(
 ) -> None:
     table = synthetic.synth_table(design, synth.results)
     weights = synthetic.weights_table(design, synth.results)
-    old = analysis.write_results(tmp_path / "old", "synth", table, synth.results)
-    old_tables = analysis.write_tables(tmp_path / "old", synth_weights=weights)
+    old = site_results.write_results(tmp_path / "old", "synth", table, synth.results)
+    old_tables = site_results.write_tables(tmp_path / "old", synth_weights=weights)
     new = synth.save(tmp_path / "new")
     names = ["synth_estimates.csv", "synth.json", "synth_weights.csv"]
     assert [p.name for p in new] == [*(p.name for p in old), *old_tables] == names

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from proeftuin.sites import CONTROL_POOLS, control_pool, load_registry
+from proeftuin.data.sites import CONTROL_POOLS, control_pool, load_registry
 from proeftuin.sources import DataError
 
 REGISTRY = Path(__file__).parents[1] / "data" / "sites" / "pioneer_sites.yml"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from proeftuin.geography import build_geography, normalise_name
-from proeftuin.panel import harmonise_cells
+from proeftuin.data.geography import build_geography, normalise_name
+from proeftuin.data.panel import harmonise_cells
 from proeftuin.sources import DataError
 from proeftuin.sources.cbs import population_2009
 from proeftuin.sources.vektis import canonical_column, parse_vektis

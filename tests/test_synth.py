@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from proeftuin.cli import app
 from proeftuin.estimators import DesignError, estimate_synth
-from proeftuin.estimators import inference as inf
-from proeftuin.estimators.synth_weights import OPTIONS, estimate_batch, frank_wolfe
+from proeftuin.estimators.inference import methods as inf
+from proeftuin.estimators.synth.weights import OPTIONS, estimate_batch, frank_wolfe
 
 PUBLISHED = {"sdid": (-15.604, 0.01), "did": (-27.349, 0.01), "sc": (-19.620, 0.15)}
 PROP99 = ["--unit", "State", "--time", "Year", "--outcome", "PacksPerCapita"]
@@ -204,7 +204,7 @@ def test_aggregate_equals_fitting_the_weighted_mean_unit() -> None:
 def test_ri_statistic_of_the_observed_assignment_is_the_estimate() -> None:
     """Staggered and aggregated: the RI refit of the observed assignment (original panel,
     aggregated on the fly) equals the estimate (aggregated panel), cohort weights alike."""
-    from proeftuin.estimators.synth_panel import cohort_sizes, fit_cohorts, prepare_synth_panel
+    from proeftuin.estimators.synth.panel import cohort_sizes, fit_cohorts, prepare_synth_panel
 
     df = factor_panel(8, treated=5)
     df.loc[df.unit.isin(["u03", "u04"]) & (df.year == 2007), "d"] = 0  # a later cohort

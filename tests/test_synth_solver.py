@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proeftuin.estimators.synth_weights import frank_wolfe
+from proeftuin.estimators.synth.weights import frank_wolfe
 
 
 def reference(y, zeta, intercept, x0, min_decrease, max_iter):

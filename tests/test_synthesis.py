@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from proeftuin import synthesis
+from proeftuin.synthesis import pooling as synthesis
 
 # BCG vaccine trials (Colditz et al. 1994), as in R's metafor `dat.bcg`:
 # tpos, tneg, cpos, cneg per trial.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proeftuin.validation import published_results, run_validation
+from proeftuin.synthesis.validation import published_results, run_validation
 
 
 def test_every_published_quantity_is_reproduced(mirror_dir: Path) -> None:
@@ -20,7 +20,7 @@ def test_every_published_quantity_is_reproduced(mirror_dir: Path) -> None:
 def test_a_wrong_published_value_is_caught(mirror_dir: Path, monkeypatch) -> None:  # noqa: ANN001
     wrong = published_results()
     wrong.loc[wrong["quantity"] == "simple ATT", "published"] = -0.0500
-    monkeypatch.setattr("proeftuin.validation.published_results", lambda: wrong)
+    monkeypatch.setattr("proeftuin.synthesis.validation.published_results", lambda: wrong)
     table = run_validation(mirror_dir).set_index("quantity")
     assert not table.loc["simple ATT", "passed"]
     assert table.drop(index="simple ATT")["passed"].all()

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from proeftuin import settings
+from proeftuin.core import settings
 from proeftuin.pipeline import kernel
 from proeftuin.pipeline.commit import KERNEL_ENV
 from proeftuin.pipeline.worker import execute_notebook

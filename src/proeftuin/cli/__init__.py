@@ -1,7 +1,7 @@
 """The ``proeftuin`` command: thin wrappers that parse options and call the library.
 
 Each command group lives in its own module; this one assembles them and defines ``all``.
-Every error a user can cause is a :class:`proeftuin.errors.ProeftuinError`; it is caught
+Every error a user can cause is a :class:`proeftuin.core.errors.ProeftuinError`; it is caught
 once, here, printed as one line on stderr, and the command exits with its exit code.
 """
 
@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from proeftuin import settings
 from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd, synth_cmd
-from proeftuin.errors import ProeftuinError
+from proeftuin.core import settings
+from proeftuin.core.errors import ProeftuinError
 
 
 class _Group(TyperGroup):

@@ -27,7 +27,7 @@ def data(mirror: MirrorOption = None, force: ForceOption = False) -> None:
     """Acquire every source, verify checksums, and build the harmonised panel."""
     from rich.console import Console
 
-    from proeftuin.panel import build_panel
+    from proeftuin.data.panel import build_panel
 
     console = Console()
     build = build_panel(mirror, force=force, progress=True)  # errors: one line (cli._Group)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from proeftuin import settings
+from proeftuin.core import settings
 
 if TYPE_CHECKING:  # pandas loads only when a command needs it: `proeftuin run` stays fast
     import pandas as pd

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from proeftuin.errors import ProeftuinError
+from proeftuin.core.errors import ProeftuinError
 
 RequireOption = Annotated[
     bool | None,
@@ -52,10 +52,10 @@ def report(require_quarto: RequireOption = None, allow_incomplete: AllowOption =
 
 def _results_problems() -> list[str]:
     """The run manifest's problems, judged against the current analysis.yml."""
-    from proeftuin.results import results_problems
+    from proeftuin.pipeline.results import results_problems
 
     try:  # the current analysis.yml, when there is one (a results folder alone has none)
-        from proeftuin.plan import load_plan
+        from proeftuin.pipeline.plan import load_plan
 
         plan_hash: str | None = load_plan().hash()
     except (ImportError, ProeftuinError, OSError):

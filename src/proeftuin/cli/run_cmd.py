@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from proeftuin.plan import PlanError, Task, load_plan
+from proeftuin.pipeline.plan import PlanError, Task, load_plan
 
 console = Console(stderr=True)
 WIDE = 400  # columns when the output is not a terminal: nothing cut, nothing wrapped

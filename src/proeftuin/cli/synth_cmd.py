@@ -1,7 +1,8 @@
 """``proeftuin estimate synth``: synthetic DiD, synthetic control or DiD on a CSV panel, JSON out.
 
-Thin, like ``estimate did``: reads the CSV, calls :func:`proeftuin.estimators.synth.estimate_synth`
-and prints the result's dictionary. A bad input ends with one line on stderr and exit 2.
+Thin, like ``estimate did``: reads the CSV, calls
+:func:`proeftuin.estimators.synth.estimate.estimate_synth` and prints the result's dictionary.
+A bad input ends with one line on stderr and exit 2.
 Registered on the ``estimate`` group in :mod:`proeftuin.cli`.
 """
 
@@ -11,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from proeftuin import settings
 from proeftuin.cli.estimate_cmd import DataOpt, JsonOpt, _emit, _fail, _read
+from proeftuin.core import settings
 
 
 def synth(
@@ -51,7 +52,7 @@ def synth(
 ) -> None:
     """Synthetic difference-in-differences (or SC, DiD) on a balanced unit x period panel."""
     from proeftuin.estimators import DesignError
-    from proeftuin.estimators.synth import estimate_synth
+    from proeftuin.estimators.synth.estimate import estimate_synth
 
     frame = _read(data, sep)
     methods = [] if inference.strip().lower() == "none" else inference.split(",")

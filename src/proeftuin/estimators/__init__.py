@@ -3,12 +3,12 @@ series and synthetic control / synthetic DiD, with inference that stays honest w
 treated clusters are few."""
 
 from proeftuin.estimators.checks import DesignError, InsufficientPrePeriod
-from proeftuin.estimators.did import estimate_did
-from proeftuin.estimators.its import estimate_its
-from proeftuin.estimators.its_placebo import ItsPlaceboResult, estimate_its_placebo
+from proeftuin.estimators.did.estimate import estimate_did
+from proeftuin.estimators.its.estimate import estimate_its
+from proeftuin.estimators.its.placebo import ItsPlaceboResult, estimate_its_placebo
 from proeftuin.estimators.results import DidResult, Effect, InferenceResult, ItsResult
-from proeftuin.estimators.synth import estimate_synth
-from proeftuin.estimators.synth_result import SynthResult
+from proeftuin.estimators.synth.estimate import estimate_synth
+from proeftuin.estimators.synth.result import SynthResult
 
 __all__ = [
     "DesignError",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from proeftuin.errors import DesignError, InsufficientPrePeriod
+from proeftuin.core.errors import DesignError, InsufficientPrePeriod
 
 __all__ = ["DesignError", "InsufficientPrePeriod"]
 

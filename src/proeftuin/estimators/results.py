@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from proeftuin.jsonable import json_safe
+from proeftuin.core.jsonable import json_safe
 
 
 @dataclass

@@ -5,9 +5,9 @@ template with papermill on the project kernel, in a separate process (or on a Da
 cluster), longest task first, on the worker's warm kernel (reset between tasks). Outputs
 are staged and committed only after the task succeeded: the executed notebook and the
 result files are renamed into place, and the provenance record, written last, marks the
-task as finished. A task whose cache key (see :mod:`proeftuin.provenance`)
+task as finished. A task whose cache key (see :mod:`proeftuin.core.provenance`)
 matches its finished record is skipped. A failing task is recorded with its cell and
-error; the others go on. The run manifest (:mod:`proeftuin.results`) says, at every
+error; the others go on. The run manifest (:mod:`proeftuin.pipeline.results`) says, at every
 moment, what each task of the plan is.
 
 Modules, one job each:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from proeftuin import provenance
-from proeftuin.plan import Task
+from proeftuin.core import provenance
+from proeftuin.pipeline.plan import Task
 
 EXECUTED = "<executed notebook>"
 

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proeftuin import provenance, results, settings
-from proeftuin.fileio import atomic_write_json
+from proeftuin.core import provenance, settings
+from proeftuin.core.fileio import atomic_write_json
+from proeftuin.pipeline import results
 from proeftuin.pipeline.cache import EXECUTED, output_path, read_record
-from proeftuin.plan import Task
+from proeftuin.pipeline.plan import Task
 
 # One BLAS thread per kernel: a multi-threaded BLAS splits sums by its thread count, so
 # results would change in the last digits with the machine's cores or the scheduler (Dask

@@ -19,7 +19,8 @@ import threading
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from proeftuin import results, settings
+from proeftuin.core import settings
+from proeftuin.pipeline import results
 
 
 class RunInProgress(RuntimeError):

@@ -9,15 +9,16 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from proeftuin import facts, provenance, results, settings
-from proeftuin.errors import PipelineError
-from proeftuin.fileio import atomic_write_json
+from proeftuin.core import provenance, settings
+from proeftuin.core.errors import PipelineError
+from proeftuin.core.fileio import atomic_write_json
+from proeftuin.pipeline import facts, results
 from proeftuin.pipeline.cache import is_current, read_record, task_key_parts
 from proeftuin.pipeline.commit import Attempt, TaskResult, commit, discard, prepare
 from proeftuin.pipeline.guard import InterruptGuard, RunInProgress, RunLock, clear_stale
+from proeftuin.pipeline.plan import Plan, Task
 from proeftuin.pipeline.tracking import Tracker
 from proeftuin.pipeline.worker import Backend, DaskBackend, ProcessBackend, execute_notebook
-from proeftuin.plan import Plan, Task
 
 POLL_S = 0.25
 #: Notebooks from the longest to the shortest, as measured (a cold run with RI by

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
-from proeftuin import provenance, results
+from proeftuin.core import provenance
+from proeftuin.pipeline import results
 from proeftuin.pipeline.cache import output_path, read_record
 from proeftuin.pipeline.commit import TaskResult
-from proeftuin.plan import Plan, Task
-from proeftuin.results import Manifest, OutputFile, TaskEntry, TaskError
+from proeftuin.pipeline.plan import Plan, Task
+from proeftuin.pipeline.results import Manifest, OutputFile, TaskEntry, TaskError
 
 STATUS = {
     "executed": "ok",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from proeftuin import settings
+from proeftuin.core import settings
 
 PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL_S = 0.5

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from proeftuin import settings
-from proeftuin.errors import QuartoRequiredError
+from proeftuin.core import settings
+from proeftuin.core.errors import QuartoRequiredError
 from proeftuin.report import inputs
 from proeftuin.report import pages as pg
 from proeftuin.report.estimates import render, word

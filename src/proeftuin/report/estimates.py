@@ -18,8 +18,8 @@ from typing import Any
 import jinja2
 import yaml
 
-from proeftuin.facts import SiteFacts
-from proeftuin.headline import INTERVAL_PREFERENCE
+from proeftuin.designs.headline import INTERVAL_PREFERENCE
+from proeftuin.pipeline.facts import SiteFacts
 from proeftuin.report import inputs
 from proeftuin.report import tables as tb
 from proeftuin.report.inputs import Rows, outcome_label, site_name

@@ -14,10 +14,11 @@ from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
-from proeftuin import settings
-from proeftuin.facts import Facts, OutcomeFacts, facts_path, read_facts
-from proeftuin.results import ManifestError, TaskEntry, executed_dir, read_manifest, results_dir
-from proeftuin.results import relative as rel_root  # noqa: F401 - the pages' paths
+from proeftuin.core import settings
+from proeftuin.pipeline import results as run_manifest
+from proeftuin.pipeline.facts import Facts, OutcomeFacts, facts_path, read_facts
+from proeftuin.pipeline.results import TaskEntry, executed_dir, results_dir
+from proeftuin.pipeline.results import relative as rel_root  # noqa: F401 - the pages' paths
 
 SYNTHESIS, VALIDATION, ROBUSTNESS = "synthesis", "validation", "robustness_site"
 GLOBAL_FOLDERS = (SYNTHESIS, VALIDATION)
@@ -86,7 +87,7 @@ def rows(folder: str, name: str) -> Rows:
 
 
 def figure_file(folder: str, label: str) -> Path:
-    """The file a notebook saved for a labelled figure (``plots.save_figure``)."""
+    """The file a notebook saved for a labelled figure (``figures.save_figure``)."""
     return results_dir(folder) / f"{label}.png"
 
 
@@ -138,13 +139,13 @@ class Runs:
 
 def read_runs() -> Runs:
     """Which tasks ran, and how: THE one reader of run records. The run manifest
-    (:func:`proeftuin.results.read_manifest`) says which tasks there are, their status,
+    (:func:`proeftuin.pipeline.results.read_manifest`) says which tasks there are, their status,
     parameters, executed notebook and error; a succeeded task's provenance record (same cache
     key) adds the code version, lock-file hash and data checksums that made its results, and,
     for a cached task, the run time of the run that made them."""
     try:
-        manifest = read_manifest()
-    except ManifestError as exc:
+        manifest = run_manifest.read_manifest()
+    except run_manifest.ManifestError as exc:
         return Runs(problem=str(exc))
     tasks = []
     for entry in manifest.tasks:

@@ -19,8 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from proeftuin import settings
-from proeftuin.facts import SiteFacts
+from proeftuin.core import settings
+from proeftuin.pipeline.facts import SiteFacts
 from proeftuin.report import estimates as est
 from proeftuin.report import inputs
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows

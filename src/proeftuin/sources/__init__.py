@@ -7,6 +7,6 @@ expected; a file whose SHA-256 differs from the project's record raises
 
 from __future__ import annotations
 
-from proeftuin.sources.errors import ChecksumMismatch, DataError
+from proeftuin.core.errors import ChecksumMismatch, DataError
 
 __all__ = ["ChecksumMismatch", "DataError"]

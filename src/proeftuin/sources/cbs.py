@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from proeftuin.sources.errors import DataError
+from proeftuin.core.errors import DataError
 
 SURVEY_FILES = {
     2012: "82166NED.csv",

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from proeftuin import settings
-from proeftuin.provenance import sha256_file
-from proeftuin.sources.errors import ChecksumMismatch, DataError
+from proeftuin.core import settings
+from proeftuin.core.errors import ChecksumMismatch, DataError
+from proeftuin.core.provenance import sha256_file
 
 CHECKSUMS_FILE = "checksums.csv"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proeftuin.sources.errors import DataError
+from proeftuin.core.errors import DataError
 
 YEARS = tuple(range(2011, 2024))
 KEY_COLUMNS = ("geslacht", "leeftijdsklasse", "gemeentenaam")

@@ -1,0 +1,147 @@
+"""Provenance and cache keys: what produced a result, as a hash and as a readable record.
+
+A task's cache key hashes everything its output depends on: the notebook template with
+outputs stripped, the parameters, the ``proeftuin`` source code, the checksums of its input
+data and the lock file. The same parts, with code version, package versions and timings,
+form the provenance record written beside each result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from proeftuin.core import settings
+
+RECORDED_PACKAGES = (
+    "proeftuin",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "pyfixest",
+    "matplotlib",
+    "papermill",
+    "nbclient",
+    "ipykernel",
+)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_files(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
+    """SHA-256 of each named file in ``folder``."""
+    return {name: sha256_file(folder / name) for name in names}
+
+
+def sha256_json(payload: Any) -> str:
+    return sha256_bytes(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+def notebook_hash(path: Path) -> str:
+    """Hash of a notebook's cells (type, source, tags) with outputs and counts stripped."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = [
+        {
+            "type": cell.get("cell_type"),
+            "source": "".join(cell.get("source", [])),
+            "tags": cell.get("metadata", {}).get("tags", []),
+        }
+        for cell in notebook.get("cells", [])
+    ]
+    return sha256_json(cells)
+
+
+NOT_IN_NOTEBOOKS = ("cli", "report")  # sub-packages no notebook imports
+
+
+@cache
+def source_hash() -> str:
+    """Hash of the ``proeftuin`` code the notebooks run (path and content of each file).
+
+    The command line and the report generator are left out: they never run inside a
+    notebook, so changing them must not invalidate executed results.
+    """
+    package = Path(__file__).resolve().parents[1]  # the proeftuin package
+    digest = hashlib.sha256()
+    files = (
+        p for p in package.rglob("*.py") if p.relative_to(package).parts[0] not in NOT_IN_NOTEBOOKS
+    )
+    for path in sorted(files):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def source_checksums(manifest: Path | None = None) -> dict[str, str]:
+    """SHA-256 of every source file used by the last panel build (from its manifest.json).
+
+    Lives here rather than in ``panel`` so that cache checks stay free of heavy imports.
+    """
+    from proeftuin.core.errors import DataError
+
+    manifest = manifest or settings.processed_dir() / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(f"{manifest}: manifest not found (run `proeftuin data`)")
+    return dict(json.loads(manifest.read_text(encoding="utf-8"))["sources"])
+
+
+def lock_hash() -> str:
+    lock = settings.project_root() / "requirements.lock"
+    return sha256_file(lock) if lock.is_file() else "no-lock-file"
+
+
+def curated_data_hashes() -> dict[str, str]:
+    """Checksums of the curated facts we maintain (registry, crosswalks, checksums)."""
+    root = settings.project_root()
+    files = sorted(
+        p
+        for folder in (settings.sites_dir(), settings.reference_dir())
+        if folder.is_dir()
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
+    return {str(p.relative_to(root)): sha256_file(p) for p in files}
+
+
+@cache
+def code_version() -> str:
+    """``git describe`` of the checkout, with ``-dirty`` for uncommitted changes."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=settings.project_root(),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return out.stdout.strip()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -1,0 +1,228 @@
+"""The Pioneer-site registry (``data/sites/pioneer_sites.yml``), validated against the 2023
+municipality codes, and the control pools drawn from the other municipalities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from proeftuin.core import settings
+from proeftuin.core.errors import DataError
+
+if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
+    import pandas as pd
+
+REGISTRY_FILE = "pioneer_sites.yml"
+MUNICIPALITIES_FILE = "municipalities_2023.csv"
+CONTROL_POOLS = ("all", "province", "care_office", "size", "age")
+#: Half-width of the percentile band for the "size" and "age" pools.
+SIMILARITY_BAND = 0.25
+
+
+class Coverage(BaseModel):
+    """Who the site reaches: the whole population of its municipalities, or a share."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    population: Literal["whole", "share"]
+    covered: int | None = Field(default=None, gt=0)
+    share: float | None = Field(default=None, gt=0, le=1)
+    basis: str = ""
+
+    @model_validator(mode="after")
+    def _share_given(self) -> Coverage:
+        if self.population == "share" and self.share is None:
+            raise ValueError("coverage 'share' needs the covered share (0-1)")
+        if self.population == "whole" and self.share not in (None, 1.0):
+            raise ValueError("coverage 'whole' cannot have a share below 1")
+        return self
+
+
+class Site(BaseModel):
+    """One Pioneer site with the source of each fact.
+
+    ``start_year`` is the year the analysis treats as the start (``start_year_reason`` says
+    why); ``initiative_start`` and ``pioneer_period`` record what the sources say.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    municipalities: list[str] = Field(min_length=1)
+    municipality_names: list[str] = []
+    municipalities_approximate: bool = False
+    later_municipalities: list[str] = []
+    later_municipality_names: list[str] = []
+    initiative_start: int | None = Field(default=None, ge=1990, le=2030)
+    pioneer_period: tuple[int, int] | None = None
+    start_year: int = Field(ge=2000, le=2030)
+    start_year_reason: str = ""
+    alternative_start_years: list[int] = []
+    lead_insurer: str
+    coverage: Coverage | None = None
+    status: Literal["confirmed", "unverified"]
+    sources: dict[str, str]
+    fact_status: dict[str, Literal["confirmed", "unverified"]] = {}
+
+    @field_validator("municipalities", "later_municipalities")
+    @classmethod
+    def _codes(cls, codes: list[str]) -> list[str]:
+        bad = [c for c in codes if not (len(c) == 6 and c.startswith("GM") and c[2:].isdigit())]
+        if bad:
+            raise ValueError(f"not GM codes: {bad}")
+        return codes
+
+    @model_validator(mode="after")
+    def _dates(self) -> Site:
+        if self.pioneer_period and self.pioneer_period[0] > self.pioneer_period[1]:
+            raise ValueError(f"pioneer_period {list(self.pioneer_period)}: first year after last")
+        if self.initiative_start and self.start_year < self.initiative_start:
+            raise ValueError(
+                f"start_year {self.start_year} before initiative_start {self.initiative_start}"
+            )
+        if self.pioneer_period and not (self.start_year <= self.pioneer_period[1]):
+            raise ValueError(f"start_year {self.start_year} after the Pioneer period")
+        if self.municipalities_approximate and self.fact_status.get("municipalities") != (
+            "unverified"
+        ):
+            raise ValueError("approximate municipalities must be marked unverified")
+        return self
+
+    def coverage_share(self) -> float:
+        """Share of the municipalities' population the site reaches (1 when whole)."""
+        return (self.coverage.share or 1.0) if self.coverage else 1.0
+
+
+class Registry(BaseModel):
+    """All sites, keyed by site id."""
+
+    sites: dict[str, Site]
+
+    def pioneer_municipalities(self) -> set[str]:
+        """Every site's municipalities, later ones included: never in a control pool."""
+        return {
+            m for s in self.sites.values() for m in [*s.municipalities, *s.later_municipalities]
+        }
+
+
+def _curated_codes(path: Path | None = None) -> set[str]:
+    """The 2023 CBS municipality codes, from the curated list in ``data/reference``.
+
+    Curated (and checked against the CBS source file by the tests) so that the registry is
+    validated the same way before and after ``proeftuin data``, never against built data."""
+    path = path or settings.reference_dir() / MUNICIPALITIES_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the municipality list: {exc.strerror}") from None
+    return {line.split(",", 1)[0] for line in lines[1:] if line.strip()}
+
+
+def validate_registry(registry: Registry, known: set[str] | None, where: str) -> None:
+    """Reject unknown codes and municipalities that belong to two sites."""
+    seen: dict[str, str] = {}
+    for site in registry.sites.values():
+        for code in [*site.municipalities, *site.later_municipalities]:
+            if known is not None and code not in known:
+                raise DataError(
+                    f"{where}: site {site.id}: unknown municipality code {code} "
+                    "(expected a 2023 CBS GM code)"
+                )
+            if code in seen:
+                raise DataError(
+                    f"{where}: municipality {code} is in two sites: {seen[code]} and {site.id}"
+                )
+            seen[code] = site.id
+        facts = {"site", "municipalities", "start_year", "lead_insurer"}
+        optional = ("initiative_start", "pioneer_period", "coverage", "later_municipalities")
+        facts |= {f for f in optional if getattr(site, f)}
+        missing = facts - set(site.sources)
+        if missing:
+            raise DataError(f"{where}: site {site.id}: no source for {sorted(missing)}")
+
+
+def load_registry(path: Path | None = None, known_codes: set[str] | None = None) -> Registry:
+    """Read and validate the registry; codes are checked against the 2023 CBS municipality
+    list (:func:`_curated_codes`) or against ``known_codes`` when given."""
+    path = path or settings.sites_dir() / REGISTRY_FILE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise DataError(
+            f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
+    sites = raw.get("sites") if isinstance(raw, dict) else None
+    if not isinstance(sites, dict):
+        raise DataError(f"{path}: key 'sites': expected a mapping of site id to site")
+    parsed = {}
+    for key, value in sites.items():
+        if not isinstance(value, dict):
+            raise DataError(f"{path}: site {key}: expected a mapping of facts")
+        try:
+            parsed[key] = Site(id=key, **value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "entry"
+            message = err["msg"].removeprefix("Value error, ")
+            raise DataError(f"{path}: site {key}: {loc}: {message}") from None
+    registry = Registry(sites=parsed)
+    validate_registry(
+        registry, known_codes if known_codes is not None else _curated_codes(), str(path)
+    )
+    return registry
+
+
+def _majority(values: pd.Series) -> str:
+    return str(values.mode().iloc[0])
+
+
+def _band(covariates: pd.DataFrame, column: str, site_codes: list[str]) -> pd.Series:
+    pct = covariates[column].rank(pct=True)
+    centre = pct[covariates["municipality"].isin(site_codes)].median()
+    return (pct - centre).abs() <= SIMILARITY_BAND
+
+
+def control_pool(
+    registry: Registry,
+    site_id: str,
+    covariates: pd.DataFrame,
+    pool: str = "all",
+    buffer: bool = False,
+) -> list[str]:
+    """Control municipalities for a site: never a Pioneer municipality.
+
+    ``pool``: all | province (site's majority province) | care_office (its care-office
+    site) | size / age (within +-25 percentile points of the site's median 2009
+    population / 65+ share). ``buffer`` also drops municipalities in the same COROP
+    site as any Pioneer municipality (a proxy for neighbours: no contiguity data)."""
+    if pool not in CONTROL_POOLS:
+        raise ValueError(f"unknown control pool {pool!r}; allowed: {', '.join(CONTROL_POOLS)}")
+    if site_id not in registry.sites:
+        raise KeyError(f"unknown site {site_id!r}; valid: {sorted(registry.sites)}")
+    codes = registry.sites[site_id].municipalities
+    site = covariates[covariates["municipality"].isin(codes)]
+    keep = ~covariates["municipality"].isin(registry.pioneer_municipalities())
+    if pool == "province":
+        keep &= covariates["province"] == _majority(site["province"])
+    elif pool == "care_office":
+        keep &= covariates["care_office_region"] == _majority(site["care_office_region"])
+    elif pool in ("size", "age"):
+        column = "population_2009" if pool == "size" else "share_65plus_2009"
+        keep &= _band(covariates, column, codes)
+    if buffer:
+        pioneer = covariates["municipality"].isin(registry.pioneer_municipalities())
+        keep &= ~covariates["corop_region"].isin(covariates.loc[pioneer, "corop_region"])
+    return sorted(covariates.loc[keep, "municipality"])

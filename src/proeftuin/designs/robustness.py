@@ -1,0 +1,247 @@
+"""Robustness of a site's difference-in-differences, as small check objects (and their
+figure, :func:`robustness_figure`): other
+comparison groups (:class:`ControlPools`), leaving out one municipality at a time
+(:class:`LeaveOneOut`), and placebo start years in the pre-period (:class:`PlaceboYears`).
+A check turns a design into named variants; :func:`run_checks` re-estimates each.
+
+Each check re-estimates the headline outcomes (the first outcome of each Triple Aim
+dimension) on a variant of the site's design and keeps one row per variant with the most
+robust interval available (randomization inference, else wild bootstrap, else CRV1). The
+main estimate is the ``control_pool`` row whose variant is the plan's pool.
+
+Work is shared where the rows allow it. The inputs are loaded once and passed in; a variant
+equal to the design (the plan's pool) reuses it. A variant keeps one row per outcome, so
+it is fitted without the event study (its RI pre-trend test is the costliest step and no
+row shows it) and first with randomization inference alone, the method that leads: each
+method draws from its own stream of the outcome's seed, so that row is the one the full
+set of methods gives. Only an outcome whose RI gives no finite interval is refitted with
+every method of the plan, to pick the row the full set would have led with. The rows are
+therefore those of fitting every variant with everything, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from proeftuin.data.sites import CONTROL_POOLS
+from proeftuin.designs.comparison import DesignInputs, SiteDesign, site_design
+from proeftuin.designs.did import run_did
+from proeftuin.designs.figures import (
+    NEUTRAL_COLOUR,
+    POOLED_COLOUR,
+    SITE_COLOUR,
+    estimated,
+    interval_widths,
+    municipality_names,
+    small_multiples,
+)
+from proeftuin.designs.headline import INTERVAL_PREFERENCE, headline
+
+ROBUSTNESS_COLUMNS = [
+    "site", "check", "variant", "outcome", "estimate", "ci_low", "ci_high", "p_value", "note",
+]  # fmt: skip
+
+
+def headline_outcomes(outcomes: Sequence[str]) -> list[str]:
+    """The first outcome of each Triple Aim dimension, in plan order."""
+    from proeftuin.data.outcomes import get_outcome
+
+    firsts: dict[str, str] = {}
+    for name in outcomes:
+        firsts.setdefault(get_outcome(name).dimension, name)
+    return list(firsts.values())
+
+
+class Check(Protocol):
+    """A robustness check: a name and the variants of a design it re-estimates."""
+
+    name: str
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        """Variant label -> the design to re-estimate (empty when the check does not apply)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ControlPools:
+    """The site's design with each other comparison group the registry offers."""
+
+    pools: tuple[str, ...] = CONTROL_POOLS
+    name: str = "control_pool"
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        return {
+            pool: design
+            if pool == design.control_pool
+            else site_design(
+                design.site,
+                inputs,
+                control_pool=pool,
+                buffer=design.buffer,
+                start_year=design.start_year,
+                first_year=design.first_year,
+                last_year=design.last_year,
+                outcome_periods=design.periods,
+            )
+            for pool in self.pools
+        }
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """The design without each of the site's municipalities in turn.
+
+    Applies only where at least ``min_left`` municipalities remain."""
+
+    min_left: int = 2
+    name: str = "leave_one_out"
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        if len(design.treated) - 1 < self.min_left:
+            return {}
+        return {
+            code: replace(
+                design,
+                treated=tuple(c for c in design.treated if c != code),
+                panel=design.panel[design.panel["municipality"] != code],
+            )
+            for code in design.treated
+        }
+
+
+@dataclass(frozen=True)
+class PlaceboYears:
+    """Placebo in time: pre-period data only, with a fake start in each pre-period year
+    after the first. With no programme yet, an 'effect' signals diverging trends."""
+
+    name: str = "placebo_year"
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        pre = design.panel[design.panel["year"] < design.start_year]
+        return {
+            str(year): replace(design, start_year=year, last_year=design.start_year - 1, panel=pre)
+            for year in range(design.first_year + 1, design.start_year)
+        }
+
+
+#: The checks every site's robustness notebook runs, in the order the report shows them.
+CHECKS: tuple[Check, ...] = (ControlPools(), LeaveOneOut(), PlaceboYears())
+
+
+def run_checks(
+    design: SiteDesign,
+    inputs: DesignInputs,
+    outcomes: Sequence[str],
+    *,
+    checks: Sequence[Check] = CHECKS,
+    inference: Sequence[str],
+    draws: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Every check for the headline outcomes, one row per check, variant and outcome.
+
+    ``inputs`` are the design's inputs (alternative pools draw other controls from them);
+    ``inference``, ``draws`` and ``seed`` come from the plan (its ``defaults:``), the one
+    place that sets them.
+    """
+    chosen = headline_outcomes(outcomes)
+    variants = {check.name: check.variants(design, inputs) for check in checks}
+    frames = [
+        _estimate(variant, chosen, check, name, inference=inference, draws=draws, seed=seed)
+        for check, by_name in variants.items()
+        for name, variant in by_name.items()
+    ]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return table.reindex(columns=ROBUSTNESS_COLUMNS)
+
+
+def _estimate(
+    design: SiteDesign,
+    outcomes: list[str],
+    check: str,
+    variant: str,
+    *,
+    inference: Sequence[str],
+    draws: int,
+    seed: int,
+) -> pd.DataFrame:
+    """One row per outcome: the leading row of fitting ``inference`` (see the module doc)."""
+    options = {"draws": draws, "seed": seed, "event_study": False}
+    lead = INTERVAL_PREFERENCE[0]
+    first = [lead] if lead in _methods(inference) else list(inference)
+    table = _table(design, outcomes, first, options)
+    settled = set(headline(table).query("method == @lead")["outcome"])
+    redo = [o for o in outcomes if o not in settled]
+    if redo and first != list(inference):  # the full set decides which row leads
+        table = pd.concat(
+            [table[table["outcome"].isin(settled)], _table(design, redo, inference, options)],
+            ignore_index=True,
+        )
+    table = table.set_index("outcome").loc[outcomes].reset_index()  # plan order
+    best = headline(table)
+    missing = table[~table["outcome"].isin(best["outcome"])].drop_duplicates("outcome")
+    best = best.assign(note=best["method"].map(lambda m: f"interval and p-value: {m}"))
+    rows = pd.concat([best, missing], ignore_index=True)
+    return rows.assign(check=check, variant=variant)
+
+
+def _methods(inference: Sequence[str]) -> list[str]:
+    """The plan's inference methods as the estimators expand them (wild: both variants)."""
+    out = []
+    for m in inference:
+        out += ["wild_restricted", "wild_unrestricted"] if m == "wild" else [m]
+    return out
+
+
+def _table(
+    design: SiteDesign, outcomes: list[str], inference: Sequence[str], options: dict
+) -> pd.DataFrame:
+    from proeftuin.designs.did import did_table
+
+    return did_table(design, run_did(design, outcomes, inference=inference, **options))
+
+
+CHECK_NAMES = {"control_pool": "comparison group", "leave_one_out": "without",
+               "placebo_year": "placebo start"}  # fmt: skip
+
+
+def robustness_figure(
+    design: SiteDesign, table: pd.DataFrame, checks: Sequence[str]
+) -> Figure | None:
+    """Estimates with 95% intervals for each variant of the given checks, one panel per
+    outcome with an estimate (None when there is none); municipalities by name.
+
+    The plan's own comparison group (``design.control_pool``) is drawn in black for reference.
+    """
+    rows = estimated(table[table["check"].isin(checks)])
+    names = municipality_names(design)
+
+    def draw(ax: Axes, outcome: str) -> None:
+        sub = rows[rows["outcome"] == outcome]
+        labels = [
+            f"{CHECK_NAMES.get(c, c)}: {names.get(v, v).replace('_', ' ')}"
+            for c, v in zip(sub["check"], sub["variant"], strict=True)
+        ]
+        y = list(range(len(sub), 0, -1))
+        ax.errorbar(sub["estimate"], y, xerr=interval_widths(sub), fmt="o", color=SITE_COLOUR,
+                    capsize=3)  # fmt: skip
+        pool = design.control_pool
+        main = ((sub["check"] == "control_pool") & (sub["variant"] == pool)).to_numpy()
+        if main.any():
+            ax.errorbar(sub["estimate"][main], [v for v, m in zip(y, main, strict=True) if m],
+                        xerr=interval_widths(sub[main]), fmt="D", color=POOLED_COLOUR,
+                        capsize=3)  # fmt: skip
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        ax.set_xlabel("effect (difference-in-differences)")
+
+    fig = small_multiples(list(dict.fromkeys(rows["outcome"])), draw)
+    if fig is not None:
+        fig.suptitle(design.name, fontsize=10)
+    return fig
