@@ -30,11 +30,12 @@ from proeftuin.pipeline.commit import KERNEL_ENV  # the kernels' threads and has
 
 WORK = ("checks = ",)  # where a setup cell's work begins: it and the lines after are cut
 FIRST_FIT = {  # per template, a first fit of its own estimator without inference
-    "synth_site": "from proeftuin import synthetic\n_fit = synthetic.run_synth(design, "
+    "synth_site": "from proeftuin.designs.synth import run_synth\n_fit = run_synth(design, "
     "outcomes[:1], estimators=['sdid'], inference=[], draws=draws, seed=seed)",
 }
 DID_FIT = (  # the other site templates: one CRV1 DiD, which imports the estimators
-    "_fit = analysis.run_did(design, outcomes[:1], inference=['crv1'], draws=draws, "
+    "from proeftuin.designs.did import run_did\n"
+    "_fit = run_did(design, outcomes[:1], inference=['crv1'], draws=draws, "
     "seed=seed, event_study=False)"
 )
 
