@@ -2,6 +2,7 @@
 the results object (:class:`ItsResults`) and its figures.
 
 For a rate with a count model (the mortality outcomes: deaths with log person-years as
+offset, and the standardised mortality ratios: observed deaths with log expected deaths as
 offset, :data:`proeftuin.data.outcomes.COUNT_MODELS`) the site's municipalities are summed
 into one series and fitted three ways: the quasi-Poisson segmented regression of the site
 alone (level and slope change at the start), the controlled version against the summed
@@ -76,11 +77,14 @@ class ItsOutcome:
 
     def curve(self) -> pd.DataFrame:
         """Observed, fitted and counterfactual series (with band) on the outcome's scale:
-        a count model's counts divided by person-years (per 1,000)."""
+        a count model's counts over its exposure (per 1,000 person-years; an SMR as is)."""
+        from proeftuin.data.outcomes import RATE_SCALE
+
         cf = self.fit.counterfactual.copy()
         series = getattr(getattr(self.controlled, "draws", None), "series", None)
         if series is not None:
-            per = series.set_index("time")["exposure"].reindex(cf["time"]).to_numpy() / 1000
+            exposure = series.set_index("time")["exposure"].reindex(cf["time"]).to_numpy()
+            per = exposure / RATE_SCALE.get(self.outcome, 1000.0)
             cols = ["observed", "fitted", "counterfactual", "cf_low", "cf_high"]
             cf[cols] = cf[cols].div(per, axis=0)
         return cf
