@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from proeftuin.core.fileio import atomic_write_json, atomic_write_text
 from proeftuin.designs.comparison import SiteDesign
@@ -275,6 +276,10 @@ class ItsResults(SiteResults[ItsOutcome]):
         """Placebo sites' level and slope changes with the site's, one row per outcome."""
         return its_placebos(self.results)
 
+    def standardised_beside_crude(self) -> Figure | None:
+        """Each cause's crude death rate beside its standardised mortality ratio."""
+        return standardised_beside_crude(self.design, [r.outcome for r in self.results])
+
     def save(self, results_dir: str | Path) -> list[Path]:
         """Write ``its_estimates.csv``, ``its_in_time.csv`` and ``its.json`` atomically."""
         return write_results(results_dir, self.table(), self.results)
@@ -323,4 +328,31 @@ def its_placebos(results: Sequence) -> Figure | None:
             label = get_outcome(item.outcome).label
             ax.set_title(f"{label}: {ax.get_title()}", fontsize=8)
             ax.grid(alpha=0.3)
+    return fig
+
+
+def standardised_beside_crude(design: SiteDesign, outcomes: Sequence[str]) -> Figure | None:
+    """Per cause among ``outcomes`` with both a crude rate and an SMR: the site's and its
+    comparison group's crude deaths per 1,000 person-years (left) beside their SMR (right,
+    pooled: observed over expected deaths), each over its own years; None without a pair."""
+    pairs = [
+        (f"mortality_{cause}_per_1000", f"smr_{cause}")
+        for cause in ("all", "cardiovascular", "cancer", "respiratory")
+        if {f"mortality_{cause}_per_1000", f"smr_{cause}"} <= set(outcomes)
+    ]
+
+    def draw(ax: Axes, outcome: str) -> None:
+        series = design.series(outcome)
+        ax.plot(series["year"], series["site"], "o-", color=SITE_COLOUR, markersize=3,
+                label=design.name)  # fmt: skip
+        ax.plot(series["year"], series["control"], "-", color=NEUTRAL_COLOUR,
+                label="comparison group")  # fmt: skip
+        mark_start(ax, design.start_year - 0.5)
+        ax.set_xlim(1995.5, 2019.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("year")
+
+    fig = small_multiples([o for pair in pairs for o in pair], draw)
+    if fig is not None:
+        fig.axes[0].legend(fontsize=8, loc="best")
     return fig
