@@ -207,8 +207,8 @@ _MORT = [
         ("All-cause" if cause == "all" else cause.capitalize()) + " mortality per 1,000",
         "deaths per 1,000 person-years",
         f"Deaths ({what}, underlying cause) per 1,000 person-years; crude (not age "
-        f"standardised: use share_65plus to adjust); {_PY}; 2023 boundaries by summing "
-        "predecessors",
+        f"standardised: smr_{cause} is; a sensitivity to ageing); {_PY}; 2023 boundaries by "
+        "summing predecessors",
         "health",
         CBS_MORT,
         first_year=1996,
