@@ -92,13 +92,13 @@ def main() -> int:
             variants = {
                 "1999-2019, 2010 interpolated": main_frame,
                 "2010 index = 2009's": pd.concat(
-                    [rest, rows_from(inputs.panel, design, cause, 2009, [2010])]
+                    [rest, rows_from(design.panel, design, cause, 2009, [2010])]
                 ),
                 "2010 index = 2011's": pd.concat(
-                    [rest, rows_from(inputs.panel, design, cause, 2011, [2010])]
+                    [rest, rows_from(design.panel, design, cause, 2011, [2010])]
                 ),
                 "1996-2019, index carried back": pd.concat(
-                    [rows_from(inputs.panel, design, cause, 1999, [1996, 1997, 1998]), main_frame]
+                    [rows_from(design.panel, design, cause, 1999, [1996, 1997, 1998]), main_frame]
                 ),
             }
             for rule, frame in variants.items():
