@@ -82,3 +82,40 @@ def test_refused_outcomes_draw_no_panel_and_none_draws_no_figure(fitted, tmp_pat
     )
     plots.save_figure(its_analysis.its_panels(design, refused), tmp_path, "fig-its")
     assert list(tmp_path.iterdir()) == []
+
+
+def _with_smr(design: SiteDesign) -> SiteDesign:
+    """The design's deaths as an SMR: expected deaths = person-years x the yearly rate of
+    all municipalities (an ageing-free national rate), 1999-2018."""
+    from dataclasses import replace
+
+    p = design.panel
+    wide = p[p["outcome"].isin(["deaths_all", "person_years"])].pivot_table(
+        index=["municipality", "year"], columns="outcome", values="value"
+    )
+    wide = wide[wide.index.get_level_values("year") >= 1999]
+    rate = wide.groupby("year")["deaths_all"].sum() / wide.groupby("year")["person_years"].sum()
+    expected = wide["person_years"] * rate.reindex(wide.index.get_level_values("year")).to_numpy()
+    parts = {"smr_observed_all": wide["deaths_all"], "smr_expected_all": expected}
+    parts["smr_all"] = wide["deaths_all"] / expected
+    rows = [s.rename("value").reset_index().assign(outcome=name) for name, s in parts.items()]
+    extra = pd.concat(rows, ignore_index=True)
+    extra = extra.assign(weight=1.0, name=extra["municipality"])
+    periods = {**design.periods, "smr_all": (1999, 2018)}
+    return replace(design, panel=pd.concat([p, extra], ignore_index=True), periods=periods)
+
+
+def test_smr_count_model_uses_expected_deaths_as_offset() -> None:
+    """The SMR's count model finds the planted -20% level change, draws its curve on the
+    SMR scale (about 1), and the crude rate is drawn beside the SMR."""
+    design = _with_smr(_design(effect=-0.2))
+    [smr] = its_analysis.run_its(design, ["smr_all"], draws=99, seed=1)
+    lead = its_analysis.its_table(design, [smr])
+    level = lead[lead["lead"]].set_index("effect").loc["level_change"]
+    assert level["rate_ratio"] == pytest.approx(0.8, abs=0.05) and level["p_value"] <= 0.05
+    pre = smr.curve().query("time < 2013")
+    assert pre["observed"].between(0.8, 1.2).all()
+    fig = its_analysis.standardised_beside_crude(design, [MORT, "smr_all"])
+    titles = [" ".join(ax.get_title().split()) for ax in fig.axes if ax.get_visible()]
+    assert titles == [plots.outcome_title(MORT), plots.outcome_title("smr_all")]
+    assert its_analysis.standardised_beside_crude(design, [MORT]) is None

@@ -20,7 +20,7 @@ from proeftuin.pipeline.plan import load_plan
 TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
     "did_site": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
-    "its_site": {"fig-its", "fig-its-placebo", "tbl-its-estimates"},
+    "its_site": {"fig-its", "fig-its-placebo", "fig-its-smr-crude", "tbl-its-estimates"},
     "synthesis": {
         "fig-forest", "tbl-pooled", "fig-scorecard", "tbl-scorecard", "fig-designs", "tbl-designs",
     },
@@ -140,14 +140,15 @@ def test_its_notebook_answers_for_one_site_on_the_mirror(
     built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """its_site alone for one site, through the project kernel: the mortality outcomes
-    get level and slope changes with placebo p-values, the cost outcome one refusal line
-    and no panel; the figures are saved."""
+    get level and slope changes with placebo p-values (standardised from 1999, crude from
+    1996), the cost outcome one refusal line and no panel; the figures are saved."""
     import papermill as pm
 
     panel_root, _ = built_panel
     root = link_project(tmp_path, panel_root)
     monkeypatch.setenv(settings.ROOT_ENV, str(root))
-    mort = ["mortality_all_per_1000", "mortality_cardiovascular_per_1000"]
+    crude = ["mortality_all_per_1000", "mortality_cardiovascular_per_1000"]
+    mort = ["smr_all", "smr_cardiovascular", *crude]
     tasks = load_plan(REPO / "analysis.yml").tasks(["vechtdal"], ["cost_basket_std", *mort])
     [task] = [t for t in tasks if t.notebook == "its_site"]
     results = tmp_path / "results"
@@ -162,10 +163,12 @@ def test_its_notebook_answers_for_one_site_on_the_mirror(
     assert set(lead["outcome"]) == set(mort) and set(lead["method"]) == {"placebo_area"}
     assert set(lead["effect"]) == {"level_change", "slope_change"}
     assert lead["p_value"].between(1 / 200, 1).all() and (lead["n_placebos"] == 199).all()
-    assert (its.loc[its["outcome"].isin(mort), "n_pre"] == 17).all()  # 1996-2012
+    assert (its.loc[its["outcome"].isin(crude), "n_pre"] == 17).all()  # 1996-2012
+    assert (its.loc[its["outcome"].isin(mort[:2]), "n_pre"] == 14).all()  # 1999-2012
     [cost] = its[its["outcome"] == "cost_basket_std"].to_dict("records")
     assert cost["note"].startswith("2 pre-period years") and pd.isna(cost["estimate"])
     assert (results / "fig-its.png").is_file() and (results / "fig-its-placebo.png").is_file()
+    assert (results / "fig-its-smr-crude.png").is_file()
     assert not pd.read_csv(results / "its_in_time.csv").empty
     executed = nbformat.read(tmp_path / "its.ipynb", 4)
     [panels] = [c for c in executed.cells if "#| label: fig-its\n" in c.source + "\n"]

@@ -16,6 +16,10 @@ CBS_ADM = "CBS StatLine 84521NED (admissions) / Vektis insured-years"
 CBS_GM = "GGD/RIVM/CBS Gezondheidsmonitor Volwassenen (82166NED, 83674NED, 85012NED, 85563NED)"
 CBS_MORT = "CBS StatLine 80142ned (deaths by cause) / 37259ned (population on 1 January)"
 CBS_AGE = "CBS StatLine 80860ned (1999-2009) / Vektis insured-years by age (2011-2023)"
+CBS_SMR = (
+    "CBS StatLine 80142ned (deaths by cause) / 7052_95 (national deaths by cause, sex and age) "
+    "/ 80860ned (1999-2009) and Vektis insured-years (2011-2019) by age / 37259ned (2010)"
+)
 
 GP = ["huisarts_inschrijftarief", "huisarts_consult", "huisarts_overig"]
 GROUPS: dict[str, list[str]] = {
@@ -203,8 +207,8 @@ _MORT = [
         ("All-cause" if cause == "all" else cause.capitalize()) + " mortality per 1,000",
         "deaths per 1,000 person-years",
         f"Deaths ({what}, underlying cause) per 1,000 person-years; crude (not age "
-        f"standardised: use share_65plus to adjust); {_PY}; 2023 boundaries by summing "
-        "predecessors",
+        f"standardised: smr_{cause} is; a sensitivity to ageing); {_PY}; 2023 boundaries by "
+        "summing predecessors",
         "health",
         CBS_MORT,
         first_year=1996,
@@ -253,6 +257,48 @@ _MORT += [
         role="covariate",
     ),
 ]
+_SMR_HOW = (
+    "indirectly standardised for age and sex: expected deaths are national rates by sex and "
+    "age (CBS 7052_95) applied to the municipality's population; 2011-2019 Vektis "
+    "insured-years by sex and 19 age classes; 1999-2009 CBS 80860ned residents in 5 age "
+    "groups (both sexes), spliced to the fine classes by each municipality's 2011 ratio; 2010 "
+    "interpolated (age-structure index half-way between 2009 and 2011 x 37259ned "
+    "person-years); 1996-1998 not covered. Removes differences in age and sex composition, "
+    "not in deprivation, migration or cause-of-death coding"
+)
+_MORT += [
+    Outcome(
+        f"smr_{cause}",
+        ("All-cause" if cause == "all" else cause.capitalize()) + " mortality, SMR",
+        "observed / expected deaths",
+        f"Standardised mortality ratio, deaths ({what}, underlying cause) observed over "
+        f"expected; {_SMR_HOW}",
+        "health",
+        CBS_SMR,
+        first_year=1999,
+        last_year=2019,
+    )
+    for cause, what in CAUSES.items()
+] + [
+    Outcome(
+        f"smr_{part}_{cause}",
+        f"{part.capitalize()} deaths, {what.split(' (')[0]}",
+        "deaths",
+        f"{part.capitalize()} deaths ({what}) of smr_{cause}: "
+        + (
+            "harmonised 80142ned counts (equal to deaths_" + cause + ")"
+            if part == "observed"
+            else "the offset of its count model (log scale); " + _SMR_HOW
+        ),
+        "health",
+        CBS_SMR,
+        first_year=1999,
+        last_year=2019,
+        role="count" if part == "observed" else "exposure",
+    )
+    for cause, what in CAUSES.items()
+    for part in ("observed", "expected")
+]
 STANDARDISED = [
     "cost_basket",
     "cost_all",
@@ -266,6 +312,10 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in _BASE + _EXTRA + _MORT}
 #: Rate outcomes with their count model: rate -> (count outcome, exposure outcome).
 COUNT_MODELS: dict[str, tuple[str, str]] = {
     f"mortality_{cause}_per_1000": (f"deaths_{cause}", "person_years") for cause in CAUSES
+} | {f"smr_{cause}": (f"smr_observed_{cause}", f"smr_expected_{cause}") for cause in CAUSES}
+#: A count model's rate is count / exposure times this (per 1,000 person-years; SMR x 1).
+RATE_SCALE: dict[str, float] = {
+    rate: 1.0 if rate.startswith("smr_") else 1000.0 for rate in COUNT_MODELS
 }
 OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
 _CAUSES_NL = {
@@ -297,6 +347,12 @@ LABELS_NL: dict[str, str] = {
         for c, label in _CAUSES_NL.items()
         if c != "all"
     },
+}
+LABELS_NL |= {f"smr_{c}": f"{label}, gestandaardiseerd (SMR)" for c, label in _CAUSES_NL.items()}
+LABELS_NL |= {
+    f"smr_{p}_{c}": f"{LABELS_NL[f'deaths_{c}']} ({w})"
+    for c in _CAUSES_NL
+    for p, w in (("observed", "waargenomen"), ("expected", "verwacht"))
 }
 LABELS_NL |= {
     f"{n}_std": LABELS_NL[n] + " (gestandaardiseerd naar leeftijd en geslacht)"

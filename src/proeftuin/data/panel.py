@@ -18,7 +18,7 @@ from proeftuin.core import settings
 from proeftuin.core.errors import DataError
 from proeftuin.core.fileio import write_table
 from proeftuin.core.provenance import sha256_files, source_checksums  # noqa: F401 - panel API
-from proeftuin.data import mortality, outcomes
+from proeftuin.data import mortality, outcomes, smr
 from proeftuin.data.geography import Geography, allocate_int, build_geography
 from proeftuin.data.processed import load_covariates, load_panel  # noqa: F401 - panel API
 from proeftuin.sources import cbs, vektis
@@ -28,7 +28,7 @@ FILES = ("panel.parquet", "covariates.parquet", "dictionary.csv", "manifest.json
 STANDARD_YEAR = 2015
 #: The code the panel is built by, relative to the package: a change rebuilds the panel.
 CODE_FILES = ("data/panel.py", "data/geography.py", "data/mortality.py", "data/outcomes.py")
-CODE_FILES += ("sources/vektis.py", "sources/cbs.py")
+CODE_FILES += ("sources/vektis.py", "sources/cbs.py", "data/smr.py", "data/standardised.py")
 
 
 @dataclass
@@ -355,7 +355,8 @@ def compute(paths: dict[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     health = _complete(health, grid, "health_good_pct")
     names = geo.municipalities.set_index("code")["name"]
     mort = mortality.panel_rows(paths, geo, cells)  # deaths 1996-2018, 65+ share
-    panel = validate(assemble([_long_vektis(wide), adm, health, mort], names))
+    standardised = smr.panel_rows(smr.compute(paths, geo, cells)[0])  # SMR 1999-2019
+    panel = validate(assemble([_long_vektis(wide), adm, health, mort, standardised], names))
     cov = covariates(geo, pop09, kern)
     for year, wide_y in wide.items():
         totals[year]["n_municipalities"] = len(wide_y)

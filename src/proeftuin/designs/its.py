@@ -2,6 +2,7 @@
 the results object (:class:`ItsResults`) and its figures.
 
 For a rate with a count model (the mortality outcomes: deaths with log person-years as
+offset, and the standardised mortality ratios: observed deaths with log expected deaths as
 offset, :data:`proeftuin.data.outcomes.COUNT_MODELS`) the site's municipalities are summed
 into one series and fitted three ways: the quasi-Poisson segmented regression of the site
 alone (level and slope change at the start), the controlled version against the summed
@@ -16,7 +17,10 @@ on the real mortality panel (``benchmarks/monte_carlo_its.py``; 400 planted null
 for all-cause and cardiovascular level and slope changes, and found a planted -5% level
 change more often than draws from all controls (which rejected 3.0-6.8% of true nulls);
 Newey-West, the single-series GLM and the controlled fit's own errors rejected 19-91%
-(``benchmarks/monte_carlo.md``).
+(``benchmarks/monte_carlo.md``). On the standardised panel (observed deaths with log
+expected deaths as offset, 1999-2019; 200 planted null sites, 499 draws) it rejected 7.0%
+(level, Monte Carlo SE 1.8) and 5.0% (slope) of true nulls for all-cause mortality, 5.5%
+and 3.5% for cardiovascular mortality.
 
 An outcome without a count model gets the Gaussian controlled ITS of the yearly means.
 Any outcome with fewer than :data:`MIN_PRE_YEARS` pre-period years is refused, with one
@@ -35,6 +39,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from proeftuin.core.fileio import atomic_write_json, atomic_write_text
 from proeftuin.designs.comparison import SiteDesign
@@ -76,11 +81,14 @@ class ItsOutcome:
 
     def curve(self) -> pd.DataFrame:
         """Observed, fitted and counterfactual series (with band) on the outcome's scale:
-        a count model's counts divided by person-years (per 1,000)."""
+        a count model's counts over its exposure (per 1,000 person-years; an SMR as is)."""
+        from proeftuin.data.outcomes import RATE_SCALE
+
         cf = self.fit.counterfactual.copy()
         series = getattr(getattr(self.controlled, "draws", None), "series", None)
         if series is not None:
-            per = series.set_index("time")["exposure"].reindex(cf["time"]).to_numpy() / 1000
+            exposure = series.set_index("time")["exposure"].reindex(cf["time"]).to_numpy()
+            per = exposure / RATE_SCALE.get(self.outcome, 1000.0)
             cols = ["observed", "fitted", "counterfactual", "cf_low", "cf_high"]
             cf[cols] = cf[cols].div(per, axis=0)
         return cf
@@ -271,6 +279,10 @@ class ItsResults(SiteResults[ItsOutcome]):
         """Placebo sites' level and slope changes with the site's, one row per outcome."""
         return its_placebos(self.results)
 
+    def standardised_beside_crude(self) -> Figure | None:
+        """Each cause's crude death rate beside its standardised mortality ratio."""
+        return standardised_beside_crude(self.design, [r.outcome for r in self.results])
+
     def save(self, results_dir: str | Path) -> list[Path]:
         """Write ``its_estimates.csv``, ``its_in_time.csv`` and ``its.json`` atomically."""
         return write_results(results_dir, self.table(), self.results)
@@ -319,4 +331,31 @@ def its_placebos(results: Sequence) -> Figure | None:
             label = get_outcome(item.outcome).label
             ax.set_title(f"{label}: {ax.get_title()}", fontsize=8)
             ax.grid(alpha=0.3)
+    return fig
+
+
+def standardised_beside_crude(design: SiteDesign, outcomes: Sequence[str]) -> Figure | None:
+    """Per cause among ``outcomes`` with both a crude rate and an SMR: the site's and its
+    comparison group's crude deaths per 1,000 person-years (left) beside their SMR (right,
+    pooled: observed over expected deaths), each over its own years; None without a pair."""
+    pairs = [
+        (f"mortality_{cause}_per_1000", f"smr_{cause}")
+        for cause in ("all", "cardiovascular", "cancer", "respiratory")
+        if {f"mortality_{cause}_per_1000", f"smr_{cause}"} <= set(outcomes)
+    ]
+
+    def draw(ax: Axes, outcome: str) -> None:
+        series = design.series(outcome)
+        ax.plot(series["year"], series["site"], "o-", color=SITE_COLOUR, markersize=3,
+                label=design.name)  # fmt: skip
+        ax.plot(series["year"], series["control"], "-", color=NEUTRAL_COLOUR,
+                label="comparison group")  # fmt: skip
+        mark_start(ax, design.start_year - 0.5)
+        ax.set_xlim(1995.5, 2019.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("year")
+
+    fig = small_multiples([o for pair in pairs for o in pair], draw)
+    if fig is not None:
+        fig.axes[0].legend(fontsize=8, loc="best")
     return fig

@@ -263,3 +263,93 @@ def population_age_1999_2009(path: Path) -> pd.DataFrame:
             "age65": number(frame, "k_65JaarEnOuder_9", path),
         }
     ).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- standardisation
+DEATHS_AGE_SEX_FILE = "7052_95_overledenen_doodsoorzaak_leeftijd_geslacht_1950_2023.csv"
+KEY_MORTALITY_FILE = "37979ned_overledenen_kerncijfers_1950_2023.csv"
+#: 7052_95 cause columns -> cause (the same groups as 80142ned's, matched by label).
+AGE_SEX_CAUSES = {
+    "TotaalOnderliggendeDoodsoorzaken_1": "all",
+    "TotaalNieuwvormingen_8": "cancer",
+    "TotaalZiektenVanHartEnVaatstelsel_43": "cardiovascular",
+    "TotaalZiektenVanDeAdemhalingsorganen_50": "respiratory",
+}
+SEXES = {"Totaal mannen en vrouwen": "T", "Mannen": "M", "Vrouwen": "V"}
+#: 7052_95's age groups (completed age at death) with their lower bound in years.
+AGE_GROUPS = {"0 jaar": 0, "1 tot 5 jaar": 1}
+AGE_GROUPS |= {f"{a} tot {a + 5} jaar": a for a in range(5, 95, 5)} | {"95 jaar of ouder": 95}
+#: 80860ned's five age groups (residents on 1 January, both sexes) with their bounds.
+AGE_GROUPS_80860 = {
+    "k_0Tot15Jaar_5": ("0-14", 0, 15),
+    "k_15Tot25Jaar_6": ("15-24", 15, 25),
+    "k_25Tot45Jaar_7": ("25-44", 25, 45),
+    "k_45Tot65Jaar_8": ("45-64", 45, 65),
+    "k_65JaarEnOuder_9": ("65+", 65, 999),
+}
+
+
+def _mapped(frame: pd.DataFrame, column: str, allowed: dict, path: Path) -> pd.Series:
+    bad = ~frame[column].isin(list(allowed))
+    if bad.any():
+        line = int(bad.to_numpy().nonzero()[0][0]) + 2
+        raise DataError(
+            f"{path}: line {line}: column {column}: unexpected value {frame[column][bad].iloc[0]!r}"
+        )
+    return frame[column].map(allowed)
+
+
+def deaths_by_age_sex(path: Path) -> pd.DataFrame:
+    """7052_95 (national): year, sex (T/M/V), age (group label), cause, deaths, pop (the
+    group's mean population), one row per cause; the 'all ages' rows are dropped."""
+    frame = read_statline(
+        path, ["Geslacht", "Leeftijd", "Perioden", "GemiddeldeBevolking_96", *AGE_SEX_CAUSES]
+    )
+    frame = frame[frame["Leeftijd"] != "Totaal alle leeftijden"].reset_index(drop=True)
+    _mapped(frame, "Leeftijd", AGE_GROUPS, path)  # every label known
+    base = pd.DataFrame(
+        {
+            "year": _year(frame, "Perioden", path, r"\d{4}(JJ00)?"),
+            "sex": _mapped(frame, "Geslacht", SEXES, path),
+            "age": frame["Leeftijd"],
+            "pop": number(frame, "GemiddeldeBevolking_96", path),
+        }
+    )
+    parts = [
+        base.assign(cause=cause, deaths=number(frame, column, path))
+        for column, cause in AGE_SEX_CAUSES.items()
+    ]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["year", "sex", "age", "cause", "deaths", "pop"]]
+
+
+def key_mortality(path: Path) -> pd.DataFrame:
+    """37979ned (national): year, sex (T/M/V), deaths, crude and standardised mortality per
+    1,000 (CBS's standard: the mean population of 1990 by age and sex)."""
+    cols = ["Geslacht", "Perioden", "Overledenen_1", "OverledenenRelatief_2"]
+    frame = read_statline(path, [*cols, "OverledenenGestandaardiseerd_3"])
+    return pd.DataFrame(
+        {
+            "year": _year(frame, "Perioden", path, r"\d{4}(JJ00)?"),
+            "sex": _mapped(frame, "Geslacht", SEXES, path),
+            "deaths": number(frame, "Overledenen_1", path),
+            "crude_per_1000": number(frame, "OverledenenRelatief_2", path),
+            "standardised_per_1000": number(frame, "OverledenenGestandaardiseerd_3", path),
+        }
+    )
+
+
+def population_age_groups(path: Path) -> pd.DataFrame:
+    """80860ned, 1999-2009 (2009 boundaries): code, year and residents on 1 January in the
+    five age groups of :data:`AGE_GROUPS_80860` (both sexes; counts rounded to tens)."""
+    frame = read_statline(path, ["Perioden", "RegiocodeKoppelvariabele_1", *AGE_GROUPS_80860])
+    frame = frame[frame["RegiocodeKoppelvariabele_1"].str.startswith("GM")]
+    out = pd.DataFrame(
+        {
+            "code": frame["RegiocodeKoppelvariabele_1"],
+            "year": _year(frame, "Perioden", path, r"\d{4}"),
+        }
+    )
+    for column, (label, _, _) in AGE_GROUPS_80860.items():
+        out[label] = number(frame, column, path)
+    return out.reset_index(drop=True)
