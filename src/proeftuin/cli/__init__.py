@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd, synth_cmd
 from proeftuin.core import settings
-from proeftuin.core.errors import ProeftuinError
+from proeftuin.core.errors import ProeftuinError, disk_error
 
 
 class _Group(TyperGroup):
@@ -25,9 +25,18 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except ProeftuinError as exc:
-            text = Text(f"{exc.kind}: ", style="bold red") + Text(str(exc))
-            Console(stderr=True, soft_wrap=True).print(text, highlight=False)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(exc)
+        except OSError as exc:  # a full or read-only disk, a folder not ours: one line too
+            error = disk_error(exc)
+            if error is None:
+                raise
+            _fail(error)
+
+
+def _fail(exc: ProeftuinError) -> None:
+    text = Text(f"{exc.kind}: ", style="bold red") + Text(str(exc))
+    Console(stderr=True, soft_wrap=True).print(text, highlight=False)
+    raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

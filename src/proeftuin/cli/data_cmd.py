@@ -27,10 +27,16 @@ def data(mirror: MirrorOption = None, force: ForceOption = False) -> None:
     """Acquire every source, verify checksums, and build the harmonised panel."""
     from rich.console import Console
 
+    from proeftuin.core.errors import PipelineError
     from proeftuin.data.panel import build_panel
+    from proeftuin.pipeline.guard import RunInProgress, RunLock
 
     console = Console()
-    build = build_panel(mirror, force=force, progress=True)  # errors: one line (cli._Group)
+    try:  # never rebuild the panel under a running `run` (or another `data`)
+        with RunLock():
+            build = build_panel(mirror, force=force, progress=True)  # errors: one line
+    except RunInProgress as exc:
+        raise PipelineError(str(exc)) from None
     if not build.rebuilt:  # one line: a no-op says so and nothing more
         console.print(
             f"[green]panel up to date:[/] {build.panel_path} "

@@ -24,21 +24,26 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Long-format CSV file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (default).")]
 
 
-def _read(path: Path, sep: str = ",") -> pd.DataFrame:
-    """The CSV at ``path``; a missing, unreadable or wrongly separated file ends in one line."""
+def _read(path: Path, sep: str | None = None) -> pd.DataFrame:
+    """The CSV at ``path``; a missing, unreadable or wrongly separated file ends in one line.
+    ``sep``: the command's ``--sep`` (``None``: it has none, the file must use commas)."""
     import pandas as pd
 
+    if sep is not None and len(sep) != 1:
+        _fail(f"--sep {sep!r}: give one character, e.g. --sep ';'")
     if not path.is_file():
         _fail(f"data file not found: {path}")
     try:
-        frame = pd.read_csv(path, sep=sep)
+        frame = pd.read_csv(path, sep=sep or ",")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}")
         raise AssertionError from exc  # unreachable: _fail exits
     if len(frame.columns) == 1:
-        other = next((c for c in ";\t|," if c != sep and c in str(frame.columns[0])), None)
+        used = sep or ","
+        other = next((c for c in ";\t|," if c != used and c in str(frame.columns[0])), None)
         if other:
-            _fail(f"{path} has one column; it looks {other!r}-separated: pass --sep {other!r}")
+            fix = f"pass --sep {other!r}" if sep is not None else "save it comma-separated"
+            _fail(f"{path} has one column; it looks {other!r}-separated: {fix}")
     return frame
 
 
@@ -197,4 +202,11 @@ def its(
     except DesignError as exc:
         _fail(str(exc))
         return
-    _emit(result.to_dict())
+    from proeftuin.designs.its import MIN_PRE_YEARS
+
+    payload = result.to_dict()
+    n_pre = (payload.get("diagnostics") or {}).get("n_pre")
+    if isinstance(n_pre, int) and n_pre < MIN_PRE_YEARS:  # the notebooks' rule, kept here too
+        _fail(f"{n_pre} pre-period points before {start}: a trend needs at least "
+              f"{MIN_PRE_YEARS} (fewer leave too few degrees of freedom to trust)")  # fmt: skip
+    _emit(payload)

@@ -10,6 +10,7 @@ raise these errors.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -76,3 +77,32 @@ class QuartoRequiredError(ProeftuinError, RuntimeError):
     """Quarto is required (``REQUIRE_QUARTO=1``) but was not found."""
 
     exit_code = 1
+
+
+class DiskError(ProeftuinError, OSError):
+    """A file could not be written: the disk is full, read-only or not ours to write."""
+
+    kind = "disk error"
+    exit_code = 1
+
+
+#: What to do about each disk or permission error a run or a report can meet.
+DISK_ADVICE = {
+    errno.ENOSPC: "free disk space (or set PROEFTUIN_ROOT to a copy on another disk), then "
+    "run again; finished results were kept",
+    errno.EDQUOT: "free space within your disk quota, then run again; finished results were kept",
+    errno.EROFS: "the file system is read-only: set PROEFTUIN_ROOT to a writable copy of the "
+    "project, then run again",
+    errno.EACCES: "make it writable (or set PROEFTUIN_ROOT to a writable copy), then run again",
+    errno.EPERM: "make it writable (or set PROEFTUIN_ROOT to a writable copy), then run again",
+}
+
+
+def disk_error(exc: OSError) -> DiskError | None:
+    """The one-line error for a disk or permission error (``None`` for any other OSError)."""
+    advice = DISK_ADVICE.get(exc.errno or 0)
+    if advice is None:
+        return None
+    what = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "error")
+    return DiskError(f"cannot write{what}: {reason.lower()}; {advice}")

@@ -22,14 +22,26 @@ from proeftuin.core.jsonable import json_safe
 __all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "json_safe", "write_table"]
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` gives a new file (0666 less the umask), read once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it into place
+    with the mode any other new file gets (``mkstemp`` makes it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -99,7 +99,37 @@ def source_checksums(manifest: Path | None = None) -> dict[str, str]:
     manifest = manifest or settings.processed_dir() / "manifest.json"
     if not manifest.is_file():
         raise DataError(f"{manifest}: manifest not found (run `proeftuin data`)")
-    return dict(json.loads(manifest.read_text(encoding="utf-8"))["sources"])
+    try:
+        return dict(json.loads(manifest.read_text(encoding="utf-8"))["sources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(
+            f"{manifest}: unreadable or incomplete build manifest: run `proeftuin data`"
+        ) from None
+
+
+#: The built files a notebook reads (``data.processed``): their own hashes enter every site
+#: task's cache key, so a panel changed after its build can never pass for the built one.
+PROCESSED_INPUTS = ("panel.parquet", "covariates.parquet")
+
+
+def processed_hashes() -> dict[str, str]:
+    """SHA-256 of each built file the notebooks read, as ``processed/<name>`` (missing files
+    as ``missing``); hashed once per file version (path, size, modification time)."""
+    folder = settings.processed_dir()
+    return {f"processed/{name}": _file_hash(folder / name) for name in PROCESSED_INPUTS}
+
+
+def _file_hash(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    return _hash_version(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+@cache
+def _hash_version(path: Path, size: int, mtime_ns: int, inode: int) -> str:
+    return sha256_file(path)
 
 
 def lock_hash() -> str:

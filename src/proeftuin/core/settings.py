@@ -33,6 +33,13 @@ def resolve_environment() -> dict[str, str]:
         value = os.environ.get(name)
         if value:
             os.environ[name] = str(Path(value).expanduser().resolve())
+    root = os.environ.get(ROOT_ENV)
+    if root and not Path(root).is_dir():
+        from proeftuin.core.errors import DataError
+
+        raise DataError(
+            f"{ROOT_ENV}={root}: no such folder; set it to the project folder, or unset it"
+        )
     return environment()
 
 

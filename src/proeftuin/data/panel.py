@@ -418,7 +418,11 @@ def build_panel(
     fingerprint = _code_fingerprint()
     manifest_path = out / "manifest.json"
     if not force and all((out / f).is_file() for f in FILES):
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        try:  # an unreadable manifest (truncated, edited) means: build again
+            old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        old = old if isinstance(old, dict) else {}
         built = sha256_files(out, FILES[:-1])  # not truncated or edited since the build
         now = {"sources": sums, "code_fingerprint": fingerprint, "outputs": built}
         if all(old.get(k) == v for k, v in now.items()):

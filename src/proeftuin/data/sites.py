@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -18,6 +17,8 @@ from pydantic import (
 
 from proeftuin.core import settings
 from proeftuin.core.errors import DataError
+from proeftuin.core.ids import id_problem
+from proeftuin.core.yamlfile import read_yaml
 
 if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
     import pandas as pd
@@ -156,19 +157,14 @@ def load_registry(path: Path | None = None, known_codes: set[str] | None = None)
     """Read and validate the registry; codes are checked against the 2023 CBS municipality
     list (:func:`_curated_codes`) or against ``known_codes`` when given."""
     path = path or settings.sites_dir() / REGISTRY_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        raise DataError(
-            f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
+    raw = read_yaml(path) or {}  # size, aliases, duplicate keys, encoding: one line
     sites = raw.get("sites") if isinstance(raw, dict) else None
     if not isinstance(sites, dict):
         raise DataError(f"{path}: key 'sites': expected a mapping of site id to site")
     parsed = {}
     for key, value in sites.items():
+        if problem := id_problem(key, reserved=True):
+            raise DataError(f"{path}: site id {problem}")
         if not isinstance(value, dict):
             raise DataError(f"{path}: site {key}: expected a mapping of facts")
         try:
@@ -176,7 +172,7 @@ def load_registry(path: Path | None = None, known_codes: set[str] | None = None)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"]) or "entry"
-            message = err["msg"].removeprefix("Value error, ")
+            message = " ".join(err["msg"].removeprefix("Value error, ").split())[:200]
             raise DataError(f"{path}: site {key}: {loc}: {message}") from None
     registry = Registry(sites=parsed)
     validate_registry(

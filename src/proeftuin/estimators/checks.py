@@ -42,6 +42,10 @@ def require_numeric(data: pd.DataFrame, column: str, role: str) -> pd.Series:
     return _finite(converted.astype(float), column, role)
 
 
+#: Larger values overflow the estimators' sums of squares (1e308 squared is infinite).
+MAX_ABS = 1e150
+
+
 def _finite(values: pd.Series, column: str, role: str) -> pd.Series:
     infinite = values[np.isinf(values.to_numpy())]
     if len(infinite):
@@ -49,7 +53,23 @@ def _finite(values: pd.Series, column: str, role: str) -> pd.Series:
             f"{role} column '{column}' has {len(infinite)} infinite values (e.g. "
             f"{infinite.iloc[0]} in row {infinite.index[0]}): remove or recode them"
         )
+    huge = values[values.abs() > MAX_ABS]
+    if len(huge):
+        raise DesignError(
+            f"{role} column '{column}' has {len(huge)} values beyond ±{MAX_ABS:g} (e.g. "
+            f"{huge.iloc[0]:g} in row {huge.index[0]}), too large to estimate with: rescale it"
+        )
     return values
+
+
+def require_varying(values: pd.Series, column: str) -> None:
+    """Fail when the outcome takes one value only: no estimator can say anything then
+    (a standard error of 0 and an interval [0, 0] are not a result)."""
+    present = values.dropna()
+    if len(present) and present.nunique() == 1:
+        raise DesignError(
+            f"outcome column '{column}' is {present.iloc[0]:g} in every row: nothing to estimate"
+        )
 
 
 def require_unique_rows(data: pd.DataFrame, keys: list[str]) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin.core import provenance
+from proeftuin.core.errors import DataError
+from proeftuin.core.ids import file_in
 from proeftuin.pipeline.plan import Task
 
 EXECUTED = "<executed notebook>"
@@ -31,15 +33,20 @@ def task_key_parts(task: Task, dependencies: dict[str, str] | None = None) -> di
 def _input_checksums(task: Task, dependencies: dict[str, str]) -> dict[str, str]:
     if task.depends_on:  # the synthesis depends on the finished site results
         return {name: dependencies.get(name, "missing") for name in task.depends_on}
-    return {**provenance.source_checksums(), **provenance.curated_data_hashes()}
+    return {
+        **provenance.source_checksums(),
+        **provenance.curated_data_hashes(),
+        **provenance.processed_hashes(),  # the panel itself, not only its sources
+    }
 
 
 def read_record(path: Path) -> dict[str, Any]:
     """A provenance record, or ``{}`` when missing or unreadable."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return record if isinstance(record, dict) else {}
 
 
 def is_current(task: Task, key: str) -> bool:
@@ -49,11 +56,17 @@ def is_current(task: Task, key: str) -> bool:
     if record.get("status") != "ok" or record.get("key") != key:
         return False
     recorded = record.get("output_sha256", {})
-    return bool(recorded) and all(
-        path.is_file() and provenance.sha256_file(path) == digest
-        for path, digest in ((output_path(task, name), d) for name, d in recorded.items())
+    try:
+        paths = {output_path(task, name): d for name, d in dict(recorded).items()}
+    except (DataError, TypeError, ValueError):  # a record naming files elsewhere: not ours
+        return False
+    return bool(paths) and all(
+        path.is_file() and provenance.sha256_file(path) == digest for path, digest in paths.items()
     )
 
 
 def output_path(task: Task, name: str) -> Path:
-    return task.executed_path if name == EXECUTED else task.results_dir / name
+    """The file an output name of a record stands for: a plain file name in the task's
+    results folder (``core.ids.file_in``: a record is input, it must not name files
+    elsewhere), or the executed notebook."""
+    return task.executed_path if name == EXECUTED else file_in(task.results_dir, name)

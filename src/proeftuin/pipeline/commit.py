@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin.core import provenance, settings
+from proeftuin.core.errors import DataError
 from proeftuin.core.fileio import atomic_write_json
 from proeftuin.pipeline import results
 from proeftuin.pipeline.cache import EXECUTED, output_path, read_record
@@ -128,9 +129,15 @@ def commit(attempt: Attempt, outcome: dict[str, Any]) -> TaskResult:
 
 
 def _remove_previous_outputs(task: Task) -> None:
+    """Remove what the task's last record lists; a name that is not a plain file in the
+    task's results folder (an edited or copied record) is left alone, never followed."""
     record = read_record(task.provenance_path)
-    for name in record.get("outputs", []):
-        (task.results_dir / name).unlink(missing_ok=True)
+    names = record.get("outputs", [])
+    for name in names if isinstance(names, list) else []:
+        try:
+            output_path(task, name).unlink(missing_ok=True)
+        except DataError:
+            continue
     task.provenance_path.unlink(missing_ok=True)
     task.executed_path.unlink(missing_ok=True)
 

@@ -11,14 +11,15 @@ which direction is better, and whether (and why not) it is comparable over time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proeftuin.core import settings
-from proeftuin.core.errors import DataError
+from proeftuin.core.errors import DataError, ResultsError
 from proeftuin.core.fileio import atomic_write_text
 
 if TYPE_CHECKING:
@@ -103,6 +104,22 @@ class Facts(_Fact):
     def site_names(self) -> dict[str, str]:
         """Site id -> name, for figures that label sites by name."""
         return {s.id: s.name for s in self.sites}
+
+    def escaped(self, escape: Callable[[str], str]) -> Facts:
+        """The snapshot with every free text (names, insurers, sources, labels, units)
+        passed through ``escape`` (``core.escape``: what a registry or the catalogue says
+        must read as text where it becomes Markdown or HTML)."""
+        sites = [s.model_copy(update={
+            "name": escape(s.name), "lead_insurer": escape(s.lead_insurer),
+            "sources": {escape(k): escape(v) for k, v in s.sources.items()},
+            "municipalities": [m.model_copy(update={"name": escape(m.name)})
+                               for m in s.municipalities],
+            "coverage": s.coverage.model_copy(update={"basis": escape(s.coverage.basis)}),
+        }) for s in self.sites]  # fmt: skip
+        texts = ("label", "label_nl", "unit", "description", "comparability")
+        outcomes = [o.model_copy(update={k: escape(getattr(o, k)) for k in texts})
+                    for o in self.outcomes]  # fmt: skip
+        return self.model_copy(update={"sites": sites, "outcomes": outcomes})
 
 
 def facts_path() -> Path:
@@ -193,4 +210,26 @@ def read_facts(path: Path | None = None) -> Facts:
     path = path or facts_path()
     if not path.is_file():
         return Facts()
-    return Facts.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        return Facts.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError, ValueError) as exc:
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise ResultsError(
+            f"{path}: unreadable facts snapshot ({reason[:100]}): rerun `proeftuin run`"
+        ) from None
+
+
+def facts_problem(tasks: list[Any]) -> str | None:
+    """Why the facts snapshot cannot serve a report of these tasks (manifest entries): it is
+    missing, unreadable or lacks a site they ran for; ``None`` when it serves."""
+    path = facts_path()
+    if not path.is_file():
+        return f"no facts snapshot at {path}: the site pages need it; rerun `proeftuin run`"
+    try:
+        known = {s.id for s in read_facts(path).sites}
+    except ResultsError as exc:
+        return str(exc)
+    missing = sorted({t.site for t in tasks if t.site and t.site not in known})
+    if missing:
+        return f"{path}: no facts for sites {', '.join(missing)}: rerun `proeftuin run`"
+    return None

@@ -1,8 +1,10 @@
 """One run at a time, interrupts that keep finished work, and no leftovers.
 
-* :class:`RunLock`: ``reports/results/.run.lock`` holds the running pid under an exclusive
-  ``flock``; a second run is refused with that pid. The kernel drops the lock when its
-  holder dies, so a stale lock (dead pid) is simply taken over.
+* :class:`RunLock`: an exclusive ``flock`` on the project folder itself (which no
+  ``make clean`` can delete; a lock file deleted mid-run let a second run start), with the
+  running pid in ``reports/results/.run.lock``; a second run, or ``proeftuin data``, is
+  refused with that pid. The kernel drops the lock when its holder dies, so a stale lock
+  (dead pid) is simply taken over.
 * :class:`InterruptGuard`: the first SIGINT asks the run to stop (it commits what finished
   and stops the rest); a second one raises ``KeyboardInterrupt`` at once.
 * :func:`clear_stale`: staging folders and hidden partial notebooks of earlier runs that
@@ -41,19 +43,25 @@ class RunLock:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or results.lock_path()
         self._fd: int | None = None
+        self._folder: int | None = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        folder = os.open(settings.project_root(), os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise RunInProgress(pid) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+            os.close(folder)
+            raise RunInProgress(_pid_in(self.path)) from None
+        self._folder = folder
+        try:  # the pid, for the message a second run prints
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, f"{os.getpid()}\n".encode())
+        except OSError:  # a read-only reports/: the folder lock alone (`data` needs no more)
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd = None
         return self
 
     def __exit__(
@@ -64,14 +72,17 @@ class RunLock:
     ) -> None:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        if self._folder is not None:
+            fcntl.flock(self._folder, fcntl.LOCK_UN)
+            os.close(self._folder)
+            self._folder = None
 
 
-def _read_pid(fd: int) -> int | None:
+def _pid_in(path: Path) -> int | None:
     try:
-        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+        return int(path.read_text(encoding="utf-8")[:32].strip() or 0) or None
     except (OSError, ValueError):
         return None
 

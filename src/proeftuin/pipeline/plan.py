@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from proeftuin.core import settings
-from proeftuin.core.errors import PlanError
+from proeftuin.core.errors import DataError, PlanError
+from proeftuin.core.ids import id_problem, shown
+from proeftuin.core.yamlfile import read_yaml
 from proeftuin.pipeline import results
 
 SYNTHESIS = "synthesis"
@@ -256,9 +257,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise PlanError(path, ["file not found"])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PlanError(path, [f"not valid YAML: {exc}"]) from None
+        raw = read_yaml(path)
+    except DataError as exc:
+        raise PlanError(path, [str(exc).removeprefix(f"{path}: ")]) from None
     if not isinstance(raw, dict):
         raise PlanError(path, ["the plan must be a mapping of keys (periods, outcomes, ...)"])
     return raw
@@ -272,7 +273,7 @@ def _describe(err: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         renamed = RENAMED_KEYS.get(key)
         return f"{key}: unknown key" + (f" (now called '{renamed}')" if renamed else "")
-    return f"{key}: {err['msg']} (got {err.get('input')!r})"
+    return f"{key}: {err['msg']} (got {shown(err.get('input'))})"
 
 
 def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
@@ -285,7 +286,7 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
         known = load_registry().sites
     except (OSError, DataError) as exc:
         return [f"sites: the Pioneer-site registry cannot be read: {exc}"], {}
-    problems: list[str] = []
+    problems = _names(spec)
     data_first = min(o.first_year for o in OUTCOMES.values())
     data_last = max(o.last_year for o in OUTCOMES.values())
     for key, value in (
@@ -301,6 +302,8 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
     problems += _outcome_periods(spec, OUTCOMES)
     start_years: dict[str, int] = {}
     for site, overrides in spec.sites.items():
+        if id_problem(site, reserved=True):
+            continue  # said by _names
         if site not in known:
             problems += _unknown_names("sites", [site], known)
             continue
@@ -331,6 +334,19 @@ def _check_against_facts(spec: PlanFile) -> tuple[list[str], dict[str, int]]:
         if notebook not in spec.designs:
             problems.append(f"pooled_design.{outcome}: {design} needs {notebook!r} under designs")
     return problems, start_years
+
+
+def _names(spec: PlanFile) -> list[str]:
+    """Site ids and design names are ids (``core.ids``: they become folders and files);
+    nothing is listed twice (a design twice would run twice)."""
+    problems = [f"sites: {p}" for s in spec.sites if (p := id_problem(s, reserved=True))]
+    problems += [f"designs: {p}" for d in spec.designs if (p := id_problem(d))]
+    lists = [("outcomes", spec.outcomes), ("designs", spec.designs)]
+    lists += [(f"sites.{s}.outcomes", o.outcomes or []) for s, o in spec.sites.items()]
+    for key, names in lists:
+        twice = sorted({n for n in names if names.count(n) > 1})
+        problems += [f"{key}: {shown(n)} is listed more than once" for n in twice]
+    return problems
 
 
 def _outcome_periods(spec: PlanFile, known: dict[str, Any]) -> list[str]:
@@ -372,5 +388,5 @@ def _unknown_names(key: str, names: list[str], known: dict[str, Any]) -> list[st
         close = difflib.get_close_matches(name, list(known), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         allowed = ", ".join(sorted(known))
-        problems.append(f"{key}: unknown name {name!r}{hint} (allowed: {allowed})")
+        problems.append(f"{key}: unknown name {shown(name)}{hint} (allowed: {allowed})")
     return problems

@@ -40,11 +40,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from proeftuin.core import settings
-from proeftuin.core.errors import ResultsError
+from proeftuin.core.errors import DataError, ResultsError
 from proeftuin.core.fileio import atomic_write_text
+from proeftuin.core.ids import check_id, id_problem, inside, shown
+from proeftuin.core.provenance import sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -66,18 +68,21 @@ class ManifestError(ResultsError):
 
 def results_dir(folder: str = "", subset: str | None = None) -> Path:
     """``reports/results`` (or a subset run's folder in it), or one task folder in it."""
-    base = settings.results_dir()
-    if subset:
-        base = base / SUBSETS_NAME / subset
-    return base / folder if folder else base
+    return _folder(settings.results_dir(), folder, subset)
 
 
 def executed_dir(folder: str = "", subset: str | None = None) -> Path:
     """``reports/executed`` (or a subset run's folder in it), or one task folder in it."""
-    base = settings.executed_dir()
-    if subset:
-        base = base / SUBSETS_NAME / subset
-    return base / folder if folder else base
+    return _folder(settings.executed_dir(), folder, subset)
+
+
+def _folder(base: Path, folder: str, subset: str | None) -> Path:
+    """``base[/subsets/<subset>][/<folder>]``: the folder an id (``core.ids``), the whole
+    inside ``base`` (nothing from a file writes or deletes elsewhere)."""
+    parts = [SUBSETS_NAME, subset] if subset else []
+    if folder:
+        parts.append(check_id(folder, "task folder"))
+    return inside(base, *parts) if parts else base
 
 
 def manifest_path(subset: str | None = None) -> Path:
@@ -136,6 +141,21 @@ class TaskEntry(_Model):
     error: TaskError | None = None
     note: str | None = None
     duration_s: float = 0.0
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        folder, _, notebook = value.partition("/")
+        if problem := id_problem(folder) or id_problem(notebook):
+            raise ValueError(f"task name: {problem}")
+        return value
+
+    @field_validator("site", "notebook")
+    @classmethod
+    def _ids(cls, value: str | None) -> str | None:
+        if value is not None and (problem := id_problem(value)):
+            raise ValueError(problem)
+        return value
 
     @property
     def succeeded(self) -> bool:
@@ -220,9 +240,46 @@ def read_manifest(path: Path | None = None) -> Manifest:
 
 
 def results_problems(plan_hash: str | None = None) -> list[str]:
-    """Why the results folder is not a complete run of the plan (empty when it is)."""
+    """Why the results folder is not a complete run of the plan (empty when it is): the
+    manifest's own problems, then every file that is not what the manifest recorded."""
     try:
         manifest = read_manifest()
     except ManifestError as exc:
         return [str(exc)]
-    return manifest.problems(plan_hash)
+    return manifest.problems(plan_hash) + file_problems(manifest)
+
+
+def file_problems(manifest: Manifest) -> list[str]:
+    """Results on disk that are not what the run recorded (one line each): per task that
+    succeeded, an output missing or changed (its SHA-256 differs), a provenance record
+    missing, unreadable or of another run; and a facts snapshot missing or unreadable.
+    Results are trusted only when every file is the one the manifest names."""
+    from proeftuin.pipeline.facts import facts_problem
+
+    root, rerun = settings.project_root(), "rerun `proeftuin run`"
+    found = []
+    for task in (t for t in manifest.tasks if t.succeeded):
+        for output in task.outputs:
+            try:
+                if not output.path.startswith("reports/"):
+                    raise DataError(output.path)
+                path = inside(root / "reports", output.path.removeprefix("reports/"))
+            except DataError:
+                found.append(f"{task.name}: output {shown(output.path)} is not in reports/")
+                continue
+            if not path.is_file():
+                found.append(f"{task.name}: {output.path} is missing: {rerun}")
+            elif sha256_file(path) != output.sha256:
+                found.append(f"{task.name}: {output.path} changed since the run: {rerun}")
+        folder, _, notebook = task.name.partition("/")
+        record = results_dir(folder, manifest.subset) / f"{notebook}.provenance.json"
+        try:
+            key = json.loads(record.read_text(encoding="utf-8")).get("key")
+        except (OSError, ValueError, AttributeError):
+            key = None
+        if key != task.key:
+            found.append(f"{task.name}: {relative(record)} is missing, unreadable or of "
+                         f"another run: {rerun}")  # fmt: skip
+    if manifest.subset is None and (problem := facts_problem(manifest.tasks)):
+        found.append(problem)
+    return found

@@ -100,9 +100,13 @@ def run_plan(
 
 
 def _check_ready(tasks: list[Task]) -> None:
+    """The built panel and its manifest are there and readable (else one line, before the
+    lock and the manifest are touched)."""
     panel = settings.processed_dir() / "panel.parquet"
-    if any(not t.depends_on for t in tasks) and not panel.is_file():
-        raise PipelineError(f"no panel at {panel}: run `proeftuin data` first")
+    if any(not t.depends_on for t in tasks):
+        if not panel.is_file():
+            raise PipelineError(f"no panel at {panel}: run `proeftuin data` first")
+        provenance.source_checksums()  # a DataError naming the manifest and what to do
 
 
 def _run(
@@ -173,6 +177,9 @@ def longest_first(
 
 
 def _cached(task: Task, key: str) -> TaskResult:
+    """A current task: its record's outputs; a failed copy of an earlier attempt goes (the
+    results on disk are the good ones)."""
+    task.executed_path.with_name(f"{task.notebook}.failed.ipynb").unlink(missing_ok=True)
     record = read_record(task.provenance_path)
     result = TaskResult(task.name, task.folder, task.notebook, "cached", 0.0, key)
     result.executed_path = str(task.executed_path)

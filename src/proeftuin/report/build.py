@@ -30,7 +30,7 @@ from proeftuin.core.errors import QuartoRequiredError
 from proeftuin.report import inputs
 from proeftuin.report import pages as pg
 from proeftuin.report.estimates import render, word
-from proeftuin.report.inputs import notebook_labels, site_name
+from proeftuin.report.inputs import notebook_labels
 
 LABEL_DEF_RE = re.compile(r"\{#((?:fig|tbl|sec|eq)-[\w-]+)")
 XREF_RE = re.compile(r"(?<![\w@])@((?:fig|tbl|sec|eq)-[\w-]*\w)")
@@ -215,6 +215,7 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     from nbconvert import HTMLExporter  # self-contained pages, no third-party scripts
+    from nbformat import ValidationError as NbformatError
 
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             template_file=str(inputs.reports_dir("templates", "preview.html.j2")),
@@ -229,14 +230,15 @@ def write_previews(warning: str = "", no_quarto: bool = True) -> Path:
             page = exporter.from_filename(str(notebook))[0]  # without internal staging paths:
             page = re.sub(r"<pre>[^<]*/\.staging/[^<]*</pre>", "<pre>(results written)</pre>", page)
             (out / href).write_text(page, encoding="utf-8")
-        except FileNotFoundError:  # replaced by a run in progress: leave it out
-            continue
+        except (OSError, ValueError, NbformatError):  # being replaced by a run, or truncated
+            continue  # (`report` says so: its SHA-256 is not the manifest's)
         title = word("notebooks", notebook.stem)
         notebooks.setdefault(notebook.parent.name, []).append((href, title, notebook.name))
     html = {p.stem: preview_html(p.read_text("utf-8")) for part in ("_generated", "sites")
             for p in inputs.reports_dir(part).glob("*.*md")}  # fmt: skip
     sites = sorted(set(notebooks) - set(inputs.GLOBAL_FOLDERS) | set(inputs.sites()))
-    shown = [(s, site_name(s), site_name(s), html.get(s, "")) for s in sites]  # fmt: skip
+    names = inputs.read_facts().site_names()  # as written: the template escapes them for HTML
+    shown = [(s, names.get(s, s), names.get(s, s), html.get(s, "")) for s in sites]  # fmt: skip
     index = out / "index.html"
     index.write_text(render("previews.html.j2", forward=False, warning=warning, html=html,
                             no_quarto=no_quarto, notebooks=notebooks, sites=shown))  # fmt: skip

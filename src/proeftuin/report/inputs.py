@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from proeftuin.core import settings
+from proeftuin.core.escape import markdown_text
 from proeftuin.pipeline import results as run_manifest
 from proeftuin.pipeline.facts import Facts, OutcomeFacts, facts_path, read_facts
 from proeftuin.pipeline.results import TaskEntry, executed_dir, results_dir
@@ -41,8 +42,8 @@ def facts() -> Facts:
 
 
 @lru_cache(maxsize=4)
-def _facts(path: Path, stamp: int) -> Facts:
-    return read_facts(path)
+def _facts(path: Path, stamp: int) -> Facts:  # its texts as Markdown text, never markup
+    return read_facts(path).escaped(markdown_text)
 
 
 def sites() -> list[str]:

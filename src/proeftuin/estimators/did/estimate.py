@@ -9,6 +9,7 @@ randomization inference, ``inference.py`` for the bootstrap and CRV1).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -238,12 +239,20 @@ def _run(panel: Panel, opts: RunOptions) -> DidResult:
     )
 
 
+UNAVAILABLE = "not available for method"
+
+
 def _unavailable(name: str, method: str) -> InferenceResult:
-    return InferenceResult(name, float("nan"), note=f"not available for method '{method}'")
+    return InferenceResult(name, float("nan"), note=f"{UNAVAILABLE} '{method}'")
 
 
 def _ri_diag(dropped: int | None) -> dict:
     return {} if dropped is None else {"ri_dropped_draws": dropped}
+
+
+def _has_interval(result: InferenceResult) -> bool:
+    bounds = (result.ci_low, result.ci_high)
+    return all(b is not None and math.isfinite(b) for b in bounds)
 
 
 def _headline(
@@ -256,13 +265,18 @@ def _headline(
 ) -> DidResult:
     """The interval of the first method not flagged unreliable; its SE, or the analytic one.
 
-    When every requested method is flagged, CRV1 (shown, flagged) is the fallback; a wild
+    A method not available for the estimator never heads it, and one with an interval
+    heads before one without (RI of ``cs`` gives none). When every requested method
+    is flagged, CRV1 (shown, flagged) is the fallback; a wild
     bootstrap flagged with too few treated clusters never heads the result: with only such
     methods the headline is the estimate with the analytic SE and no interval.
     """
-    trusted = [r for r in results.values() if not inf.is_unreliable(r.note)]
-    fallback = [r for r in results.values() if not r.method.startswith("wild")]
-    first = (trusted or fallback or [None])[0]
+    available = [r for r in results.values() if not (r.note or "").startswith(UNAVAILABLE)]
+    trusted = [r for r in available if not inf.is_unreliable(r.note)]
+    fallback = [r for r in available if not r.method.startswith("wild")]
+    ranked = [*trusted, *fallback]
+    with_interval = [r for r in ranked if _has_interval(r)]
+    first = (with_interval or ranked or [None])[0]
     if first is None:
         return DidResult(
             est, se, None, None, results, method=method, headline_method=None, **counts, **extra

@@ -19,6 +19,7 @@ from proeftuin.estimators.checks import (
     require_columns,
     require_numeric,
     require_unique_rows,
+    require_varying,
 )
 from proeftuin.estimators.inference import methods as inf
 from proeftuin.estimators.results import InferenceResult
@@ -141,6 +142,7 @@ def prepare_panel(
         {"unit": data[unit].to_numpy(), "time": require_numeric(data, time, "time").to_numpy()}
     )
     df["y"] = require_numeric(data, outcome, "outcome").to_numpy()
+    require_varying(df["y"], outcome)
     df["cl"] = data[cluster if cluster else unit].to_numpy()
     df["w"] = require_numeric(data, weights, "weights").to_numpy() if weights else 1.0
     for i, c in enumerate(covariates):

@@ -22,6 +22,7 @@ from proeftuin.estimators.checks import (
     require_columns,
     require_numeric,
     require_unique_rows,
+    require_varying,
 )
 from proeftuin.estimators.synth.weights import OPTIONS, BatchFit, estimate_batch
 
@@ -94,6 +95,7 @@ def prepare_synth_panel(
     )
     if df["unit"].isna().any() or df["time"].isna().any():
         raise DesignError(f"unit column '{unit}' or time column '{time}' has missing values")
+    require_varying(df["y"], outcome)
     wide = df.pivot(index="unit", columns="time", values="y").sort_index(axis=1)
     if wide.isna().any().any():
         present = df.groupby("unit")["time"].nunique()
