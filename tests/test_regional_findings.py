@@ -41,7 +41,10 @@ def test_the_statement_quotes_the_files_and_the_verdict_follows_the_intervals(tm
     _write(tmp_path)
     numbers = area_numbers(["a", "b"], tmp_path)
     assert set(numbers["site"]) == {"a", "b"}
-    assert verdict(numbers, "a").endswith("but not with the whole area's own linear trend")
+    assert verdict(numbers, "a") == (
+        "holds against controls in their own province only and with a shift shared by the "
+        "whole area, but not with the whole area's own linear trend"
+    )
     assert verdict(numbers, "b") == "holds under every regional check"
     text = statement(numbers, {"a": "Site A", "b": "Site B"}, {"CR39": "Zuid-Limburg"})
     assert text.startswith("In Zuid-Limburg, **Site A** and **Site B** saw")

@@ -73,6 +73,24 @@ def _row(area: str, site: str, check: str, r: pd.Series) -> dict[str, object]:
             "p_value": r.get("p_value")}  # fmt: skip
 
 
+def _largest_parts(sites: Sequence[str], names: Mapping[str, str], root: Path | None) -> str:
+    """' Most of it sits in ...' from the sites' decompositions ('' without any)."""
+    parts = read_site_table(sites, "decomposition", root)
+    if parts.empty:
+        return ""
+    bits = []
+    for site in sites:
+        mine, tops = parts[parts["site"] == site], []
+        for kind, words in (("category", "{} care"), ("age_band", "ages {}")):
+            rows = mine[mine["kind"] == kind]
+            if not rows.empty:
+                top = rows.loc[rows["estimate"].idxmax()]
+                tops.append(f"{words.format(top['part'])} {top['estimate']:+.0f} EUR")
+        if tops:
+            bits.append(f"{names.get(site, site)}: " + ", ".join(tops))
+    return " The largest parts: " + "; ".join(bits) + "." if bits else ""
+
+
 def verdict(numbers: pd.DataFrame, site: str) -> str:
     """Which checks the site's main effect survives (same sign, interval clear of zero)."""
     rows = numbers[numbers["site"] == site].set_index("check")
@@ -88,12 +106,15 @@ def verdict(numbers: pd.DataFrame, site: str) -> str:
     if not lost:
         return "holds under every regional check"
     if not held:
-        return "does not survive any regional check: " + "; ".join(lost)
-    return "holds " + "; ".join(held) + ", but not " + "; ".join(lost)
+        return "holds under none of the regional checks (" + ", ".join(lost) + ")"
+    return "holds " + " and ".join(held) + ", but not " + " nor ".join(lost)
 
 
 def statement(
-    numbers: pd.DataFrame, names: Mapping[str, str], area_names: Mapping[str, str]
+    numbers: pd.DataFrame,
+    names: Mapping[str, str],
+    area_names: Mapping[str, str],
+    root: Path | None = None,
 ) -> str:
     """The paragraph per shared area (empty when no area has two sites)."""
     if numbers.empty:
@@ -125,13 +146,14 @@ def statement(
             for s in sites
             if not (p := rows[(rows["site"] == s) & rows["check"].str.startswith("nearby")]).empty
         )
+        where = _largest_parts(sites, names, root)
         verdicts = "; ".join(
             f"the excess of {names.get(s, s)} {verdict(numbers, s)}" for s in sites
         )
         out.append(
             f"In {area_names.get(area, area)}, {label} saw fixed-basket costs per insured-year "
             f"rise faster than in their controls: {mains} (difference-in-differences, "
-            f"randomization inference). {checks} Nearby untreated municipalities given the "
+            f"randomization inference).{where} {checks} Nearby untreated municipalities given the "
             f"site's start as placebo sites: {placebos or 'none'}. In short, {verdicts}. "
             "The shared-area terms are identified by the area's municipalities outside the "
             "sites, which ran a programme of their own (see the registry's other "
@@ -153,7 +175,7 @@ def write_findings(
     numbers = area_numbers(sites, root)
     cov = load_covariates()
     area_names = dict(zip(cov["corop_region"], cov["corop_name"], strict=False))
-    text = statement(numbers, names, area_names)
+    text = statement(numbers, names, area_names, root)
     folder = Path(results_dir)
     atomic_write_text(folder / FINDINGS_FILE, (text or "No area holds two sites.") + "\n")
     atomic_write_text(folder / "regional_findings.csv", numbers.to_csv(index=False))
