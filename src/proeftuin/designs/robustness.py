@@ -220,6 +220,18 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+#: The checks the site page shows beside the regional models (with the own-province pool).
+REGION_CHECKS = ("initiatives", "contested", "nearby_placebo")
+
+
+def region_checks(table: pd.DataFrame, outcome: str = "cost_basket_std") -> pd.DataFrame:
+    """The rows of ``outcome`` under :data:`REGION_CHECKS` and the own-province pool."""
+    province = (table["check"] == "control_pool") & (table["variant"] == "province")
+    keep = (table["check"].isin(REGION_CHECKS) | province) & (table["outcome"] == outcome)
+    columns = ["check", "variant", "estimate", "ci_low", "ci_high", "p_value", "note"]
+    return table.loc[keep, columns].reset_index(drop=True)
+
+
 def run_checks(
     design: SiteDesign,
     inputs: DesignInputs,

@@ -25,7 +25,6 @@ from proeftuin.report import estimates as est
 from proeftuin.report import inputs
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, to_float
-from proeftuin.report.why import why_section
 
 STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "methods", "data", "reproducibility")
 FIGURES = {"did_site": ("fig-trends", "fig-event-study"), "synthesis": ("fig-forest",),
@@ -130,8 +129,10 @@ def site_page(site: SiteFacts, runs: Runs, *, pdf: bool) -> str:
         "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
         "runs": [t.row() for t in tasks.values()],
         "dilution": est.dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
-        "why_section": why_section(
-            site, figure(site_id, inputs.ROBUSTNESS, "fig-decomposition", **where)),
+        "why_tables": {n: est.generic_table(rows(site_id, f"{n}.csv"), est.words("captions")[n],
+            f"tbl-{site_id}-{n}") for n in ("decomposition", "region_checks", "regional")},
+        "statements": {r["key"]: r["text"] for r in rows(site_id, "statements.csv")},
+        "decomposition_figure": figure(site_id, inputs.ROBUSTNESS, "fig-decomposition", **where),
     }  # fmt: skip
     return est.render("site.qmd.j2", **context, **synth_context(site_id, page_dir, found["synth"]))
 
