@@ -16,6 +16,7 @@ from proeftuin.designs.robustness import (
     NearbyPlacebo,
     OtherInitiatives,
     PlaceboYears,
+    region_checks,
     run_checks,
 )
 
@@ -214,3 +215,19 @@ def test_shared_work_gives_the_rows_of_fitting_everything():
     ).to_csv(index=False)
     # both paths ran: rows led by RI, and rows refitted where RI gave no finite interval
     assert {"interval and p-value: ri", "interval and p-value: crv1"} <= set(shared["note"])
+
+
+def test_region_checks_keep_the_cost_rows_of_the_regional_checks():
+    table = pd.DataFrame(
+        {
+            "check": ["control_pool", "control_pool", "initiatives", "nearby_placebo", "contested"],
+            "variant": ["all", "province", "included", "placebo site C2", "without X"],
+            "outcome": ["cost_basket_std"] * 4 + ["health_good_pct"],
+            "estimate": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    ).reindex(columns=ROBUSTNESS_COLUMNS)
+    rows = region_checks(table)
+    assert list(rows["variant"]) == ["province", "included", "placebo site C2"]
+    assert list(rows.columns) == [
+        "check", "variant", "estimate", "ci_low", "ci_high", "p_value", "note",
+    ]  # fmt: skip
