@@ -70,7 +70,7 @@ def run_decomposition(
     rows = []
     for outcome in outcomes:
         row = best.loc[outcome] if outcome in best.index else None
-        est = _crv1_estimate(table, outcome) if row is None else float(row["estimate"])
+        est = _point_estimate(table, outcome) if row is None else float(row["estimate"])
         rows.append(
             {
                 "site": design.site,
@@ -90,7 +90,7 @@ def run_decomposition(
     return out.assign(share=out["estimate"] / grand if grand else np.nan)
 
 
-def _crv1_estimate(table: pd.DataFrame, outcome: str) -> float:
+def _point_estimate(table: pd.DataFrame, outcome: str) -> float:
     """The point estimate (the same for every method) where no method gave an interval."""
     values = pd.to_numeric(table.loc[table["outcome"] == outcome, "estimate"], errors="coerce")
     return float(values.dropna().iloc[0]) if values.notna().any() else float("nan")
