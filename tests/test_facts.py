@@ -53,3 +53,20 @@ def test_no_snapshot_yet_reads_as_empty(tmp_path: Path) -> None:
     empty = facts.read_facts(tmp_path / "facts.json")
     assert empty.sites == [] and empty.outcomes == []
     assert empty.site("vechtdal") is None and empty.outcome("cost_basket_std") is None
+
+
+def test_the_snapshot_shows_the_exclusions_and_the_published_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "results_dir", lambda: tmp_path)
+    snapshot = facts.read_facts(facts.write_facts(load_plan()))
+    westelijke_mijnstreek = {"GM0888", "GM1883", "GM0971", "GM1954"}
+    assert westelijke_mijnstreek <= set(snapshot.excluded_from_controls)
+    assert set(snapshot.excluded_from_controls) == load_registry().excluded_from_controls()
+    assert [o.id for o in snapshot.other_initiatives][0] == "anders-beter"
+    assert {c.name for c in snapshot.contested} == {"Vaals", "Beekdaelen"}
+    assert "majority of its" in snapshot.contested_rule
+    blauwe = snapshot.site("maastricht-heuvelland")
+    assert blauwe is not None and blauwe.lead_insurer == "VGZ"
+    assert blauwe.claims and all(c.source_url.startswith("http") for c in blauwe.claims)
+    assert any("rivm.nl/blauwe-zorg" in c.source_url for c in blauwe.claims)

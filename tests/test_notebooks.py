@@ -24,7 +24,7 @@ LABELS = {
     "synthesis": {
         "fig-forest", "tbl-pooled", "fig-scorecard", "tbl-scorecard", "fig-designs", "tbl-designs",
     },
-    "robustness_site": {"fig-robustness", "fig-placebo", "tbl-robustness"},
+    "robustness_site": {"fig-robustness", "fig-placebo", "tbl-robustness", "fig-decomposition"},
     "validation": {"fig-validation", "tbl-validation"},
     "synth_site": {
         "fig-synth", "fig-synth-placebo", "tbl-synth-fit", "tbl-synth-donors",
@@ -111,7 +111,11 @@ def test_site_notebooks_run_end_to_end_on_the_mirror(
     assert (results / "fig-trends.png").is_file() and (results / "fig-event-study.png").is_file()
     assert json.loads((root / "reports" / "results" / "facts.json").read_text())["sites"]
     checks = pd.read_csv(results / "robustness.csv")
-    assert set(checks["check"]) == {"control_pool", "placebo_year"}  # 2 municipalities: no LOO
+    # 2 municipalities: no LOO; no contested municipality: no contested variant
+    assert set(checks["check"]) == {"control_pool", "placebo_year", "initiatives", "nearby_placebo"}
+    parts = pd.read_csv(results / "decomposition.csv")
+    gaps = pd.read_csv(results / "decomposition_additivity.csv")
+    assert len(parts) == 15 and (gaps["gap"].abs() < 1e-6).all()  # total, 10 categories, 4 ages
     assert set(checks.loc[checks["check"] == "control_pool", "variant"]) >= {"all", "province"}
     validation = pd.read_csv(root / "reports" / "results" / "validation" / "validation.csv")
     assert validation["passed"].all() and len(validation) >= 28

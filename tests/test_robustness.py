@@ -10,9 +10,13 @@ from proeftuin.designs.comparison import DesignInputs, site_design
 from proeftuin.designs.robustness import (
     CHECKS,
     ROBUSTNESS_COLUMNS,
+    Contested,
     ControlPools,
     LeaveOneOut,
+    NearbyPlacebo,
+    OtherInitiatives,
     PlaceboYears,
+    region_checks,
     run_checks,
 )
 
@@ -76,7 +80,81 @@ def test_placebo_years_keep_only_the_pre_period():
 
 def test_the_default_checks_have_distinct_names():
     names = [check.name for check in CHECKS]
-    assert names == ["control_pool", "leave_one_out", "placebo_year"]
+    assert names == [
+        "control_pool", "leave_one_out", "placebo_year", "initiatives", "contested",
+        "nearby_placebo",
+    ]  # fmt: skip
+
+
+def _registry_inputs() -> DesignInputs:
+    """Site s (GM0001-3) with GM0003 contested (alternatives: site t, drop); site t
+    (GM0008); an initiative on GM0006; a site-less COROP area C3 (GM0005-6)."""
+    from proeftuin.data.initiatives import ContestedMunicipality, OtherInitiative
+
+    inputs = _inputs()
+    src = {k: "x" for k in ("site", "municipalities", "start_year")}
+    t = Site(
+        id="t",
+        name="T",
+        municipalities=["GM0008"],
+        start_year=2014,
+        lead_insurer="CZ",
+        status="confirmed",
+        sources=src,
+    )
+    contested = ContestedMunicipality(
+        code="GM0003",
+        name="Three",
+        default="s",
+        alternatives=["t", "drop"],
+        basis="b",
+        sources={"a": "s"},
+    )
+    other = OtherInitiative(
+        id="o",
+        name="O",
+        municipalities=["GM0006"],
+        years=(2013, 2020),
+        exclude_from_controls="default",
+        status="confirmed",
+        sources={"initiative": "s", "municipalities": "s", "years": "s"},
+    )
+    reg = Registry(
+        sites={**inputs.registry.sites, "t": t},
+        contested={"GM0003": contested},
+        other_initiatives={"o": other},
+    )
+    return DesignInputs(reg, inputs.covariates, inputs.panel)
+
+
+def test_other_initiatives_leave_the_pool_and_come_back_in_a_variant():
+    inputs = _registry_inputs()
+    design = site_design("s", inputs, first_year=2011, last_year=2017)
+    assert design.controls == ("GM0004", "GM0005", "GM0007")
+    variants = OtherInitiatives().variants(design, inputs)
+    assert list(variants) == ["included"]  # strict changes nothing here
+    assert variants["included"].controls == ("GM0004", "GM0005", "GM0006", "GM0007")
+
+
+def test_contested_assignments_give_one_variant_per_distinct_site():
+    inputs = _registry_inputs()
+    design = site_design("s", inputs, first_year=2011, last_year=2017)
+    variants = Contested().variants(design, inputs)
+    assert list(variants) == ["without Three"]  # to t and dropped give the same site s
+    assert variants["without Three"].treated == ("GM0001", "GM0002")
+    assert "GM0003" not in variants["without Three"].controls
+    other = Contested().variants(site_design("t", inputs, first_year=2011, last_year=2017), inputs)
+    assert other["with Three"].treated == ("GM0008", "GM0003")
+
+
+def test_nearby_placebo_sites_are_the_controls_of_the_province_by_area():
+    inputs = _inputs()
+    design = site_design("s", inputs, first_year=2011, last_year=2017)
+    variants = NearbyPlacebo().variants(design, inputs)
+    assert list(variants) == ["placebo site C2", "placebo site C3"]  # province A: GM0004-5
+    placebo = variants["placebo site C2"]
+    assert placebo.treated == ("GM0004",) and "GM0004" not in placebo.controls
+    assert not set(placebo.panel["municipality"]) & set(design.treated)
 
 
 def _noisy_inputs() -> DesignInputs:
@@ -137,3 +215,19 @@ def test_shared_work_gives_the_rows_of_fitting_everything():
     ).to_csv(index=False)
     # both paths ran: rows led by RI, and rows refitted where RI gave no finite interval
     assert {"interval and p-value: ri", "interval and p-value: crv1"} <= set(shared["note"])
+
+
+def test_region_checks_keep_the_cost_rows_of_the_regional_checks():
+    table = pd.DataFrame(
+        {
+            "check": ["control_pool", "control_pool", "initiatives", "nearby_placebo", "contested"],
+            "variant": ["all", "province", "included", "placebo site C2", "without X"],
+            "outcome": ["cost_basket_std"] * 4 + ["health_good_pct"],
+            "estimate": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    ).reindex(columns=ROBUSTNESS_COLUMNS)
+    rows = region_checks(table)
+    assert list(rows["variant"]) == ["province", "included", "placebo site C2"]
+    assert list(rows.columns) == [
+        "check", "variant", "estimate", "ci_low", "ci_high", "p_value", "note",
+    ]  # fmt: skip

@@ -80,10 +80,77 @@ def test_every_site_and_later_member_is_out_of_every_pool(mirror_dir: Path) -> N
     covariates = pd.DataFrame({"municipality": cov["GemeentecodeGM"]})
     covariates["corop_region"] = "C"
     excluded = {"GM0772", "GM0861", "GM0148"}  # Eindhoven, Veldhoven; Dalfsen joined Vechtdal
+    westelijke_mijnstreek = {"GM0888", "GM1883", "GM0971", "GM1954"}  # Anders Beter's region
     for site_id in reg.sites:
         pool = set(control_pool(reg, site_id, covariates))
         assert not pool & excluded and not pool & reg.pioneer_municipalities()
-        assert len(pool) == 342 - len(reg.pioneer_municipalities())
+        assert not pool & westelijke_mijnstreek and not pool & set(reg.contested)
+        assert len(pool) == 342 - len(reg.excluded_from_controls())
+        back = set(control_pool(reg, site_id, covariates, initiatives="included"))
+        assert back - pool == {"GM0888", "GM1883", "GM0971", "GM0823", "GM0847"}
+        assert len(back) == 342 - len(reg.pioneer_municipalities())  # the pools before
+        strict = set(control_pool(reg, site_id, covariates, initiatives="strict"))
+        assert pool - strict == {"GM0118"}  # Hoogeveen: unverified initiative, out only here
+
+
+def test_issue_26_facts_are_sourced() -> None:
+    reg = load_registry(REGISTRY)
+    blauwe = reg.sites["maastricht-heuvelland"]
+    assert blauwe.lead_insurer == "VGZ" and "lead_insurer" not in blauwe.fact_status
+    assert "Zorgverzekeraar VGZ" in blauwe.sources["lead_insurer"]
+    assert reg.sites["zeeuws-vlaanderen"].fact_status == {}  # CZ now sourced
+    vaals, beekdaelen = reg.contested["GM0981"], reg.contested["GM1954"]
+    assert vaals.default == "maastricht-heuvelland" and "rosrobuust.nl" in str(vaals.sources)
+    assert vaals.fact_status["assignment"] == "unverified"
+    assert set(beekdaelen.alternatives) == {"drop", "anders-beter"}
+    assert sum(beekdaelen.population_2013.values()) == 36_349
+    anders = reg.other_initiatives["anders-beter"]
+    assert anders.exclude_from_controls == "default" and anders.lead_insurer == "CZ"
+    assert "vanaf begin 2013" in anders.sources["initiative"]
+    assert anders.fact_status["municipalities"] == "unverified"
+    assert reg.other_initiatives["kans-voor-de-veenkolonien"].status == "unverified"
+
+
+def test_reassigning_a_contested_municipality_moves_it_between_sites() -> None:
+    reg = load_registry(REGISTRY)
+    moved = reg.reassigned("GM0981", "oostelijk-zuid-limburg")
+    assert "GM0981" not in moved.sites["maastricht-heuvelland"].municipalities
+    assert "GM0981" in moved.sites["oostelijk-zuid-limburg"].municipalities
+    dropped = reg.reassigned("GM1954", "drop")
+    assert all("GM1954" not in s.municipalities for s in dropped.sites.values())
+    assert "GM1954" in reg.sites["oostelijk-zuid-limburg"].municipalities  # a copy
+
+
+def test_other_sections_are_validated(tmp_path: Path) -> None:
+    base = SITE.format(sid="a", codes="GM0001, GM0002")
+    initiative = (
+        "other_initiatives:\n  x:\n    name: X\n    municipalities: [{codes}]\n"
+        "    years: [2013, 2020]\n    exclude_from_controls: {rule}\n    status: {status}\n"
+        "    sources: {{initiative: s, municipalities: s, years: s}}\n"
+    )
+    ok = registry(
+        tmp_path, base + initiative.format(codes="GM0003", rule="default", status="confirmed")
+    )
+    assert ok.excluded_from_controls() == {"GM0001", "GM0002", "GM0003"}
+    with pytest.raises(DataError, match="initiative x: GM0002 is in site a"):
+        registry(
+            tmp_path, base + initiative.format(codes="GM0002", rule="default", status="confirmed")
+        )
+    with pytest.raises(DataError, match="unverified initiative is excluded only in a variant"):
+        registry(
+            tmp_path, base + initiative.format(codes="GM0003", rule="default", status="unverified")
+        )
+    contested = (
+        "contested_municipalities:\n  rule: r\n  entries:\n    - code: GM0002\n"
+        "      name: Two\n      default: {default}\n      alternatives: [drop]\n"
+        "      basis: b\n      sources: {{a: s}}\n"
+    )
+    reg = registry(tmp_path, base + contested.format(default="a"))
+    assert set(reg.contested) == {"GM0002"} and reg.reassigned("GM0002", "drop").sites[
+        "a"
+    ].municipalities == ["GM0001"]
+    with pytest.raises(DataError, match="contested Two: not a municipality of site 'b'"):
+        registry(tmp_path, base + contested.format(default="b"))
 
 
 def test_coverage_and_dates_are_checked(tmp_path: Path) -> None:

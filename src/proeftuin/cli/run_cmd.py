@@ -119,6 +119,7 @@ def run(
     _check_selection(plan, site, outcome)
     if check:
         console.print(f"[green]plan OK:[/green] {len(plan.tasks())} tasks")
+        console.print(_registry_line())
         return
     started = time.perf_counter()
     summary = run_plan(
@@ -164,6 +165,22 @@ def _report(summary, wall: float) -> None:  # noqa: ANN001 - pipeline.RunSummary
             f"[yellow]interrupted, {len(summary.not_run)} tasks not run[/] "
             "(finished tasks were kept; run again to finish)"
         )
+
+
+def _registry_line() -> str:
+    """What the registry keeps out of the control pools, in one line (``run --check``)."""
+    from proeftuin.data.sites import load_registry
+
+    reg = load_registry()
+    others = ", ".join(
+        f"{o.name} ({o.exclude_from_controls})" for o in reg.other_initiatives.values()
+    )
+    contested = ", ".join(e.name for e in reg.contested.values())
+    return (
+        f"registry OK: {len(reg.sites)} sites; contested: {contested or 'none'}; other "
+        f"initiatives: {others or 'none'}; {len(reg.excluded_from_controls())} municipalities "
+        "in no control pool by default"
+    )
 
 
 def _check_selection(plan, sites: list[str] | None, outcomes: list[str] | None) -> None:  # noqa: ANN001

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from proeftuin.core.errors import UnknownOutcome
+from proeftuin.data import components
 
 if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
     import pandas as pd
@@ -318,6 +319,14 @@ RATE_SCALE: dict[str, float] = {
     rate: 1.0 if rate.startswith("smr_") else 1000.0 for rate in COUNT_MODELS
 }
 OUTCOMES |= {f"{n}_std": _std(OUTCOMES[n]) for n in STANDARDISED}
+OUTCOMES |= {  # the basket's parts, for the decomposition (data.components)
+    name: replace(
+        _std(_cost(name.removesuffix("_std"), en, "a part of the fixed basket (data.components)")),
+        name=name,
+        label=en + " (age-sex std.)",
+    )
+    for name, (en, _) in components.labels().items()
+}
 _CAUSES_NL = {
     "all": "Sterfte, alle oorzaken",
     "cardiovascular": "Sterfte aan hart- en vaatziekten",
@@ -358,6 +367,7 @@ LABELS_NL |= {
     f"{n}_std": LABELS_NL[n] + " (gestandaardiseerd naar leeftijd en geslacht)"
     for n in STANDARDISED
 }
+LABELS_NL |= {name: nl for name, (_, nl) in components.labels().items()}
 OUTCOMES = {name: replace(o, label_nl=LABELS_NL[name]) for name, o in OUTCOMES.items()}
 
 

@@ -18,7 +18,7 @@ from proeftuin.core import settings
 from proeftuin.core.errors import DataError
 from proeftuin.core.fileio import write_table
 from proeftuin.core.provenance import sha256_files, source_checksums  # noqa: F401 - panel API
-from proeftuin.data import mortality, outcomes, smr
+from proeftuin.data import components, mortality, outcomes, smr
 from proeftuin.data.geography import Geography, allocate_int, build_geography
 from proeftuin.data.processed import load_covariates, load_panel  # noqa: F401 - panel API
 from proeftuin.sources import cbs, vektis
@@ -29,6 +29,7 @@ STANDARD_YEAR = 2015
 #: The code the panel is built by, relative to the package: a change rebuilds the panel.
 CODE_FILES = ("data/panel.py", "data/geography.py", "data/mortality.py", "data/outcomes.py")
 CODE_FILES += ("sources/vektis.py", "sources/cbs.py", "data/smr.py", "data/standardised.py")
+CODE_FILES += ("data/components.py",)
 
 
 @dataclass
@@ -92,7 +93,7 @@ def cost_groups(cells: pd.DataFrame, cost_columns: list[str]) -> pd.DataFrame:
     out["cost_basket"] = _group_cost(cells, outcomes.BASKET)
     for name, cols in outcomes.GROUPS.items():
         out[f"cost_{name}"] = _group_cost(cells, cols)
-    return out
+    return components.add_columns(out, cells)  # the basket's parts (categories, ages)
 
 
 def standard_weights(cells_2015: pd.DataFrame) -> pd.Series:
@@ -126,6 +127,7 @@ def vektis_outcomes(cells: pd.DataFrame, weights: pd.Series) -> pd.DataFrame:
     wide["insured_years"] = iy / 100
     wide["total_cost_all"] = totals["cost_all"] / 100
     wide = wide.join(_standardise(cells, names, weights))
+    wide = wide.join(_standardise(cells, components.COLUMNS, weights))  # the basket's parts
     return wide.assign(weight=iy / 100)
 
 

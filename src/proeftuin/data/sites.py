@@ -1,5 +1,7 @@
 """The Pioneer-site registry (``data/sites/pioneer_sites.yml``), validated against the 2023
-municipality codes, and the control pools drawn from the other municipalities."""
+municipality codes, and the control pools drawn from the other municipalities (never a
+site's, a contested or, by default, another initiative's municipality: see
+:mod:`proeftuin.data.initiatives`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,14 @@ from proeftuin.core import settings
 from proeftuin.core.errors import DataError
 from proeftuin.core.ids import id_problem
 from proeftuin.core.yamlfile import read_yaml
+from proeftuin.data.initiatives import (
+    DROP,
+    INITIATIVE_RULES,
+    ContestedMunicipality,
+    ContestedRule,
+    OtherInitiative,
+    gm_codes,
+)
 
 if TYPE_CHECKING:  # pandas is imported only where used, to keep plan checks fast
     import pandas as pd
@@ -65,6 +75,9 @@ class Site(BaseModel):
     municipalities_approximate: bool = False
     later_municipalities: list[str] = []
     later_municipality_names: list[str] = []
+    contested_municipalities: list[str] = []  # listed under contested_municipalities
+    possible_catchment_municipalities: list[str] = []  # never treated, out of the controls
+    possible_catchment_municipality_names: list[str] = []
     initiative_start: int | None = Field(default=None, ge=1990, le=2030)
     pioneer_period: tuple[int, int] | None = None
     start_year: int = Field(ge=2000, le=2030)
@@ -76,13 +89,10 @@ class Site(BaseModel):
     sources: dict[str, str]
     fact_status: dict[str, Literal["confirmed", "unverified"]] = {}
 
-    @field_validator("municipalities", "later_municipalities")
+    @field_validator("municipalities", "later_municipalities", "possible_catchment_municipalities")
     @classmethod
     def _codes(cls, codes: list[str]) -> list[str]:
-        bad = [c for c in codes if not (len(c) == 6 and c.startswith("GM") and c[2:].isdigit())]
-        if bad:
-            raise ValueError(f"not GM codes: {bad}")
-        return codes
+        return gm_codes(codes)
 
     @model_validator(mode="after")
     def _dates(self) -> Site:
@@ -106,15 +116,55 @@ class Site(BaseModel):
 
 
 class Registry(BaseModel):
-    """All sites, keyed by site id."""
+    """All sites, keyed by site id; the contested municipalities, keyed by code; the other
+    initiatives, keyed by id."""
 
     sites: dict[str, Site]
+    contested_rule: str = ""
+    contested: dict[str, ContestedMunicipality] = {}
+    other_initiatives: dict[str, OtherInitiative] = {}
 
     def pioneer_municipalities(self) -> set[str]:
         """Every site's municipalities, later ones included: never in a control pool."""
         return {
             m for s in self.sites.values() for m in [*s.municipalities, *s.later_municipalities]
         }
+
+    def site_names(self) -> dict[str, str]:
+        """Site id -> name."""
+        return {key: site.name for key, site in self.sites.items()}
+
+    def excluded_from_controls(self, initiatives: str = "excluded") -> set[str]:
+        """Municipalities no control pool may hold under the rule ``initiatives`` (one of
+        :data:`INITIATIVE_RULES`): the sites' and the contested ones always; the other
+        initiatives' and the sites' possible catchments unless ``included``; the unverified
+        initiatives (``exclude_from_controls: variant``) too when ``strict``."""
+        if initiatives not in INITIATIVE_RULES:
+            allowed = ", ".join(INITIATIVE_RULES)
+            raise ValueError(f"unknown initiative rule {initiatives!r}; allowed: {allowed}")
+        out = self.pioneer_municipalities() | set(self.contested)
+        if initiatives == "included":
+            return out
+        levels = ("default", "variant") if initiatives == "strict" else ("default",)
+        for other in self.other_initiatives.values():
+            if other.exclude_from_controls in levels:
+                out |= {*other.municipalities, *other.partial_municipalities}
+        return out | {m for s in self.sites.values() for m in s.possible_catchment_municipalities}
+
+    def reassigned(self, code: str, target: str) -> Registry:
+        """A copy with contested ``code`` moved from its default site to ``target`` (a site
+        id), or out of every site (``drop`` or an initiative id); it stays out of the
+        controls either way."""
+        entry = self.contested[code]
+        sites = {}
+        for site_id, site in self.sites.items():
+            codes = [c for c in site.municipalities if c != code]
+            if site_id == target and code not in codes:
+                codes.append(code)
+            sites[site_id] = site.model_copy(update={"municipalities": codes})
+        if entry.default in sites and not sites[entry.default].municipalities:
+            raise DataError(f"moving {entry.name} leaves {entry.default} without municipalities")
+        return self.model_copy(update={"sites": sites})
 
 
 def _curated_codes(path: Path | None = None) -> set[str]:
@@ -151,6 +201,41 @@ def validate_registry(registry: Registry, known: set[str] | None, where: str) ->
         missing = facts - set(site.sources)
         if missing:
             raise DataError(f"{where}: site {site.id}: no source for {sorted(missing)}")
+    _validate_others(registry, known, seen, where)
+
+
+def _validate_others(
+    registry: Registry, known: set[str] | None, seen: dict[str, str], where: str
+) -> None:
+    """Contested municipalities name their default site and valid alternatives; other
+    initiatives hold known codes outside every site (a shared one is contested)."""
+    targets = {DROP, *registry.sites, *registry.other_initiatives}
+    for code, entry in registry.contested.items():
+        if seen.get(code) != entry.default:
+            raise DataError(
+                f"{where}: contested {entry.name}: not a municipality of site {entry.default!r}"
+            )
+        bad = [a for a in entry.alternatives if a not in targets or a == entry.default]
+        if bad:
+            raise DataError(f"{where}: contested {entry.name}: unknown alternatives {bad}")
+    for site in registry.sites.values():
+        unlisted = set(site.contested_municipalities) - set(registry.contested)
+        if unlisted:
+            raise DataError(
+                f"{where}: site {site.id}: contested {sorted(unlisted)} not listed "
+                "under contested_municipalities"
+            )
+    later = {c for s in registry.sites.values() for c in s.later_municipalities}
+    shared = set(registry.contested) | later  # out of the controls already
+    for other in registry.other_initiatives.values():
+        for code in [*other.municipalities, *other.partial_municipalities]:
+            if known is not None and code not in known:
+                raise DataError(f"{where}: initiative {other.id}: unknown municipality {code}")
+            if code in seen and code not in shared:
+                raise DataError(
+                    f"{where}: initiative {other.id}: {code} is in site {seen[code]} "
+                    "(list it under contested_municipalities)"
+                )
 
 
 def load_registry(path: Path | None = None, known_codes: set[str] | None = None) -> Registry:
@@ -174,11 +259,36 @@ def load_registry(path: Path | None = None, known_codes: set[str] | None = None)
             loc = ".".join(str(p) for p in err["loc"]) or "entry"
             message = " ".join(err["msg"].removeprefix("Value error, ").split())[:200]
             raise DataError(f"{path}: site {key}: {loc}: {message}") from None
-    registry = Registry(sites=parsed)
+    registry = Registry(sites=parsed, **_other_sections(raw, path))
     validate_registry(
         registry, known_codes if known_codes is not None else _curated_codes(), str(path)
     )
     return registry
+
+
+def _other_sections(raw: dict, path: Path) -> dict:
+    """The contested municipalities and other initiatives, validated (empty when absent)."""
+    out: dict = {}
+    try:
+        if raw.get("contested_municipalities"):
+            rule = ContestedRule(**raw["contested_municipalities"])
+            out["contested_rule"] = " ".join(rule.rule.split())
+            out["contested"] = {e.code: e for e in rule.entries}
+        others = raw.get("other_initiatives") or {}
+        if not isinstance(others, dict):
+            raise TypeError("other_initiatives is not a mapping")
+        for key in others:
+            if problem := id_problem(key, reserved=True):
+                raise DataError(f"{path}: other initiative id {problem}")
+        out["other_initiatives"] = {k: OtherInitiative(id=k, **v) for k, v in others.items()}
+    except (ValidationError, TypeError) as exc:
+        if isinstance(exc, TypeError):
+            raise DataError(f"{path}: other sections: expected mappings ({exc})") from None
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "entry"
+        message = " ".join(err["msg"].removeprefix("Value error, ").split())[:200]
+        raise DataError(f"{path}: {exc.title}: {loc}: {message}") from None
+    return out
 
 
 def _majority(values: pd.Series) -> str:
@@ -197,8 +307,11 @@ def control_pool(
     covariates: pd.DataFrame,
     pool: str = "all",
     buffer: bool = False,
+    initiatives: str = "excluded",
 ) -> list[str]:
-    """Control municipalities for a site: never a Pioneer municipality.
+    """Control municipalities for a site: never a Pioneer or contested municipality, nor
+    (by default) another initiative's (``initiatives``: see
+    :meth:`Registry.excluded_from_controls`).
 
     ``pool``: all | province (site's majority province) | care_office (its care-office
     site) | size / age (within +-25 percentile points of the site's median 2009
@@ -210,7 +323,7 @@ def control_pool(
         raise KeyError(f"unknown site {site_id!r}; valid: {sorted(registry.sites)}")
     codes = registry.sites[site_id].municipalities
     site = covariates[covariates["municipality"].isin(codes)]
-    keep = ~covariates["municipality"].isin(registry.pioneer_municipalities())
+    keep = ~covariates["municipality"].isin(registry.excluded_from_controls(initiatives))
     if pool == "province":
         keep &= covariates["province"] == _majority(site["province"])
     elif pool == "care_office":

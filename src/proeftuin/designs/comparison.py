@@ -174,16 +174,21 @@ def site_design(
     first_year: int = 2011,
     last_year: int = 2023,
     outcome_periods: Mapping[str, Sequence[int]] | None = None,
+    initiatives: str = "excluded",
 ) -> SiteDesign:
     """The design of one site from the registry, its control pool and the panel (no I/O).
 
     ``outcome_periods`` gives outcomes their own analysis years ``[first, last]`` (e.g. the
-    mortality series from 1996); every other outcome uses ``first_year``-``last_year``."""
+    mortality series from 1996); every other outcome uses ``first_year``-``last_year``.
+    ``initiatives`` says whether other initiatives' municipalities may be controls
+    (``data.initiatives.INITIATIVE_RULES``; by default they may not)."""
     from proeftuin.data.sites import control_pool as pool_of
 
     entry = inputs.registry.sites[site]
     covariates, panel = inputs.covariates, inputs.panel
-    controls = pool_of(inputs.registry, site, covariates, pool=control_pool, buffer=buffer)
+    controls = pool_of(
+        inputs.registry, site, covariates, pool=control_pool, buffer=buffer, initiatives=initiatives
+    )
     members = set(entry.municipalities) | set(controls)
     periods = {k: (int(v[0]), int(v[1])) for k, v in (outcome_periods or {}).items()}
     lo = min([first_year, *(a for a, _ in periods.values())])

@@ -1,7 +1,10 @@
 """Robustness of a site's difference-in-differences, as small check objects (and their
 figure, :func:`robustness_figure`): other
 comparison groups (:class:`ControlPools`), leaving out one municipality at a time
-(:class:`LeaveOneOut`), and placebo start years in the pre-period (:class:`PlaceboYears`).
+(:class:`LeaveOneOut`), placebo start years in the pre-period (:class:`PlaceboYears`), the
+other initiatives back among the controls (:class:`OtherInitiatives`), each alternative
+assignment of a contested municipality (:class:`Contested`), and placebo sites drawn from
+the untreated municipalities nearest the site (:class:`NearbyPlacebo`).
 A check turns a design into named variants; :func:`run_checks` re-estimates each.
 
 Each check re-estimates the headline outcomes (the first outcome of each Triple Aim
@@ -29,6 +32,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from proeftuin.data.initiatives import DROP
 from proeftuin.data.sites import CONTROL_POOLS
 from proeftuin.designs.comparison import DesignInputs, SiteDesign, site_design
 from proeftuin.designs.did import run_did
@@ -77,20 +81,95 @@ class ControlPools:
 
     def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
         return {
-            pool: design
-            if pool == design.control_pool
-            else site_design(
-                design.site,
-                inputs,
-                control_pool=pool,
-                buffer=design.buffer,
-                start_year=design.start_year,
-                first_year=design.first_year,
-                last_year=design.last_year,
-                outcome_periods=design.periods,
-            )
+            pool: design if pool == design.control_pool else redesign(design, inputs, pool=pool)
             for pool in self.pools
         }
+
+
+def redesign(
+    design: SiteDesign, inputs: DesignInputs, *, pool: str | None = None, initiatives: str = ""
+) -> SiteDesign:
+    """The site's design again from ``inputs`` (e.g. another registry), with its own years,
+    start and buffer, and the pool and initiative rule given (else the defaults)."""
+    extra = {"initiatives": initiatives} if initiatives else {}
+    return site_design(
+        design.site,
+        inputs,
+        control_pool=pool or design.control_pool,
+        buffer=design.buffer,
+        start_year=design.start_year,
+        first_year=design.first_year,
+        last_year=design.last_year,
+        outcome_periods=design.periods,
+        **extra,
+    )
+
+
+@dataclass(frozen=True)
+class OtherInitiatives:
+    """The control pool with the other initiatives' municipalities (and the sites' possible
+    catchments) put back (``included``: the pools before issue 26), and with the unverified
+    initiatives also taken out (``strict``); a variant whose controls do not change is
+    left out. The plan's design keeps the registry's default (``excluded``)."""
+
+    rules: tuple[str, ...] = ("included", "strict")
+    name: str = "initiatives"
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        out = {rule: redesign(design, inputs, initiatives=rule) for rule in self.rules}
+        return {k: v for k, v in out.items() if v.controls != design.controls}
+
+
+@dataclass(frozen=True)
+class Contested:
+    """Each alternative assignment of a contested municipality that changes the site: the
+    site with it (moved in) or without it (moved to another site, an initiative, or
+    dropped); alternatives that give the same site are one variant."""
+
+    name: str = "contested"
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        registry, out, seen = inputs.registry, {}, {}
+        for code, entry in registry.contested.items():
+            for alt in entry.alternatives:
+                if design.site not in (entry.default, alt):
+                    continue
+                moved = registry.reassigned(code, alt if alt in registry.sites else DROP)
+                if not moved.sites[design.site].municipalities:
+                    continue
+                variant = redesign(design, replace(inputs, registry=moved))
+                verb = "with" if code in variant.treated else "without"
+                label = f"{verb} {entry.name}"
+                if variant.treated not in seen:
+                    seen[variant.treated] = label
+                    out[label] = variant
+        return out
+
+
+@dataclass(frozen=True)
+class NearbyPlacebo:
+    """Placebo sites from the untreated municipalities nearest the site: the controls in
+    the site's province, one placebo site per COROP area (no distances are at hand; the
+    area is the nearest grouping the covariates give), each with the site's start year
+    against the other controls. With no programme there, an 'effect' is what the nearby
+    untreated region shows on its own: a regional shock, not the programme."""
+
+    name: str = "nearby_placebo"
+
+    def variants(self, design: SiteDesign, inputs: DesignInputs) -> dict[str, SiteDesign]:
+        cov = inputs.covariates.set_index("municipality")
+        province = cov.loc[list(design.treated), "province"].mode().iloc[0]
+        near = cov.loc[[c for c in design.controls if cov.at[c, "province"] == province]]
+        panel = design.panel[~design.panel["municipality"].isin(design.treated)]
+        out = {}
+        by = "corop_name" if "corop_name" in near else "corop_region"
+        for area, group in near.groupby(by, sort=True):
+            placebo = tuple(sorted(group.index))
+            rest = tuple(c for c in design.controls if c not in placebo)
+            out[f"placebo site {area}"] = replace(
+                design, treated=placebo, controls=rest, panel=panel
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -131,7 +210,26 @@ class PlaceboYears:
 
 
 #: The checks every site's robustness notebook runs, in the order the report shows them.
-CHECKS: tuple[Check, ...] = (ControlPools(), LeaveOneOut(), PlaceboYears())
+CHECKS: tuple[Check, ...] = (
+    ControlPools(),
+    LeaveOneOut(),
+    PlaceboYears(),
+    OtherInitiatives(),
+    Contested(),
+    NearbyPlacebo(),
+)
+
+
+#: The checks the site page shows beside the regional models (with the own-province pool).
+REGION_CHECKS = ("initiatives", "contested", "nearby_placebo")
+
+
+def region_checks(table: pd.DataFrame, outcome: str = "cost_basket_std") -> pd.DataFrame:
+    """The rows of ``outcome`` under :data:`REGION_CHECKS` and the own-province pool."""
+    province = (table["check"] == "control_pool") & (table["variant"] == "province")
+    keep = (table["check"].isin(REGION_CHECKS) | province) & (table["outcome"] == outcome)
+    columns = ["check", "variant", "estimate", "ci_low", "ci_high", "p_value", "note"]
+    return table.loc[keep, columns].reset_index(drop=True)
 
 
 def run_checks(
@@ -207,8 +305,14 @@ def _table(
     return did_table(design, run_did(design, outcomes, inference=inference, **options))
 
 
-CHECK_NAMES = {"control_pool": "comparison group", "leave_one_out": "without",
-               "placebo_year": "placebo start"}  # fmt: skip
+CHECK_NAMES = {
+    "control_pool": "comparison group",
+    "leave_one_out": "without",
+    "placebo_year": "placebo start",
+    "initiatives": "other initiatives",
+    "contested": "contested",
+    "nearby_placebo": "nearby",
+}
 
 
 def robustness_figure(

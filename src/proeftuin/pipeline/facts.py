@@ -3,9 +3,12 @@ and outcomes, written by ``proeftuin run`` from the plan, the site registry and 
 catalogue, so that the report reads one file instead of those three.
 
 Per site: name, municipalities (code and name), start year, lead insurer, status, the source
-of each fact, and the plan's parameters for it (control pool, buffer, inference methods,
-draws, seed, periods). Per outcome: label (English and Dutch), unit, Triple Aim dimension,
-which direction is better, and whether (and why not) it is comparable over time.
+of each fact, what others reported about it (``claims``), and the plan's parameters for it
+(control pool, buffer, inference methods, draws, seed, periods). Per outcome: label
+(English and Dutch), unit, Triple Aim dimension, which direction is better, and whether
+(and why not) it is comparable over time. Beside them the registry's contested
+municipalities, its other initiatives and the municipalities no control pool holds by
+default (``excluded_from_controls``).
 :func:`write_facts` sits in the plan layer; :func:`read_facts` needs only this file.
 """
 
@@ -61,6 +64,29 @@ class Coverage(_Fact):
     basis: str = ""
 
 
+class ClaimFacts(_Fact):
+    """A published target, claim or evaluation, with its source (``data/sites``)."""
+
+    claim_or_evaluation: str
+    target: str
+    finding: str
+    population: str
+    period: str
+    source_url: str
+    quote: str = ""
+
+
+class OtherFacts(_Fact):
+    """A contested municipality or another initiative of the registry, as printed."""
+
+    id: str
+    name: str
+    municipalities: list[Municipality] = Field(default_factory=list)
+    detail: str = ""  # contested: default and alternatives; initiative: years and insurer
+    status: str = ""
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
 class SiteFacts(_Fact):
     id: str
     name: str
@@ -73,6 +99,7 @@ class SiteFacts(_Fact):
     parameters: SiteParameters
     coverage: Coverage = Field(default_factory=Coverage)
     municipalities_approximate: bool = False
+    claims: list[ClaimFacts] = Field(default_factory=list)
 
 
 class OutcomeFacts(_Fact):
@@ -94,6 +121,10 @@ class Facts(_Fact):
     plan: str = ""  # the plan file it was taken from
     sites: list[SiteFacts] = Field(default_factory=list)
     outcomes: list[OutcomeFacts] = Field(default_factory=list)
+    contested_rule: str = ""
+    contested: list[OtherFacts] = Field(default_factory=list)
+    other_initiatives: list[OtherFacts] = Field(default_factory=list)
+    excluded_from_controls: list[str] = Field(default_factory=list)  # by default, sorted
 
     def site(self, site_id: str) -> SiteFacts | None:
         return next((s for s in self.sites if s.id == site_id), None)
@@ -133,9 +164,11 @@ def collect_facts(plan: Plan) -> Facts:
     from proeftuin.data.sites import load_registry
 
     try:
-        registry = load_registry().sites
+        full = load_registry()
     except (OSError, DataError):  # load_plan refuses a plan the registry cannot check
-        registry = {}
+        full = None
+    registry = full.sites if full else {}
+    claims = _claims()
     sites = []
     for site_id in plan.sites:
         params = plan.site_settings(site_id)
@@ -165,6 +198,7 @@ def collect_facts(plan: Plan) -> Facts:
                 },
             ),
             coverage=_coverage(site),
+            claims=[c for about, c in claims if about(site_id)],
         )
         sites.append(site_facts)
     names = dict.fromkeys([*plan.outcomes, *(o for s in sites for o in s.parameters.outcomes)])
@@ -189,7 +223,54 @@ def collect_facts(plan: Plan) -> Facts:
         plan=plan_file.as_posix(),
         sites=sites,
         outcomes=outcomes,
+        **_registry_sections(full),
     )
+
+
+def _claims() -> list[tuple[Any, ClaimFacts]]:
+    """(the claim's ``about`` test, the claim as printed) for every published claim."""
+    from proeftuin.data.claims import load_claims
+
+    keep = set(ClaimFacts.model_fields)
+    return [(c.about, ClaimFacts(**c.model_dump(include=keep))) for c in load_claims()]
+
+
+def _registry_sections(registry: Any) -> dict[str, Any]:  # a sites.Registry, or None
+    """The contested municipalities, other initiatives and default exclusions, as printed."""
+    if registry is None:
+        return {}
+    contested = [
+        OtherFacts(
+            id=code,
+            name=e.name,
+            municipalities=[Municipality(code=code, name=e.name)],
+            detail=f"default {e.default}; alternatives: {', '.join(e.alternatives)}",
+            status=" ".join(f"{k}: {v}" for k, v in e.fact_status.items()),
+            sources={k: " ".join(v.split()) for k, v in e.sources.items()},
+        )
+        for code, e in registry.contested.items()
+    ]
+    others = [
+        OtherFacts(
+            id=o.id,
+            name=o.name,
+            municipalities=[
+                Municipality(code=c, name=n)
+                for c, n in zip(o.municipalities, o.municipality_names, strict=False)
+            ],
+            detail=f"{o.years[0]}-{o.years[1] or '?'}; insurer {o.lead_insurer or '?'}; "
+            f"excluded from the controls: {o.exclude_from_controls}",
+            status=o.status,
+            sources={k: " ".join(v.split()) for k, v in o.sources.items()},
+        )
+        for o in registry.other_initiatives.values()
+    ]
+    return {
+        "contested_rule": registry.contested_rule,
+        "contested": contested,
+        "other_initiatives": others,
+        "excluded_from_controls": sorted(registry.excluded_from_controls()),
+    }
 
 
 def _coverage(site: Any) -> Coverage:  # a sites.Site, or None for an unknown site

@@ -129,6 +129,10 @@ def site_page(site: SiteFacts, runs: Runs, *, pdf: bool) -> str:
         "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
         "runs": [t.row() for t in tasks.values()],
         "dilution": est.dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
+        "why_tables": {n: est.generic_table(rows(site_id, f"{n}.csv"), est.words("captions")[n],
+            f"tbl-{site_id}-{n}") for n in ("decomposition", "region_checks", "regional")},
+        "statements": {r["key"]: r["text"] for r in rows(site_id, "statements.csv")},
+        "decomposition_figure": figure(site_id, inputs.ROBUSTNESS, "fig-decomposition", **where),
     }  # fmt: skip
     return est.render("site.qmd.j2", **context, **synth_context(site_id, page_dir, found["synth"]))
 
