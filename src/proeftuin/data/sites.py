@@ -105,15 +105,28 @@ class Site(BaseModel):
 
 
 class Registry(BaseModel):
-    """All sites, keyed by site id."""
+    """All sites, keyed by site id.
+
+    ``placebo_excluded`` is set only in a placebo study's registry of pseudo-sites (its
+    ``placebo: excluded:`` list: the real sites' municipalities and every other one the real
+    registry names): there a pseudo-site's controls leave out those and its own
+    municipalities, not the other pseudo-sites, which are untreated."""
 
     sites: dict[str, Site]
+    placebo_excluded: frozenset[str] | None = None
 
     def pioneer_municipalities(self) -> set[str]:
         """Every site's municipalities, later ones included: never in a control pool."""
         return {
             m for s in self.sites.values() for m in [*s.municipalities, *s.later_municipalities]
         }
+
+    def never_controls(self, site_id: str) -> set[str]:
+        """Municipalities never in the site's control pool (see ``placebo_excluded``)."""
+        if self.placebo_excluded is None:
+            return self.pioneer_municipalities()
+        site = self.sites[site_id]
+        return {*self.placebo_excluded, *site.municipalities, *site.later_municipalities}
 
 
 def _curated_codes(path: Path | None = None) -> set[str]:
@@ -178,11 +191,22 @@ def load_registry(path: Path | None = None, known_codes: set[str] | None = None)
             loc = ".".join(str(p) for p in err["loc"]) or "entry"
             message = err["msg"].removeprefix("Value error, ")
             raise DataError(f"{path}: site {key}: {loc}: {message}") from None
-    registry = Registry(sites=parsed)
+    registry = Registry(sites=parsed, placebo_excluded=_placebo_excluded(raw, path))
     validate_registry(
         registry, known_codes if known_codes is not None else _curated_codes(), str(path)
     )
     return registry
+
+
+def _placebo_excluded(raw: dict[str, object], path: Path) -> frozenset[str] | None:
+    """A placebo study's ``placebo: excluded:`` codes (None in the real registry)."""
+    section = raw.get("placebo")
+    if section is None:
+        return None
+    excluded = section.get("excluded") if isinstance(section, dict) else None
+    if not isinstance(excluded, list) or not all(isinstance(c, str) for c in excluded):
+        raise DataError(f"{path}: key 'placebo.excluded': expected a list of GM codes")
+    return frozenset(excluded)
 
 
 def _majority(values: pd.Series) -> str:
@@ -214,7 +238,8 @@ def control_pool(
         raise KeyError(f"unknown site {site_id!r}; valid: {sorted(registry.sites)}")
     codes = registry.sites[site_id].municipalities
     site = covariates[covariates["municipality"].isin(codes)]
-    keep = ~covariates["municipality"].isin(registry.pioneer_municipalities())
+    never = registry.never_controls(site_id)
+    keep = ~covariates["municipality"].isin(never)
     if pool == "province":
         keep &= covariates["province"] == _majority(site["province"])
     elif pool == "care_office":
@@ -223,6 +248,6 @@ def control_pool(
         column = "population_2009" if pool == "size" else "share_65plus_2009"
         keep &= _band(covariates, column, codes)
     if buffer:
-        pioneer = covariates["municipality"].isin(registry.pioneer_municipalities())
+        pioneer = covariates["municipality"].isin(never)
         keep &= ~covariates["corop_region"].isin(covariates.loc[pioneer, "corop_region"])
     return sorted(covariates.loc[keep, "municipality"])
