@@ -18,6 +18,7 @@ from proeftuin.data import pseudo_sites
 from proeftuin.data.outcomes import OUTCOMES
 from proeftuin.data.sites import control_pool, load_registry
 from proeftuin.pipeline import results
+from proeftuin.report import calibration as report_calibration
 from proeftuin.synthesis import calibration
 
 REGISTRY = REPO / "data" / "sites" / "pioneer_sites.yml"
@@ -72,7 +73,9 @@ def test_a_pseudo_sites_controls_leave_out_the_real_sites_not_the_other_pseudo_s
     assert registry.placebo_excluded is None  # the real registry keeps its rule
 
 
-def test_calibration_labels_rates_and_ranks() -> None:
+def test_calibration_labels_rates_and_ranks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     labels = pd.DataFrame({
         "kind": ["pseudo"] * 4 + ["real"],
         "site": ["p1", "p2", "p3", "p4", "r1"],
@@ -92,6 +95,24 @@ def test_calibration_labels_rates_and_ranks() -> None:
     assert summary.loc[0, "share_any_labelled"] == 0.75
     ranked = calibration.ranks(labelled).iloc[0]
     assert (ranked["rank"], ranked["placebo_p"]) == (2, 0.4)  # only p4's 40 is larger
+
+    monkeypatch.setenv(settings.ROOT_ENV, str(tmp_path))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "templates").symlink_to(REPO / "reports" / "templates")
+    assert report_calibration.page_text().startswith("The placebo study has not been run")
+    folder = tmp_path / "reports" / "placebo" / "results" / "calibration"
+    folder.mkdir(parents=True)
+    tables = {
+        "rates": calibration.rates(labelled),
+        "familywise_summary": summary,
+        "ranks": calibration.ranks(labelled),
+        "status": pd.DataFrame({"site": ["p1", "p2"], "status": ["complete", "did failed"]}),
+    }
+    for stem, table in tables.items():
+        table.to_csv(folder / f"{stem}.csv", index=False)
+    page = report_calibration.page_text()
+    assert "Pseudo-sites completed: **1 of 2**" in page and "**50%**" in page
+    assert "tbl-calibration-rates" in page and "tbl-calibration-ranks" in page
 
 
 @pytest.mark.slow

@@ -21,8 +21,8 @@ from typing import Any
 
 from proeftuin.core import settings
 from proeftuin.pipeline.facts import SiteFacts
+from proeftuin.report import calibration, inputs
 from proeftuin.report import estimates as est
-from proeftuin.report import inputs
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, to_float
 
@@ -177,6 +177,7 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "validation.md": validation(pdf),
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
+        "calibration.md": calibration.page_text(),
     }
 
 

@@ -9,11 +9,12 @@ headline outcomes; the DiD with each other control pool (the designs side by sid
 ``synthesis/designs.csv``); the controlled ITS's leading level and slope change.
 
 Read from results files only, for the sites whose tasks the run manifest lists as good;
-written as CSVs in ``<study>/results/calibration/`` for the report:
-``labels.csv`` (every cell of every pseudo- and real site), ``rates.csv`` (per outcome and
-design the share of pseudo-sites per label), ``familywise.csv`` (per pseudo-site how many of
-its cells are labelled), ``familywise_summary.csv`` and ``ranks.csv`` (each real site's
-estimate among the pseudo-sites').
+written as CSVs in ``<study>/results/calibration/`` for the report: ``status.csv`` (each
+pseudo-site, its municipalities and status), ``labels.csv`` (every cell of every pseudo- and
+real site), ``rates.csv`` (per outcome and design the share of pseudo-sites per label),
+``familywise.csv`` (per pseudo-site how many of its cells are labelled),
+``familywise_summary.csv`` and ``ranks.csv`` (each real site's estimate among the
+pseudo-sites').
 """
 
 from __future__ import annotations
@@ -44,6 +45,26 @@ def good_sites(manifest: results.Manifest) -> list[str]:
         if task.site is not None:
             by_site[task.site] = by_site.get(task.site, True) and task.succeeded
     return [site for site, good in by_site.items() if good]
+
+
+def site_status(manifest: results.Manifest, listing: Path) -> pd.DataFrame:
+    """Every drawn pseudo-site with its municipalities and its status in the manifest:
+    ``complete`` when every task succeeded, else each task that did not (and why)."""
+    sites = _read(listing)
+    if sites.empty:
+        return sites
+    problems: dict[str, list[str]] = {}
+    present: set[str] = set()
+    for task in manifest.tasks:
+        if task.site is not None:
+            present.add(task.site)
+            if not task.succeeded:
+                problems.setdefault(task.site, []).append(f"{task.notebook} {task.status}")
+    state = [
+        "; ".join(problems[s]) if s in problems else ("complete" if s in present else "not run")
+        for s in sites["site"]
+    ]
+    return sites.assign(status=state)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -158,7 +179,7 @@ def calibrate(
 ) -> dict[str, pd.DataFrame]:
     """Label every cell of the pseudo-sites (study) and the real sites, summarise, and write
     the tables to ``<study_results>/calibration/``; returns them by file stem."""
-    frames = []
+    frames, status = [], pd.DataFrame()
     for kind, folder in (("pseudo", study_results), ("real", real_results)):
         try:
             manifest = results.read_manifest(folder / results.MANIFEST_NAME)
@@ -166,6 +187,8 @@ def calibrate(
             if kind == "pseudo":
                 raise
             continue  # no real run yet: the calibration stands, without the real sites' ranks
+        if kind == "pseudo":
+            status = site_status(manifest, study_results.parent / "pseudo_sites.csv")
         for site in good_sites(manifest):
             frames.append(site_cells(folder, site).assign(kind=kind))
     cells = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else None
@@ -174,7 +197,7 @@ def calibrate(
     else:
         labels = label_cells(cells, higher_is_better)[LABEL_COLUMNS]
     per_site, summary = familywise(labels)
-    tables = {"labels": labels, "rates": rates(labels), "familywise": per_site,
+    tables = {"status": status, "labels": labels, "rates": rates(labels), "familywise": per_site,
               "familywise_summary": summary, "ranks": ranks(labels)}  # fmt: skip
     out = study_results / FOLDER
     for stem, table in tables.items():
