@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from proeftuin.core.fileio import atomic_write_text
-from proeftuin.designs.headline import EVIDENCE_PREFERENCE, headline
+from proeftuin.designs.headline import EVIDENCE_PREFERENCE, finite, headline
 from proeftuin.pipeline import results
 from proeftuin.synthesis.pooling import evidence
 
@@ -95,6 +95,7 @@ def site_cells(results_dir: Path, site: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["site", "outcome", "design", "estimate", "p_value", "method"])
     cells = pd.concat(frames, ignore_index=True).assign(site=site)
+    cells = finite(cells, ("estimate", "p_value"))  # a cell without an estimate is no cell
     return cells[["site", "outcome", "design", "estimate", "p_value", "method"]]
 
 
