@@ -159,4 +159,5 @@ def test_a_tiny_placebo_study_end_to_end(
     better = {n: o.higher_is_better for n, o in OUTCOMES.items()}
     tables = calibration.calibrate(study / "results", root / "reports" / "results", better)
     assert set(tables["ranks"]["site"]) == {"pseudo-01", "pseudo-02"}
-    assert (tables["ranks"]["n_pseudo"] == 2).all()
+    assert tables["ranks"]["n_pseudo"].between(1, 2).all()
+    assert (tables["ranks"]["rank"] >= 2).all()  # its own twin is among the pseudo-sites
