@@ -12,7 +12,7 @@ NOT_RUN = (
     "`reports/placebo/` and the files this page reads."
 )
 RATE_KEYS = ("outcome", "design", "n", "strong", "moderate", "weak", "strong_or_moderate",
-             "better", "worse")  # fmt: skip
+             "better", "worse", "excess_p")  # fmt: skip
 RANK_KEYS = ("site", "outcome", "design", "estimate", "evidence", "direction", "rank",
              "n_pseudo", "placebo_p")  # fmt: skip
 STATUS_KEYS = ("site", "shaped_like", "start_year", "corop_name", "names", "status")
@@ -38,7 +38,9 @@ def page_text() -> str:
             f"labelled-or-not cells, of which {float(r['mean_labelled']):.1f} carry a label; "
             f"**{float(r['share_any_strong_or_moderate']):.0%}** of the pseudo-sites have at "
             f"least one cell labelled strong or moderate, "
-            f"{float(r['share_any_labelled']):.0%} at least one labelled at all.\n"
+            f"{float(r['share_any_labelled']):.0%} at least one labelled at all (were the "
+            f"cells independent tests at 5%: "
+            f"{float(r.get('independent_any_strong_or_moderate') or 'nan'):.0%}).\n"
         )
     parts.append(est.generic_table(rates, "Share of pseudo-sites per label, by outcome and "
                                    "design (nominal strong or moderate: 0.05)",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from proeftuin.core.fileio import atomic_write_text
 from proeftuin.designs.headline import EVIDENCE_PREFERENCE, finite, headline
@@ -33,7 +34,7 @@ FOLDER = "calibration"
 LABEL_COLUMNS = ["kind", "site", "outcome", "design", "estimate", "p_value", "method",
                  "evidence", "direction"]  # fmt: skip
 RATE_COLUMNS = ["outcome", "design", "n", "strong", "moderate", "weak", "strong_or_moderate",
-                "better", "worse", "nominal_strong_or_moderate"]  # fmt: skip
+                "better", "worse", "nominal_strong_or_moderate", "excess_p"]  # fmt: skip
 #: The share a calibrated label would reach by chance: p < 0.05 (strong or moderate).
 NOMINAL = 0.05
 
@@ -125,8 +126,16 @@ def rates(labels: pd.DataFrame) -> pd.DataFrame:
             "better": float((group["direction"] == "better").mean()),
             "worse": float((group["direction"] == "worse").mean()),
             "nominal_strong_or_moderate": NOMINAL,
+            "excess_p": _excess_p(group["evidence"].isin(["strong", "moderate"]).sum(),
+                                  len(group)),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=RATE_COLUMNS)
+
+
+def _excess_p(hits: int, n: int) -> float:
+    """One-sided binomial p-value of ``hits`` or more false alarms in ``n`` pseudo-sites
+    when each is labelled strong or moderate with the nominal 5%: small means miscalibrated."""
+    return float(stats.binom.sf(int(hits) - 1, n, NOMINAL))
 
 
 def familywise(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,6 +161,8 @@ def familywise(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         "share_any_strong_or_moderate": float((per_site["strong_or_moderate"] > 0).mean())
         if n else np.nan,
         "share_any_strong": float((per_site["strong"] > 0).mean()) if n else np.nan,
+        "independent_any_strong_or_moderate": 1 - (1 - NOMINAL) ** float(per_site["cells"].mean())
+        if n else np.nan,
     }])  # fmt: skip
     return per_site, summary
 
@@ -212,12 +223,14 @@ def summary_text(tables: dict[str, pd.DataFrame]) -> str:
     lines = ["false 'strong or moderate' rate (nominal 0.05) per outcome and design:"]
     for r in tables["rates"].itertuples():
         lines.append(f"  {r.outcome:<36} {r.design:<16} {r.strong_or_moderate:5.2f} "
-                     f"(strong {r.strong:.2f}, weak {r.weak:.2f}; n={r.n})")  # fmt: skip
+                     f"(strong {r.strong:.2f}, weak {r.weak:.2f}; n={r.n}; "
+                     f"P(as many | 5%)={r.excess_p:.3f})")  # fmt: skip
     for r in tables["familywise_summary"].itertuples():
         lines.append(
             f"family-wise: {r.pseudo_sites} pseudo-sites, {r.mean_cells:.1f} cells each, "
             f"{r.mean_labelled:.1f} labelled on average; at least one cell strong or moderate "
-            f"in {r.share_any_strong_or_moderate:.0%}, labelled at all in "
+            f"in {r.share_any_strong_or_moderate:.0%} (independent cells at 5%: "
+            f"{r.independent_any_strong_or_moderate:.0%}), labelled at all in "
             f"{r.share_any_labelled:.0%}"
         )
     ranked = tables["ranks"]
