@@ -48,6 +48,8 @@ def _timed(cmd: list[str], root: Path, study: bool) -> dict[str, Any]:
     if res["rc"] != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res['rc']}):\n{res['err']}")
     tasks = _manifest(root, study)["tasks"]
+    print(f"{' '.join(cmd[1:])}: {res['seconds']:.1f} s, load {load} -> {_load()}",
+          file=sys.stderr)  # fmt: skip
     durations: dict[str, list[float]] = defaultdict(list)
     for task in tasks:
         if task["status"] == "ok":

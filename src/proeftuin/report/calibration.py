@@ -35,7 +35,8 @@ def page_text() -> str:
     for r in summary:
         parts.append(
             f"Family-wise: each pseudo-site has on average {float(r['mean_cells']):.1f} "
-            f"labelled-or-not cells, of which {float(r['mean_labelled']):.1f} carry a label; "
+            f"cells (an estimate with a p-value), {float(r['mean_labelled']):.1f} of them "
+            f"labelled; "
             f"**{float(r['share_any_strong_or_moderate']):.0%}** of the pseudo-sites have at "
             f"least one cell labelled strong or moderate, "
             f"{float(r['share_any_labelled']):.0%} at least one labelled at all (were the "
