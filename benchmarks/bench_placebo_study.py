@@ -97,8 +97,12 @@ def tables(m: dict[str, Any], sites: int, dask_sites: int) -> list[Table]:
         study["peak_mib"],
         study["load_before"],
         study["load_after"],
-        f"< {TARGET_STUDY_S:.0f} s (with the real sites): "
-        + ("met" if real["seconds"] + study["seconds"] < TARGET_STUDY_S else "not met"),
+        (
+            f"< {TARGET_STUDY_S:.0f} s (with the real sites): "
+            + ("met" if real["seconds"] + study["seconds"] < TARGET_STUDY_S else "not met")
+        )
+        if sites >= 40
+        else "none: not the full study (40 pseudo-sites)",
     )
     cold.notes.append(
         "Peak RSS: the largest single process of the command's tree "
