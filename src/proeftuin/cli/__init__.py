@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from proeftuin.cli import data_cmd, estimate_cmd, report_cmd, run_cmd, synth_cmd
+from proeftuin.cli import data_cmd, estimate_cmd, placebo_cmd, report_cmd, run_cmd, synth_cmd
 from proeftuin.core import settings
 from proeftuin.core.errors import ProeftuinError, disk_error
 
@@ -58,6 +58,7 @@ def _settings() -> None:
 app.command("data")(data_cmd.data)
 app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)
+app.command("placebo-study")(placebo_cmd.placebo_study)
 
 
 def _estimate_heartbeat(ctx: typer.Context) -> None:

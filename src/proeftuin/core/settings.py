@@ -11,6 +11,9 @@ from pathlib import Path
 
 MIRROR_ENV = "PROEFTUIN_DATA_MIRROR"
 ROOT_ENV = "PROEFTUIN_ROOT"
+#: A study folder (e.g. the placebo study's ``reports/placebo``) holding its own plan,
+#: registry, results and executed notebooks: set, the pipeline reads and writes there.
+STUDY_ENV = "PROEFTUIN_STUDY"
 KERNEL_NAME = "proeftuin"
 
 # The plan's defaults for random draws (analysis.yml `defaults:` may override them); the
@@ -19,7 +22,7 @@ DEFAULT_DRAWS = 999
 DEFAULT_SEED = 20130701  # the programme's start: 1 July 2013
 
 
-PATH_SETTINGS = (MIRROR_ENV, ROOT_ENV)
+PATH_SETTINGS = (MIRROR_ENV, ROOT_ENV, STUDY_ENV)
 
 
 def resolve_environment() -> dict[str, str]:
@@ -44,8 +47,10 @@ def resolve_environment() -> dict[str, str]:
 
 
 def environment() -> dict[str, str]:
-    """The path settings that are set, as passed on to kernels."""
-    return {name: os.environ[name] for name in PATH_SETTINGS if os.environ.get(name)}
+    """The path settings that are set, as passed on to kernels; the study setting always (empty
+    when unset), so that a long-lived worker never keeps an earlier run's study."""
+    found = {name: os.environ[name] for name in PATH_SETTINGS if os.environ.get(name)}
+    return {STUDY_ENV: "", **found}
 
 
 def project_root() -> Path:
@@ -62,6 +67,12 @@ def data_mirror() -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
+def study_dir() -> Path | None:
+    """The study folder named by ``$PROEFTUIN_STUDY`` (inside the project root), if set."""
+    value = os.environ.get(STUDY_ENV)
+    return (project_root() / value).resolve() if value else None
+
+
 def raw_dir() -> Path:
     return project_root() / "data" / "raw"
 
@@ -76,7 +87,9 @@ def reference_dir() -> Path:
 
 
 def sites_dir() -> Path:
-    return project_root() / "data" / "sites"
+    """The site registry's folder: ``data/sites``, or a study's ``sites``."""
+    study = study_dir()
+    return study / "sites" if study else project_root() / "data" / "sites"
 
 
 def notebooks_dir() -> Path:
@@ -84,12 +97,15 @@ def notebooks_dir() -> Path:
 
 
 def executed_dir() -> Path:
-    return project_root() / "reports" / "executed"
+    study = study_dir()
+    return study / "executed" if study else project_root() / "reports" / "executed"
 
 
 def results_dir() -> Path:
-    return project_root() / "reports" / "results"
+    study = study_dir()
+    return study / "results" if study else project_root() / "reports" / "results"
 
 
 def plan_path() -> Path:
-    return project_root() / "analysis.yml"
+    study = study_dir()
+    return study / "analysis.yml" if study else project_root() / "analysis.yml"

@@ -117,12 +117,18 @@ class Site(BaseModel):
 
 class Registry(BaseModel):
     """All sites, keyed by site id; the contested municipalities, keyed by code; the other
-    initiatives, keyed by id."""
+    initiatives, keyed by id.
+
+    ``placebo_excluded`` is set only in a placebo study's registry of pseudo-sites (its
+    ``placebo: excluded:`` list: the real sites' municipalities and every other one the real
+    registry names): there a pseudo-site's controls leave out those and its own
+    municipalities, not the other pseudo-sites, which are untreated."""
 
     sites: dict[str, Site]
     contested_rule: str = ""
     contested: dict[str, ContestedMunicipality] = {}
     other_initiatives: dict[str, OtherInitiative] = {}
+    placebo_excluded: frozenset[str] | None = None
 
     def pioneer_municipalities(self) -> set[str]:
         """Every site's municipalities, later ones included: never in a control pool."""
@@ -165,6 +171,14 @@ class Registry(BaseModel):
         if entry.default in sites and not sites[entry.default].municipalities:
             raise DataError(f"moving {entry.name} leaves {entry.default} without municipalities")
         return self.model_copy(update={"sites": sites})
+
+    def never_controls(self, site_id: str, initiatives: str = "excluded") -> set[str]:
+        """Municipalities never in the site's control pool: :meth:`excluded_from_controls`
+        under ``initiatives``, or in a placebo study ``placebo_excluded`` and the site's own."""
+        if self.placebo_excluded is None:
+            return self.excluded_from_controls(initiatives)
+        site = self.sites[site_id]
+        return {*self.placebo_excluded, *site.municipalities, *site.later_municipalities}
 
 
 def _curated_codes(path: Path | None = None) -> set[str]:
@@ -259,7 +273,9 @@ def load_registry(path: Path | None = None, known_codes: set[str] | None = None)
             loc = ".".join(str(p) for p in err["loc"]) or "entry"
             message = " ".join(err["msg"].removeprefix("Value error, ").split())[:200]
             raise DataError(f"{path}: site {key}: {loc}: {message}") from None
-    registry = Registry(sites=parsed, **_other_sections(raw, path))
+    registry = Registry(
+        sites=parsed, placebo_excluded=_placebo_excluded(raw, path), **_other_sections(raw, path)
+    )
     validate_registry(
         registry, known_codes if known_codes is not None else _curated_codes(), str(path)
     )
@@ -289,6 +305,17 @@ def _other_sections(raw: dict, path: Path) -> dict:
         message = " ".join(err["msg"].removeprefix("Value error, ").split())[:200]
         raise DataError(f"{path}: {exc.title}: {loc}: {message}") from None
     return out
+
+
+def _placebo_excluded(raw: dict[str, object], path: Path) -> frozenset[str] | None:
+    """A placebo study's ``placebo: excluded:`` codes (None in the real registry)."""
+    section = raw.get("placebo")
+    if section is None:
+        return None
+    excluded = section.get("excluded") if isinstance(section, dict) else None
+    if not isinstance(excluded, list) or not all(isinstance(c, str) for c in excluded):
+        raise DataError(f"{path}: key 'placebo.excluded': expected a list of GM codes")
+    return frozenset(excluded)
 
 
 def _majority(values: pd.Series) -> str:
@@ -323,7 +350,8 @@ def control_pool(
         raise KeyError(f"unknown site {site_id!r}; valid: {sorted(registry.sites)}")
     codes = registry.sites[site_id].municipalities
     site = covariates[covariates["municipality"].isin(codes)]
-    keep = ~covariates["municipality"].isin(registry.excluded_from_controls(initiatives))
+    never = registry.never_controls(site_id, initiatives)
+    keep = ~covariates["municipality"].isin(never)
     if pool == "province":
         keep &= covariates["province"] == _majority(site["province"])
     elif pool == "care_office":
@@ -332,6 +360,7 @@ def control_pool(
         column = "population_2009" if pool == "size" else "share_65plus_2009"
         keep &= _band(covariates, column, codes)
     if buffer:
-        pioneer = covariates["municipality"].isin(registry.pioneer_municipalities())
+        treated = registry.pioneer_municipalities() if registry.placebo_excluded is None else never
+        pioneer = covariates["municipality"].isin(treated)
         keep &= ~covariates["corop_region"].isin(covariates.loc[pioneer, "corop_region"])
     return sorted(covariates.loc[keep, "municipality"])

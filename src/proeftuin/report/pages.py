@@ -21,12 +21,13 @@ from typing import Any
 
 from proeftuin.core import settings
 from proeftuin.pipeline.facts import SiteFacts
+from proeftuin.report import calibration, inputs
 from proeftuin.report import estimates as est
-from proeftuin.report import inputs
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, to_float
 
-STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "methods", "data", "reproducibility")
+STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "calibration", "methods", "data",
+                "reproducibility")  # fmt: skip
 FIGURES = {"did_site": ("fig-trends", "fig-event-study"), "synthesis": ("fig-forest",),
            "its_site": ("fig-its", "fig-its-placebo"), "validation": ("fig-validation",),
            "synth_site": ("fig-synth", "fig-synth-placebo"),
@@ -181,6 +182,7 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "validation.md": validation(pdf),
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
+        "calibration.md": calibration.page_text(),
     }
 
 
