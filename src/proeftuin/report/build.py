@@ -44,7 +44,8 @@ QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
     "or `pip install proeftuin[quarto]` (the quarto-cli package; needs network access)."
 )
-PDF_PAGES = ("index", "synthesis", "robustness", "calibration", "methods", "data", "reproducibility")
+PDF_PAGES = ("index", "synthesis", "robustness", "calibration", "methods", "data",
+             "reproducibility")  # fmt: skip
 PDF_NAME = "proeftuin-report.pdf"
 
 
