@@ -303,7 +303,7 @@ def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analys
     index = (project / "reports" / "index.qmd").read_text()
     assert index.index("_generated/answer.md") < index.index("_generated/scorecard.md")
     assert "**In short.**" in answer and "1 worse" in answer
-    assert "worse in Site A (9.0, 95% [CI](glossary.qmd#ci) 2.0 to 16.0)" in answer
+    assert "**worse** in Site A (9.0, 95% [CI](glossary.qmd#ci) 2.0 to 16.0)" in answer
     assert "▲ favourable: Site A, cost basket std" in answer  # lower cost: favourable
     tried = int(re.search(r"Of (\d+) leading estimates", answer).group(1))
     assert tried >= 4 and f"With {tried} comparisons about" in answer  # many comparisons
