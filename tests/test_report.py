@@ -134,7 +134,7 @@ def test_pdf_source_has_every_page_with_unique_labels(project: Path) -> None:
         assert f"{{#{label}}}" in body
     prose = re.sub(r"```.*?```", "", body, flags=re.DOTALL)  # not the shell comments
     titles = [line for line in prose.splitlines() if line.startswith("# ")]
-    assert len(titles) == len(report.PDF_PAGES) + len(SITES)
+    assert len(titles) == len(report.PDF_PAGES) + len(report.PDF_APPENDICES) + len(SITES)
     assert "](results/site-a/fig-trends.png){#fig-site-a-trends}" in body  # the saved file
     assert (project / "reports" / "results" / "site-a" / "fig-trends.png").stat().st_size > 100
 
@@ -148,7 +148,8 @@ def test_quarto_project_lists_every_page_and_never_executes(project: Path) -> No
     for name in report.STATIC_PAGES:
         assert f"reports/{name}.qmd" in render
         assert (project / "reports" / f"{name}.qmd").is_file()
-    hrefs = [item["href"] for item in config["website"]["navbar"]["left"]]
+    items = config["website"]["navbar"]["left"]
+    hrefs = [i["href"] for item in items for i in item.get("menu", [item])]
     assert all((project / href).is_file() for href in hrefs)
 
 
@@ -165,11 +166,12 @@ def test_tables_and_findings_come_from_the_results(project: Path) -> None:
 def test_site_tables_are_grouped_labelled_and_rounded(project: Path) -> None:
     report.generate_pages()
     text = (project / "reports" / "sites" / "site-a.qmd").read_text()
-    assert "{#tbl-site-a-did-costs}" in text and "{#tbl-site-a-did-health}" in text
+    assert "{#tbl-site-a-did-costs " in text and "{#tbl-site-a-did-health " in text
     assert "Costs of care (lower is better)" in text
-    assert "| cost basket std (€ per insured-year) | −5.0 | −15.0 to 5.0 (p 0.400) |" in text
+    # randomization inference, the leading method, is the first interval column
+    assert "| cost basket std (€ per insured-year) | −5.0 | −23.0 to 13.0 (p 0.400) |" in text
     assert "crv1" not in text and "−5.00000" not in text
-    assert "{#tbl-site-a-its-health}" in text and "Level change (95% CI)" in text
+    assert "{#tbl-site-a-its-health " in text and "Level change (95% CI)" in text
 
 
 def test_robustness_page_shows_figures_and_tables_per_site(project: Path) -> None:
@@ -181,7 +183,7 @@ def test_robustness_page_shows_figures_and_tables_per_site(project: Path) -> Non
         assert label not in site_b
     assert "2 figure(s) of this section not shown (no saved file)" in site_b
     for table in ("robust-pools", "robust-loo", "robust-placebo"):
-        assert f"{{#tbl-site-a-{table}}}" in site_a and f"{{#tbl-site-b-{table}}}" in site_b
+        assert f"{{#tbl-site-a-{table} " in site_a and f"{{#tbl-site-b-{table} " in site_b
     assert "Same care office" in site_a and "Placebo start" in site_a
     site_page = (project / "reports" / "sites" / "site-a.qmd").read_text()
     assert "](../robustness.qmd#sec-robustness-site-a)" in site_page
@@ -225,7 +227,7 @@ def test_report_rebuilds_from_a_copied_results_folder_alone(
         monkeypatch.setitem(sys.modules, f"proeftuin.{module}", None)  # importing it fails
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 0, result.output
-    assert "problem:" not in result.output and "9 pages generated." in result.output
+    assert "problem:" not in result.output and "11 pages generated." in result.output
     generated = project / "reports"
     site_b = (generated / "sites" / "site-b.qmd").read_text()
     assert 'title: "Site B"' in site_b and "| Beekdorp |" in site_b
@@ -416,8 +418,8 @@ def test_a_site_covering_a_share_says_diluted_and_gives_the_effect_per_covered_p
     text = (project / "reports" / "sites" / "site-a.qmd").read_text()
     assert "intention-to-treat effect, diluted" in text and "about 1,000 people" in text
     # DiD (randomization inference row): -5.0 (-23.0 to 13.0) per municipality, / 0.5
-    assert "| DiD (RI) | −5.0 (−23.0 to 13.0) | −10.0 (−46.0 to 26.0) |" in text
-    assert "{#tbl-site-a-dilution}" in text
+    assert "| Difference-in-differences | −5.0 (−23.0 to 13.0) | −10.0 (−46.0 to 26.0) |" in text
+    assert "{#tbl-site-a-dilution " in text
     other = (project / "reports" / "sites" / "site-b.qmd").read_text()
     assert "diluted" not in other  # the whole population: no dilution
 

@@ -12,9 +12,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from proeftuin import report
 from proeftuin.data.outcomes import OUTCOMES
-from test_report import project  # noqa: F401  (the fixture)
+from test_report import REPO, project  # noqa: F401  (the fixture)
 
 HEADING = re.compile(r"^(#{1,6}) (.*)$")
 FENCE = re.compile(r"^```.*?^```", flags=re.MULTILINE | re.DOTALL)
@@ -64,19 +66,39 @@ def tables(text: str) -> list[tuple[list[list[str]], str]]:
     return found
 
 
-def test_wide_tables_get_print_widths_and_sources_are_cited_once(project: Path) -> None:  # noqa: F811
-    texts = generated(project)
-    wide = 0
+#: Characters of 9 pt table text across the PDF's text width (A4, 2 cm margins: 17 cm; the
+#: real render sets ~115 characters of 10 pt body text there); symbols count twice; a word
+#: breaks at spaces and after hyphens (Typst's line breaking).
+PRINT_CHARS, SYMBOLS = 100, "●○◐▲▼◆✓✗"
+
+
+def printed(text: str) -> int:
+    return len(text) + sum(text.count(g) for g in SYMBOLS)
+
+
+def too_narrow(rows: list[list[str]], shares: list[float]) -> list[str]:
+    """Columns narrower than their longest unbreakable word (a word cannot wrap, so it
+    overprints its neighbour or is hyphenated letter by letter): one line per column."""
+    found = []
+    for column, share in zip(zip(*rows, strict=True), shares, strict=True):
+        word = max((w for c in column for w in re.split(r"\s+|(?<=-)", c)), key=printed)
+        if share / 100 * PRINT_CHARS < printed(word) + 1:  # a character of padding
+            found.append(f"{share:.0f}% for {word!r}")
+    return found
+
+
+def test_no_table_column_is_narrower_than_its_longest_word(project: Path) -> None:  # noqa: F811
+    texts, checked = generated(project), 0
     for name, text in texts.items():
         for rows, after in tables(text):
-            if len(rows[0]) > 6:
-                wide += 1
-                caption = next(line for line in after.splitlines() if line.startswith(": "))
-                widths = re.search(r'tbl-colwidths="\[([\d,]+)\]"', caption)
-                assert widths, f"{name}: a table of {len(rows[0])} columns has no print widths"
-                shares = [int(w) for w in widths.group(1).split(",")]
-                assert len(shares) == len(rows[0]) and sum(shares) == 100
-    assert wide >= 3  # scorecard, pooled, validation
+            caption = next(line for line in after.splitlines() if line.startswith(": "))
+            widths = re.search(r'tbl-colwidths="\[([\d,]+)\]"', caption)
+            assert widths, f"{name}: a table without print widths: {caption}"
+            shares = [int(w) for w in widths.group(1).split(",")]
+            assert len(shares) == len(rows[0]) and sum(shares) == 100
+            assert too_narrow(rows, shares) == [], f"{name}: {caption}"
+            checked += 1
+    assert checked >= 10  # scorecard, pooled, validation, site tables
     scorecard = (project / "reports" / "_generated" / "scorecard.md").read_text()
     assert "{%" not in scorecard  # the fixture's scorecard records its method; it is named
     assert "Intervals and p-values from: Randomization inference" in scorecard
@@ -85,6 +107,36 @@ def test_wide_tables_get_print_widths_and_sources_are_cited_once(project: Path) 
     assert "| ✓ yes | [1] |" in validation and "[1] Callaway & Sant'Anna" in validation
     header = texts["reports/full-report.qmd"].split("\n---\n")[0]
     assert "set block(breakable: true)" in header  # long tables break across pages
+
+
+def test_too_narrow_catches_the_overprints_of_the_old_widths() -> None:
+    rows = [["Estimate (95% CI)", "Evidence"], ["93 (19 to 169)", "●●● strong"]]
+    assert too_narrow(rows, [95, 5]) == ["5% for 'Evidence'"]
+    assert too_narrow([["Blauwe Zorg (Maastricht-Heuvelland)"]], [14]) == []  # breaks at "-"
+    assert too_narrow(rows, [60, 40]) == []
+
+
+def typst_tables(typ: str) -> list[tuple[list[float], list[list[str]]]]:
+    """Every table of a Typst file pandoc wrote: its column widths (%) and rows of cell texts
+    (the header, then one line per row: ``[cell], [cell],``)."""
+    found, cell = [], re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]")
+    for match in re.finditer(r"#table\(\n\s*columns: \(([^)]*)\),(.*?)\n\)\n", typ, re.S):
+        widths = [float(w) for w in re.findall(r"([\d.]+)%", match.group(1))]
+        lines = [line.strip() for line in match.group(2).splitlines()]
+        rows = [cell.findall(line) for line in lines if line.startswith(("[", "table.header("))]
+        found.append((widths, [[re.sub(r"#[a-z]+\[|[\\\]*_`]", "", c) for c in r] for r in rows]))
+    return found
+
+
+@pytest.mark.skipif(not (REPO / "reports" / "full-report.typ").is_file(), reason="no real "
+                    "render here (Quarto writes reports/full-report.typ)")  # fmt: skip
+def test_the_real_render_has_no_column_narrower_than_its_longest_word() -> None:
+    checked = 0
+    for widths, rows in typst_tables((REPO / "reports" / "full-report.typ").read_text()):
+        assert widths and all(len(r) == len(widths) for r in rows), rows[:1]
+        assert too_narrow(rows, widths) == [], rows[0]
+        checked += 1
+    assert checked >= 10
 
 
 def heading_jumps(text: str, title_level: int) -> list[str]:
@@ -230,4 +282,36 @@ def test_the_report_package_stays_small() -> None:
     lines = {p.name: len(p.read_text().splitlines()) for p in folder.glob("*.py")}
     # 1,539 lines before the report was rewritten, 1,192 after, 1,246 with the scorecard
     # figure's embed and previews, 1,194 once simplified again: under 1,200, as required.
-    assert sum(lines.values()) < 1200 and max(lines.values()) <= 450, lines
+    # Issue 29 raised the cap by what its features need (1,266 lines): the overview's answer
+    # from the results (+21), the methods page's run facts (+9), print widths from content
+    # (+18, the overprints), the leading rows shared with the dilution table (+8) and the
+    # removal of CDN scripts from notebook previews (+6, offline). Merged with the same
+    # round's other issues: the calibration page of the placebo study (calibration.py, +58),
+    # the site page's decomposition, regional checks and claims (+4) and the results check
+    # before a build (+4): 1,330.
+    assert sum(lines.values()) <= 1330 and max(lines.values()) <= 450, lines
+
+
+def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(
+    project: Path,  # noqa: F811
+) -> None:
+    results = project / "reports" / "results"
+    edit_csv(results / "synthesis" / "scorecard.csv", {"estimate": "9.0", "ci_low": "2.0",
+             "ci_high": "16.0", "evidence": "moderate", "direction": "worse"},
+             site="site-a", dimension="costs")  # fmt: skip
+    edit_csv(results / "site-a" / "did_estimates.csv", {"ci_low": "-9.0", "ci_high": "-1.0"},
+             outcome="cost_basket_std")  # fmt: skip
+    report.generate_pages()
+    answer = (project / "reports" / "_generated" / "answer.md").read_text()
+    index = (project / "reports" / "index.qmd").read_text()
+    assert index.index("_generated/answer.md") < index.index("_generated/scorecard.md")
+    assert "**In short.**" in answer and "1 worse" in answer
+    assert "**worse** in Site A (9.0, 95% [CI](glossary.qmd#ci) 2.0 to 16.0)" in answer
+    assert "▲ favourable: Site A, cost basket std" in answer  # lower cost: favourable
+    tried = int(re.search(r"Of (\d+) leading estimates", answer).group(1))
+    assert tried >= 4 and f"With {tried} comparisons about" in answer  # many comparisons
+    assert "2 of the nine Pioneer sites (Site A and Site B)" in answer
+    (results / "synthesis" / "answer.md").write_text("South Limburg: a sentence of issue 26.\n")
+    report.generate_pages()
+    assert "South Limburg: a sentence of issue 26." in (
+        project / "reports" / "_generated" / "answer.md").read_text()  # fmt: skip

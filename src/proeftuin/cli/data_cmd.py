@@ -63,7 +63,9 @@ def render_summary(manifest: dict) -> Group:
         f"years {manifest['years'][0]}-{manifest['years'][-1]}, "
         f"{manifest['rows']['panel']} rows"
     )
-    for col in ("outcome", "years", "municipalities", "missing cells"):
+    longest = max((len(r["outcome"]) for r in manifest["coverage"]), default=7)
+    cov.add_column("outcome", no_wrap=True, min_width=longest)  # full names, never cut
+    for col in ("years", "municipalities", "missing cells"):
         cov.add_column(col)
     for row in manifest["coverage"]:
         years = row["years"]

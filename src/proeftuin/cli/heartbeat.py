@@ -1,4 +1,5 @@
-"""A sign of life on stderr while a long estimate works (``proeftuin estimate``).
+"""A sign of life on stderr while a long estimate works (``proeftuin estimate``) or Quarto
+renders (``proeftuin report``).
 
 Inference on large panels (many rows, many draws of the wild bootstrap or randomization
 inference) can take minutes; without output that looks like a hang. After ``FIRST_AFTER``
@@ -20,8 +21,11 @@ EVERY = 30.0
 class Heartbeat:
     """Periodic one-line progress messages on stderr from a daemon thread."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, hint: str = "") -> None:
         self.what = what
+        self.hint = hint or (
+            "time grows with rows x draws; fewer --draws explore faster, see README 'Draw counts'"
+        )
         self._stop = threading.Event()
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
@@ -38,8 +42,7 @@ class Heartbeat:
         while not self._stop.wait(wait):
             elapsed = time.monotonic() - self._started
             print(
-                f"{self.what}: still working, {elapsed:.0f} s elapsed (time grows with rows x "
-                "draws; fewer --draws explore faster, see README 'Draw counts')",
+                f"{self.what}: still working, {elapsed:.0f} s elapsed ({self.hint})",
                 file=sys.stderr,
                 flush=True,
             )

@@ -16,7 +16,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from proeftuin.pipeline.plan import PlanError, Task, load_plan
 
@@ -141,7 +140,7 @@ def run(
 
 
 def _report(summary, wall: float) -> None:  # noqa: ANN001 - pipeline.RunSummary
-    """The run's outcome: one line when everything was cached, else the summary table and,
+    """The run's outcome: one line of counts (each task was listed as it finished) and,
     for each failed task, its full error (never cut, also when not on a terminal)."""
     if not console.is_terminal:
         console.width = WIDE
@@ -154,7 +153,7 @@ def _report(summary, wall: float) -> None:  # noqa: ANN001 - pipeline.RunSummary
     if summary.results and all(r.status == "cached" for r in summary.results):
         console.print(f"[dim]up to date:[/] all {len(summary.results)} tasks cached ({wall:.1f}s)")
         return
-    console.print(_summary_table(summary, wall))
+    console.print(_summary_line(summary, wall), highlight=False)
     for failed in summary.failed:
         where = f" ({failed.cell})" if failed.cell else ""
         console.print(
@@ -198,19 +197,13 @@ def _check_selection(plan, sites: list[str] | None, outcomes: list[str] | None) 
         raise PlanError(plan.path, problems)
 
 
-def _summary_table(summary, wall: float) -> Table:  # noqa: ANN001 - pipeline.RunSummary
-    table = Table(title=f"run summary ({wall:.1f}s wall)", show_lines=False)
-    for column in ("task", "status", "seconds", "cell", "error"):
-        table.add_column(column)
+def _summary_line(summary, wall: float) -> str:  # noqa: ANN001 - pipeline.RunSummary
+    """Counts per status in one line: each task was listed once as it finished."""
+    counts: dict[str, int] = {}
     for r in summary.results:
-        table.add_row(
-            r.task,
-            f"[{STYLES[r.status]}]{r.status}",
-            f"{r.duration_s:.1f}",
-            r.cell or "",
-            (r.error or "").splitlines()[0] if r.error else "",
-        )
-    return table
+        counts[r.status] = counts.get(r.status, 0) + 1
+    said = ", ".join(f"[{STYLES[k]}]{n} {k}[/]" for k, n in counts.items())
+    return f"run: {len(summary.results)} tasks ({said}) in {wall:.1f}s wall"
 
 
 def exit_if_failed() -> None:

@@ -13,6 +13,7 @@ Modules, bottom up: ``inputs``, ``tables``, ``estimates``, ``pages``, ``build``.
 from __future__ import annotations
 
 from proeftuin.report.build import (
+    PDF_APPENDICES,
     PDF_NAME,
     PDF_PAGES,
     REQUIRE_ENV,
@@ -27,7 +28,7 @@ from proeftuin.report.build import (
 from proeftuin.report.pages import EMBED_RE, INCLUDE_RE, STATIC_PAGES
 
 __all__ = [
-    "EMBED_RE", "INCLUDE_RE", "PDF_NAME", "PDF_PAGES", "REQUIRE_ENV", "STATIC_PAGES",
-    "QuartoRequiredError", "build_report", "find_quarto", "generate_pages", "page_problems",
-    "split_front_matter", "validate_pages",
+    "EMBED_RE", "INCLUDE_RE", "PDF_APPENDICES", "PDF_NAME", "PDF_PAGES", "REQUIRE_ENV",
+    "STATIC_PAGES", "QuartoRequiredError", "build_report", "find_quarto", "generate_pages",
+    "page_problems", "split_front_matter", "validate_pages",
 ]  # fmt: skip

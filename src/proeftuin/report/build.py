@@ -39,13 +39,17 @@ QMD_LINK_RE = re.compile(r"(?<!!)\[([^\]]+)\]\([^)\s]*\.qmd(?:#[^)\s]*)?\)")
 HEADING_RE = re.compile(r"^(#{1,6}) ", flags=re.MULTILINE)
 #: A Markdown figure; the previews inline one with alt text (the scorecard), leave out others.
 FIGURE_RE = re.compile(r'!\[([^\]]*)\]\(([^)]*)\)(?:\{#([\w-]+) fig-alt="([^"]*)"\}|\{[^}]*\})?')
+#: A script from another host (Quarto's notebook previews load jQuery and require.js for
+#: widgets, which these notebooks have none of): removed, so the website works offline.
+FOREIGN_SCRIPT_RE = re.compile(r'<script[^>]*\bsrc="(?:https?:)?//[^"]*"[^>]*>\s*</script>\s*')
 REQUIRE_ENV = "REQUIRE_QUARTO"
 QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "
     "or `pip install proeftuin[quarto]` (the quarto-cli package; needs network access)."
 )
-PDF_PAGES = ("index", "synthesis", "robustness", "calibration", "methods", "data",
-             "reproducibility")  # fmt: skip
+PDF_PAGES = ("index", "synthesis", "methods", "data")
+#: Pages printed after the body and the sites in detail, as appendices: technical material.
+PDF_APPENDICES = ("robustness", "calibration", "glossary", "protocol", "reproducibility")
 PDF_NAME = "proeftuin-report.pdf"
 
 
@@ -73,9 +77,11 @@ def generate_pages() -> list[Path]:
     static = [inputs.reports_dir() / f"{name}.qmd" for name in pg.STATIC_PAGES]
     pages = [p for p in static if p.is_file()] + pg.write_site_pages(runs)
     texts = pg.include_texts(runs, pdf=True)
-    chapters = [static_chapter(inputs.reports_dir() / "index.qmd", texts)]
-    chapters += [chapter(pg.site_page(s, runs, pdf=True)) for s in inputs.facts().sites]
-    chapters += [static_chapter(inputs.reports_dir() / f"{p}.qmd", texts) for p in PDF_PAGES[1:]]
+    chapters = [static_chapter(inputs.reports_dir() / f"{p}.qmd", texts) for p in PDF_PAGES]
+    chapters += [chapter(pg.site_page(s, runs, pdf=True), "Appendix: ")
+                 for s in inputs.facts().sites]  # fmt: skip
+    chapters += [static_chapter(inputs.reports_dir() / f"{p}.qmd", texts, "Appendix: ")
+                 for p in PDF_APPENDICES]  # fmt: skip
     source = render("full-report.qmd.j2") + "\n\n".join(chapters)
     (inputs.reports_dir() / "full-report.qmd").write_text(source, encoding="utf-8")
     return pages
@@ -157,20 +163,21 @@ def shift_headings(text: str, top: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chapter(text: str) -> str:
+def chapter(text: str, prefix: str = "") -> str:
     """A page as a chapter: its title a level-1 heading, its headings from level 2, links to
     other pages reduced to their text."""
     meta, body = split_front_matter(text)
-    return f"# {meta.get('title', '')}\n\n" + shift_headings(QMD_LINK_RE.sub(r"\1", body), 2)
+    title = prefix + str(meta.get("title", "")).removesuffix(" appendix")
+    return f"# {title}\n\n" + shift_headings(QMD_LINK_RE.sub(r"\1", body), 2)
 
 
-def static_chapter(page: Path, texts: dict[str, str]) -> str:
+def static_chapter(page: Path, texts: dict[str, str], prefix: str = "") -> str:
     """A static page for print: the includes as their print texts, embeds as saved files."""
     text = pg.INCLUDE_RE.sub(lambda m: texts.get(Path(m.group(1)).name, m.group(0)),
                              page.read_text(encoding="utf-8"))  # fmt: skip
     return chapter(pg.EMBED_RE.sub(lambda m: pg.figure(
         Path(m.group(1)).parent.name, Path(m.group(1)).stem, m.group(2),
-        page_dir=inputs.reports_dir(), pdf=True), text))  # fmt: skip
+        page_dir=inputs.reports_dir(), pdf=True), text), prefix)  # fmt: skip
 
 
 def find_quarto() -> Path | None:
@@ -203,6 +210,9 @@ def render_quarto(quarto: Path) -> tuple[Path, Path | None]:
         if (candidate / "full-report.pdf").is_file() and pdf is None:
             site.mkdir(parents=True, exist_ok=True)
             pdf = Path(shutil.move(candidate / "full-report.pdf", site / PDF_NAME))
+    for page in site.rglob("*.html"):
+        if (text := page.read_text("utf-8")) != (kept := FOREIGN_SCRIPT_RE.sub("", text)):
+            page.write_text(kept, "utf-8")
     index = site / "index.html"
     if site.is_dir() and not index.exists() and (site / "reports" / "index.html").is_file():
         index.write_text(render("previews.html.j2", forward=True), encoding="utf-8")

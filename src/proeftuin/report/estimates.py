@@ -269,20 +269,27 @@ def generic_table(rows: Rows, caption: str = "", label: str = "", missing: str =
     return tb.table(spec, rows, caption, label, FORMATS, notes, missing).markdown()
 
 
+def leading(did_rows: Rows, its_rows: Rows) -> Rows:
+    """A site's leading rows: per outcome the DiD row of the first method of
+    ``INTERVAL_PREFERENCE`` with an estimate, then the ITS's leading level changes."""
+    rank = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}
+    ranked = by_key((r for r in estimated(did_rows) if r.get("method") in rank), "outcome")
+    return [*(min(found, key=lambda r: rank[r["method"]]) for found in ranked.values()),
+            *(r for r in estimated(its_rows) if r.get("lead") == "True"
+              and r.get("effect") == "level_change")]  # fmt: skip
+
+
 def dilution_table(site: SiteFacts, did_rows: Rows, its_rows: Rows, label: str) -> str:
     """Municipal (ITT) estimate and the implied effect per covered person, per outcome: the
     DiD's leading row and the ITS's leading level change (as a rate ratio where it is one)."""
     share = site.coverage.share if site.coverage.population == "share" else None
     if not share:
         return ""
-    rank, keys, body = {m: i for i, m in enumerate(INTERVAL_PREFERENCE)}, ("ci_low", "ci_high"), []
-    ranked = by_key((r for r in estimated(did_rows) if r.get("method") in rank), "outcome")
-    for r in [*(min(found, key=lambda r: rank[r["method"]]) for found in ranked.values()),
-              *(r for r in estimated(its_rows) if r.get("lead") == "True"
-                and r.get("effect") == "level_change")]:  # fmt: skip
+    keys, body = ("ci_low", "ci_high"), []
+    for r in leading(did_rows, its_rows):
         ratio, d = tb.to_float(r.get("rate_ratio")), 3 if "effect" in r else tb.shared_decimals([r])
-        design = f"DiD ({word('methods', r.get('method'), 0)})" if "effect" not in r else (
-            "ITS level change" + ", rate ratio" * (ratio is not None))  # fmt: skip
+        design = "Difference-in-differences" if "effect" not in r else (
+            "Time series, level change" + " (rate ratio)" * (ratio is not None))  # fmt: skip
         shown = r if ratio is None else {"estimate": ratio, **{k: math.exp(b) for k in keys
                                          if (b := tb.to_float(r.get(k))) is not None}}  # fmt: skip
         scaled = {k: 1 + (v - 1) / share if ratio is not None else v / share for k in

@@ -21,13 +21,14 @@ from typing import Any
 
 from proeftuin.core import settings
 from proeftuin.pipeline.facts import SiteFacts
+from proeftuin.pipeline.results import results_dir
 from proeftuin.report import calibration, inputs
 from proeftuin.report import estimates as est
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
-from proeftuin.report.tables import fmt_int, to_float
+from proeftuin.report.tables import fmt_int, fmt_p, to_float
 
 STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "calibration", "methods", "data",
-                "reproducibility")  # fmt: skip
+                "glossary", "protocol", "reproducibility")  # fmt: skip
 FIGURES = {"did_site": ("fig-trends", "fig-event-study"), "synthesis": ("fig-forest",),
            "its_site": ("fig-its", "fig-its-placebo"), "validation": ("fig-validation",),
            "synth_site": ("fig-synth", "fig-synth-placebo"),
@@ -115,7 +116,7 @@ def site_page(site: SiteFacts, runs: Runs, *, pdf: bool) -> str:
             else "" for n in ("did", "its") for lab in FIGURES[f"{n}_site"]}  # fmt: skip
     context = {
         "site": site.model_dump(), "site_id": site_id, "params": params, "ref": refs, **sections,
-        "incomplete": runs.incomplete(site_id), "why": why,
+        "incomplete": runs.incomplete(site_id), "why": why, "pdf": pdf,
         "failed": [t.entry.describe() for t in tasks.values() if not t.entry.succeeded],
         "answer": [r for r in rows(inputs.SYNTHESIS, "scorecard.csv") if r.get("site") == site_id],
         "start_year": params.get("start_year") or site.start_year,
@@ -173,6 +174,8 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
     forest = figures(inputs.SYNTHESIS, inputs.SYNTHESIS, pooled, RUN_HINT, **where)
     ref = figure(inputs.SYNTHESIS, inputs.SYNTHESIS, "fig-forest", **where, ref=True)
     return {
+        "answer.md": answer(card),
+        "design_facts.md": design_facts(),
         "scorecard.md": scorecard_figure(card) + est.template_table("scorecard", card, methods),
         "findings.md": est.render("findings.md.j2", pooled=pooled, dutch=False),
         "samenvatting.md": est.render("findings.md.j2", pooled=pooled, dutch=True),
@@ -184,6 +187,34 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "reproducibility.md": reproducibility(runs),
         "calibration.md": calibration.page_text(),
     }
+
+
+def answer(card: list[dict[str, str]]) -> str:
+    """The overview's first screen: per Triple Aim dimension the scorecard's verdicts; every
+    leading estimate of any site and outcome whose 95% interval excludes zero, favourable or
+    not, out of how many; then the sentences other analyses leave in ``<folder>/answer.md``."""
+    tried, found = 0, []
+    for site in inputs.sites():
+        for r in est.leading(rows(site, "did_estimates.csv"), rows(site, "its_estimates.csv")):
+            low, high = (to_float(r.get(k), infinite=True) for k in ("ci_low", "ci_high"))
+            tried += 1
+            if low is not None and high is not None and (low > 0 or high < 0):
+                good = (low > 0) == (inputs.outcome(r["outcome"]).better == "higher")
+                found.append({**r, "shown": est.its_cell(r), "good": good,
+                              "p": fmt_p(r.get("p_value")), "its": "effect" in r})  # fmt: skip
+    extras = [p.read_text("utf-8").strip() for p in sorted(results_dir().glob("*/answer.md"))]
+    return est.render("answer.md.j2", card=card, found=found, tried=tried, extras=extras,
+                      sites=[s.name for s in inputs.facts().sites])  # fmt: skip
+
+
+def design_facts() -> str:
+    """The methods page's facts of this run: the sites (facts snapshot), the outcomes the
+    time series answered and its pre-start years, and why it was refused elsewhere."""
+    its = [r for s in inputs.sites() for r in rows(s, "its_estimates.csv")]
+    refused = est.notes_of({"note": r.get("note", "").split("; ")[-1]} for r in its
+                           if to_float(r.get("estimate")) is None)  # fmt: skip
+    return est.render("design_facts.md.j2", sites=inputs.facts().sites, refused=refused,
+                      answered=est.leading([], its))  # fmt: skip
 
 
 def scorecard_figure(card: list[dict[str, str]]) -> str:
@@ -252,7 +283,7 @@ def reproducibility(runs: Runs) -> str:
     for task in runs.tasks:
         if task.folder != inputs.SYNTHESIS:  # the synthesis depends on tasks, not on data
             for name, digest in task.data_checksums.items():
-                checksums.setdefault(name, set()).add(str(digest))
+                checksums.setdefault(name, set()).add(str(digest)[:16])  # the full one: provenance
     sums = [{"file": name, "sha256": ", ".join(sorted(d)), "same": "yes" if len(d) == 1
              else "NO: inputs differ"} for name, d in sorted(checksums.items())]  # fmt: skip
     commands = {site_id: [(nb, t.entry.executed_notebook or inputs.rel_root(

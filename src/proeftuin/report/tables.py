@@ -9,12 +9,17 @@ a note below it. Nothing here reads files or knows what a result means.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MISSING, MINUS, UNBOUNDED = "–", "−", "unbounded"
-WIDE = 6  # a table with more columns gets print widths
+#: Characters of table text (9 pt) across the PDF's text width (A4, 2 cm margins; ~115 of
+#: 10 pt body text measured on the real render), and the characters a cell's padding takes;
+#: a symbol (●, ▲) counts as two characters. A word breaks only at spaces and after hyphens.
+PRINT_CHARS, PAD, WIDE_GLYPHS = 100, 2, "●○◐▲▼◆✓✗"
+WORD_BREAK = re.compile(r"\s+|(?<=-)")
 NO_VALUE = "no value in the results file (the task wrote none for this cell)"
 Row = dict[str, Any]
 
@@ -125,20 +130,15 @@ class Table:
     missing: str = NO_VALUE
 
     def markdown(self) -> str:
-        """A pipe table (numeric columns right-aligned), its caption line with the label and,
-        when wide, print widths by the longest text of each column; dashes explained."""
+        """A pipe table (numeric columns right-aligned), its caption line with the label and
+        print widths from its content (:func:`print_widths`); dashes explained."""
         if not self.rows:
             return ""
         body = [[str(c or "").strip() or MISSING for c in row] for row in self.rows]
         align = ["---:" if i in self.numeric else ":---" for i in range(len(self.header))]
         lines = [_md_row(self.header), "|" + "|".join(align) + "|", *map(_md_row, body), ""]
         attrs = [f"#{self.label}"] * bool(self.label)
-        if len(self.header) > WIDE:
-            longest = [max(len(c) for c in col) for col in zip(self.header, *body, strict=True)]
-            shares = [round(100 * min(max(n, 4), 40) / sum(min(max(m, 4), 40) for m in longest))
-                      for n in longest]  # fmt: skip
-            shares[0] += 100 - sum(shares)
-            attrs.append(f'tbl-colwidths="[{",".join(map(str, shares))}]"')
+        attrs.append(f'tbl-colwidths="[{",".join(map(str, print_widths([self.header, *body])))}]"')
         lines.append(f": {self.caption or 'Results'}" + f" {{{' '.join(attrs)}}}" * bool(attrs))
         notes, cells = list(self.notes), [c for row in body for c in row]
         if any(MISSING in c.split() for c in cells) and not any(n[:1] == MISSING for n in notes):
@@ -159,6 +159,26 @@ def table(spec: Sequence[Sequence[str]], rows: Iterable[Row], caption: str = "",
     body = [[found[f](r, key, shared_decimals([r])) for _, key, f in spec] for r in rows]
     numeric = {i for i, (_, _, f) in enumerate(spec) if f in FORMATS and f != "text"}
     return Table([h for h, _, _ in spec], body, caption, label, list(notes), numeric, missing)
+
+
+def print_length(text: str) -> int:
+    """The printed length of a text in characters, symbols counted twice."""
+    return len(text) + sum(text.count(g) for g in WIDE_GLYPHS)
+
+
+def print_widths(rows: Sequence[Sequence[str]]) -> list[int]:
+    """Column widths in percent of the text width, from content: every column at least as
+    wide as its longest unbreakable word (so nothing overprints or breaks mid-word), the
+    width left shared by how much longer each column's longest cell is."""
+    cols = list(zip(*rows, strict=True))
+    words = [max(print_length(w) for c in col for w in WORD_BREAK.split(c)) + PAD for col in cols]
+    wants = [max(max(map(print_length, col)) + PAD, w) for col, w in zip(cols, words, strict=True)]
+    spare, extra = max(PRINT_CHARS - sum(words), 0), sum(wants) - sum(words)
+    fill = min(1.0, spare / extra) if extra else 0.0
+    width = [w + (x - w) * fill for w, x in zip(words, wants, strict=True)]
+    shares = [math.floor(100 * w / sum(width)) for w in width]
+    shares[width.index(max(width))] += 100 - sum(shares)
+    return shares
 
 
 def _md_row(cells: Iterable[Any]) -> str:

@@ -1,0 +1,51 @@
+"""The real render, where one exists (Quarto is not in CI; `proeftuin report` with Quarto
+writes ``_site/``): every local link and resource of the website resolves, and no page
+loads anything from another host (no Google Fonts, no CDN scripts), so the website works
+offline. Skipped without a rendered ``_site/``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+SITE = Path(__file__).resolve().parents[1] / "_site"
+LINK = re.compile(r"""<(a|link|script|img|iframe|source)\b[^>]*?\b(href|src)=["']([^"']+)["']""")
+CSS_URL = re.compile(r"""@import\s+(?:url\()?["']?(https?:)?//|url\(["']?(https?:)?//""")
+pytestmark = pytest.mark.skipif(not (SITE / "reports" / "index.html").is_file(),
+                                reason="no rendered _site/ here (needs Quarto)")  # fmt: skip
+
+
+def local_targets(page: Path) -> list[tuple[str, Path]]:
+    """Every local link or resource of a page, with the file it must resolve to."""
+    found = []
+    for _, _, url in LINK.findall(page.read_text(encoding="utf-8", errors="replace")):
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc or not parts.path:  # other hosts, mailto, #anchor
+            continue
+        target = (page.parent / unquote(parts.path)).resolve()
+        found.append((url, target / "index.html" if target.is_dir() else target))
+    return found
+
+
+def test_every_local_link_of_the_site_resolves() -> None:
+    pages = sorted(SITE.rglob("*.html"))
+    broken = [f"{p.relative_to(SITE)} -> {url}" for p in pages for url, target in
+              local_targets(p) if not target.is_file()]  # fmt: skip
+    assert len(pages) >= 10 and broken == [], broken
+    downloads = [url for p in pages for url, _ in local_targets(p) if url.endswith(".ipynb")]
+    assert downloads  # the "Download notebook" links are among them
+
+
+def test_no_page_loads_anything_from_another_host() -> None:
+    external = []
+    for page in sorted(SITE.rglob("*.html")):
+        for tag, attr, url in LINK.findall(page.read_text(encoding="utf-8", errors="replace")):
+            if tag != "a" and (urlsplit(url).netloc or url.startswith("//")):
+                external.append(f"{page.relative_to(SITE)}: <{tag} {attr}={url}>")
+    for sheet in SITE.rglob("*.css"):
+        if CSS_URL.search(sheet.read_text(encoding="utf-8", errors="replace")):
+            external.append(f"{sheet.relative_to(SITE)}: a font or sheet from another host")
+    assert external == [], external
