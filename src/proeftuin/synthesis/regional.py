@@ -3,7 +3,7 @@ stated plainly with what the checks show, for the overview to include.
 
 Reads each site's results files only (``did_estimates.csv``, ``robustness.csv``,
 ``regional.csv``, ``decomposition.csv``, written by the DiD and robustness notebooks) and
-writes ``regional_findings.md`` (one paragraph per area with two or more sites) and
+writes ``answer.md`` (one paragraph per area with two or more sites) and
 ``regional_findings.csv`` (the numbers it quotes) into the synthesis folder. Every number in
 the text is read from those files; the verdict per site follows a fixed rule
 (:func:`verdict`).
@@ -20,7 +20,7 @@ from proeftuin.core import settings
 from proeftuin.core.fileio import atomic_write_text
 from proeftuin.designs.headline import headline
 
-FINDINGS_FILE = "regional_findings.md"
+FINDINGS_FILE = "answer.md"
 TOTAL = "cost_basket_std"
 #: The checks quoted, as (results file, selector) -> words; a site's effect "survives" a check
 #: when the check's 95% interval stays on the same side of zero as the main estimate.
@@ -169,7 +169,8 @@ def write_findings(
     results_dir: str | Path,
     root: Path | None = None,
 ) -> str:
-    """Write ``regional_findings.md`` and ``.csv``; return the text."""
+    """Write ``answer.md`` (the overview's answer appends it) and ``regional_findings.csv``;
+    return the text."""
     from proeftuin.data.processed import load_covariates
 
     numbers = area_numbers(sites, root)
