@@ -196,12 +196,12 @@ def _pool_shared(group: pd.DataFrame, clusters: Mapping[str, str] | None) -> dic
         return {}
     ids = group["site"].map(lambda s: clusters.get(s, s))
     se = _se(group).to_numpy(float)
-    est, errs = [], []
-    for _, idx in group.groupby(ids.to_numpy()).indices.items():
+    est, errs, shared = [], [], []
+    for name, idx in group.groupby(ids.to_numpy()).indices.items():
         e, v = combine_neighbours(group["estimate"].to_numpy(float)[idx], se[idx])
         est.append(e)
         errs.append(v)
-    shared = [c for c in dict.fromkeys(ids) if "+" in c]
+        shared += [str(name)] * (len(idx) > 1)  # a cluster with one site here pools nothing
     out: dict[str, object] = {"clusters": "; ".join(shared) or "none shared"}
     if len(est) < 2:
         return out
