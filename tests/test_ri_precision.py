@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from proeftuin.designs.headline import sure
 from proeftuin.estimators import estimate_did
 from proeftuin.estimators.inference import assignments as asg
 from proeftuin.estimators.inference import methods as inf
@@ -131,3 +132,13 @@ def test_neighbours_are_pooled_first_as_perfectly_correlated() -> None:
     assert row["se_shared"] > row["se"] and row["mde_shared"] > row["mde"]
     plain = pooling.pool(table).iloc[0]
     assert np.isnan(plain["estimate_shared"]) and plain["estimate"] == row["estimate"]
+
+
+def test_tables_print_how_sure_a_p_value_is() -> None:
+    exact = {"p_value": "0.0085", "p_kind": "exact", "p_mcse": "0", "n_areas": "23",
+             "p_resolution": str(1 / 24)}  # fmt: skip
+    assert sure(exact) == ", exact; 23 areas: ≥ 1/24"
+    sampled = {"p_value": 0.0685, "p_kind": "sampled", "p_mcse": 0.0029, "n_areas": 19,
+               "p_resolution": 0.05}  # fmt: skip
+    assert sure(sampled) == " ± 0.003"
+    assert sure({"p_value": 0.2}) == ""  # CRV1, the wild bootstrap: nothing to add

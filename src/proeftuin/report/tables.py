@@ -48,26 +48,6 @@ def fmt_p(value: Any) -> str:
     return _number(value, lambda n: "< 0.001" if n < 0.001 else f"{n:.3f}")
 
 
-def fmt_p_sure(row: Any) -> str:
-    """A randomization p-value with how sure it is: "exact", or ± its Monte Carlo error;
-    and "≥ 1/(A+1)" when it is finer than its A areas support. Other p-values as
-    :func:`fmt_p`."""
-    text = fmt_p(row.get("p_value"))
-    kind, mcse = row.get("p_kind"), to_float(row.get("p_mcse"))
-    if kind == "exact":
-        text += ", exact"
-    elif kind == "sampled" and mcse is not None:
-        text += f" ± {mcse:.3f}"
-    p, floor, areas = (
-        to_float(row.get("p_value")),
-        to_float(row.get("p_resolution")),
-        to_float(row.get("n_areas")),
-    )
-    if p is not None and floor is not None and areas and p < floor:
-        text += f"; {int(areas)} areas: ≥ 1/{int(areas) + 1}"
-    return text
-
-
 def fmt_pct(value: Any) -> str:
     """A share (0–1 or 0–100) as a whole percentage."""
     return _number(value, lambda n: f"{n * 100:.0f}%" if n <= 1 else f"{n:.0f}%")
