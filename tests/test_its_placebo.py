@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 
 from proeftuin.estimators import DesignError, estimate_its
+from proeftuin.estimators.inference.methods import RESOLUTION
 from proeftuin.estimators.its.placebo import (
     estimate_its_placebo,
     placebo_in_time,
@@ -137,14 +138,22 @@ def test_planted_null_rejects_at_the_nominal_rate() -> None:
 
 
 def test_identical_seeds_give_identical_results(panel) -> None:
-    df, site = panel
-    kw = {**COLUMNS, "treated": site, "start": START, "draws": 30, "area": "area"}  # 57 sets
+    df, site = mortality_panel(11, per_area=10, k=4)  # C(196, 4) sites from all controls
+    kw = {**COLUMNS, "treated": site, "start": START, "draws": 30}
     a = estimate_its_placebo(df, **kw, rng=np.random.SeedSequence(7), in_time=False)
     b = estimate_its_placebo(df, **kw, rng=np.random.default_rng(7), in_time=False)
+    assert not a.draws.exact and a.tidy()["p_kind"].eq("sampled").all()
     pd.testing.assert_frame_equal(a.draws.placebo, b.draws.placebo)
     pd.testing.assert_frame_equal(a.tidy(), b.tidy())
     c = estimate_its_placebo(df, **kw, rng=8, in_time=False)
     assert a.draws.placebo["units"].tolist() != c.draws.placebo["units"].tolist()
+    # within areas the 57 placebo sites are all enumerated: the seed no longer matters
+    df, site = panel
+    kw = {**COLUMNS, "treated": site, "start": START, "draws": 30, "area": "area"}
+    d = estimate_its_placebo(df, **kw, rng=7, in_time=False)
+    e = estimate_its_placebo(df, **kw, rng=8, in_time=False)
+    assert d.draws.exact and len(d.draws.placebo) == 57
+    pd.testing.assert_frame_equal(d.tidy(), e.tidy())
 
 
 def test_draws_within_areas_use_only_controls_of_one_area(panel) -> None:
@@ -220,12 +229,17 @@ def test_tidy_dict_and_plot(panel) -> None:
     assert gauss.tidy()["rate_ratio"].isna().all() and len(gauss.tidy()) == 1
 
 
-def test_few_areas_are_flagged() -> None:
-    df, site = mortality_panel(1, n_areas=8, per_area=5, k=3)
+def test_p_values_finer_than_the_areas_are_flagged() -> None:
+    df, site = mortality_panel(1, effect=np.log(0.8), n_areas=8, per_area=5, k=3)
     res = estimate_its_placebo(
         df, **COLUMNS, treated=site, start=START, draws=50, rng=1, area="area", in_time=False
     )
-    assert "only 7 areas" in res.note()
+    tidy = res.tidy().set_index("effect")
+    assert (tidy["n_areas"] == 7).all() and (tidy["p_resolution"] == 1 / 8).all()
+    assert (tidy["p_kind"] == "exact").all() and (tidy["p_mcse"] == 0).all()
+    for effect, row in tidy.iterrows():
+        assert (RESOLUTION in res.note(effect)) == (row["p_value"] < 1 / 8)
+    assert tidy.loc["level_change", "p_value"] < 1 / 8  # the planted effect: the note fires
 
 
 def test_bad_designs_fail_with_one_line(panel) -> None:

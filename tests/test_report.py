@@ -223,7 +223,8 @@ def test_report_rebuilds_from_a_copied_results_folder_alone(
 ) -> None:
     """No plan, registry, catalogue or panel: not on disk, and not importable either."""
     assert not (project / "analysis.yml").exists() and not (project / "data").exists()
-    for module in ("plan", "sites", "outcomes", "panel", "design"):
+    blocked = ("pipeline.plan", "data.sites", "data.outcomes", "data.panel", "designs.comparison")
+    for module in blocked:
         monkeypatch.setitem(sys.modules, f"proeftuin.{module}", None)  # importing it fails
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 0, result.output

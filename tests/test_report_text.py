@@ -288,8 +288,8 @@ def test_the_report_package_stays_small() -> None:
     # removal of CDN scripts from notebook previews (+6, offline). Merged with the same
     # round's other issues: the calibration page of the placebo study (calibration.py, +58),
     # the site page's decomposition, regional checks and claims (+4) and the results check
-    # before a build (+4): 1,330.
-    assert sum(lines.values()) <= 1330 and max(lines.values()) <= 450, lines
+    # before a build (+4), the p-value's exactness and Monte Carlo error (+2): 1,332.
+    assert sum(lines.values()) <= 1332 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

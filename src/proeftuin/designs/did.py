@@ -34,7 +34,8 @@ from proeftuin.designs.results import OutcomeResult, SiteResults
 
 DID_COLUMNS = [
     "site", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
-    "p_value", "n_units", "n_treated_units", "n_periods", "pretrend_p", "mde", "mde_pct",
+    "p_value", "p_kind", "p_mcse", "p_mc_low", "p_mc_high", "n_areas", "p_resolution",
+    "n_units", "n_treated_units", "n_periods", "pretrend_p", "mde", "mde_pct",
     "note",
 ]  # fmt: skip
 

@@ -10,7 +10,9 @@ in the same way, stays the last resort.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,22 @@ METHOD_NAMES = {
 #: How ``estimators.inference`` starts a few-treated-clusters flag in a note (a test ties
 #: the two; this module reads results tables and does not import the estimators).
 UNRELIABLE = "unreliable with"
+
+
+def sure(row: Mapping[str, Any]) -> str:
+    """How sure a randomization p-value is, to print after it: ", exact" (every assignment
+    enumerated) or " ± SE" (its Monte Carlo error), and "; A areas: ≥ 1/(A+1)" when it is
+    finer than the A areas of its placebo sites support (see ``estimators.inference``)."""
+
+    def num(key: str) -> float:
+        value = pd.to_numeric(pd.Series([row.get(key)]), errors="coerce").iloc[0]
+        return float(value) if np.isfinite(value) else math.nan
+
+    kind, p, areas, floor = row.get("p_kind"), num("p_value"), num("n_areas"), num("p_resolution")
+    out = {"exact": ", exact", "sampled": f" ± {num('p_mcse'):.3f}"}.get(str(kind), "")
+    if p < floor:  # False when either is missing
+        out += f"; {int(areas)} areas: ≥ 1/{int(areas) + 1}"
+    return out
 
 
 def finite(rows: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

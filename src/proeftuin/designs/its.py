@@ -59,7 +59,8 @@ METHODS = {
 }
 ITS_COLUMNS = [
     "site", "design", "outcome", "effect", "method", "estimate", "rate_ratio", "se",
-    "ci_low", "ci_high", "p_value", "n_pre", "n_post", "n_placebos", "lead", "note",
+    "ci_low", "ci_high", "p_value", "p_kind", "p_mcse", "p_mc_low", "p_mc_high", "n_areas",
+    "p_resolution", "n_pre", "n_post", "n_placebos", "lead", "note",
 ]  # fmt: skip
 
 
@@ -129,6 +130,7 @@ def run_its(
 def _count_model(design: SiteDesign, outcome: str, *, draws: int, seed: int) -> ItsOutcome:
     from proeftuin.data.outcomes import COUNT_MODELS
     from proeftuin.estimators import DesignError, estimate_its, estimate_its_placebo
+    from proeftuin.estimators.inference.streams import keyed_seed
     from proeftuin.estimators.its.placebo import placebo_space
 
     count, exposure = COUNT_MODELS[outcome]
@@ -136,11 +138,14 @@ def _count_model(design: SiteDesign, outcome: str, *, draws: int, seed: int) -> 
     kw = {
         "unit": "municipality", "time": "year", "outcome": count, "exposure": exposure,
         "treated": list(design.treated), "start": design.start_year, "draws": draws,
-        "rng": seed, "family": "quasipoisson",
+        "family": "quasipoisson",
     }  # fmt: skip
+    own = keyed_seed(seed, outcome)  # one stream per outcome, and per placebo scheme
     try:
-        placebo = estimate_its_placebo(frame, area="placebo_area", **kw)
-        everywhere = placebo_space(frame, **kw)
+        placebo = estimate_its_placebo(
+            frame, area="placebo_area", rng=keyed_seed(own, "placebo_area"), **kw
+        )
+        everywhere = placebo_space(frame, rng=keyed_seed(own, "placebo_all"), **kw)
         single = estimate_its(
             placebo.draws.series, time="time", outcome="y", exposure="exposure",
             start=design.start_year, family="quasipoisson",
@@ -192,19 +197,26 @@ def its_table(design: SiteDesign, results: list[ItsOutcome]) -> pd.DataFrame:
 
 
 def _placebo_rows(base, n, effect, placebo, everywhere) -> list[dict[str, Any]]:
+    from proeftuin.estimators.inference.methods import mark_precision
+    from proeftuin.estimators.results import InferenceResult
+
     est = getattr(placebo.site, effect).estimate
+    k_all = int(everywhere.placebo[effect].notna().sum())
+    p_all = InferenceResult("placebo_all", everywhere.p_value(effect, est))
+    precision_all = mark_precision(p_all, everywhere.exact, k_all).precision()
+    area = placebo.precision(effect)
+    area.pop("resolution_note")
     out = []
-    for method, p, (lo, hi), k, note in (
+    for method, p, (lo, hi), k, note, precision in (
         ("placebo_area", placebo.p_value(effect), placebo.interval(effect),
-         placebo.n_placebos(effect), placebo.note()),
-        ("placebo_all", everywhere.p_value(effect, est),
-         everywhere.interval(effect, placebo.alpha, est),
-         int(everywhere.placebo[effect].notna().sum()), everywhere.scheme),
+         placebo.n_placebos(effect), placebo.note(effect), area),
+        ("placebo_all", p_all.p_value, everywhere.interval(effect, placebo.alpha, est),
+         k_all, everywhere.scheme, precision_all),
     ):  # fmt: skip
         out.append(
             {**base, **n, "effect": effect, "method": method, "estimate": est,
              "rate_ratio": math.exp(est), "ci_low": lo, "ci_high": hi, "p_value": p,
-             "n_placebos": k, "lead": method == LEAD, "note": note}
+             **precision, "n_placebos": k, "lead": method == LEAD, "note": note}
         )  # fmt: skip
     return out
 

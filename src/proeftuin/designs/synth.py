@@ -7,8 +7,12 @@ on the pre-period (:func:`proeftuin.estimators.estimate_synth`): synthetic DiD (
 time weights, an intercept; Arkhangelsky et al. 2021) and synthetic control (unit weights
 only; Abadie et al. 2010). Inference leads with randomization inference over placebo sites
 of the same size drawn within the site's COROP area (the DiD's ``placebo_area``), refitted
-weights and all; the placebo variance of synthdid is shown beside it but over-rejects on
-this panel (benchmarks/synth_monte_carlo.md).
+weights and all. synthdid's placebo variance (Algorithm 4) is not run here: with the site
+merged into one unit it draws single control municipalities as placebo units, which are
+not exchangeable with a site of several municipalities (their paths are far noisier), and
+it over-rejects on this panel (benchmarks/synth_monte_carlo.md). Its version with placebo
+units of the site's size, drawn within the area, is the spread of the RI row's placebo
+estimates (its ``se``, and the minimum detectable effect drawn from it).
 
 Run time: RI refits the estimator once per draw. The plan's ``draws`` are capped at
 :data:`MAX_DRAWS` (200), which benchmarks/RESULTS.md times at under 30 s per outcome and
@@ -44,7 +48,7 @@ from proeftuin.designs.figures import (
 from proeftuin.designs.results import OutcomeResult, SiteResults, write_tables
 
 ESTIMATORS = ("sdid", "sc")
-INFERENCE = ("ri", "placebo")
+INFERENCE = ("ri",)  # no synthdid placebo variance for a merged site (module docstring)
 MAX_DRAWS = 200
 SYNTH_COLUMNS = [*DID_COLUMNS[:-1], "estimator", "pre_rmspe", DID_COLUMNS[-1]]
 WEIGHT_COLUMNS = [

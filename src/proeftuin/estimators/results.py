@@ -25,9 +25,23 @@ class InferenceResult:
     ci_high: float | None = None
     draws: int | None = None
     note: str | None = None
+    p_kind: str | None = None  # randomization inference: "exact" or "sampled"
+    p_mcse: float | None = None  # Monte Carlo standard error of a sampled p (0 when exact)
+    p_mc_low: float | None = None  # 99% Monte Carlo interval of a sampled p
+    p_mc_high: float | None = None
+    n_areas: int | None = None  # areas holding a placebo site (placebo sites within areas)
+    p_resolution: float | None = None  # 1/(n_areas + 1): the finest p the areas support
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(self.__dict__)
+
+    def precision(self) -> dict[str, Any]:
+        """The randomization p-value's kind, Monte Carlo error and resolution by area."""
+        return {k: getattr(self, k) for k in PRECISION_COLUMNS}
+
+
+#: Columns that say how sure a randomization p-value is (None for other methods).
+PRECISION_COLUMNS = ("p_kind", "p_mcse", "p_mc_low", "p_mc_high", "n_areas", "p_resolution")
 
 
 @dataclass
@@ -75,6 +89,7 @@ class DidResult:
                 "n_periods": self.n_periods,
                 "pretrend_p": self.pretrend_p,
                 "estimator": self.method,
+                **r.precision(),
             }
             for r in self.inference.values()
         ]

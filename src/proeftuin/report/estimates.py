@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from proeftuin.designs.headline import INTERVAL_PREFERENCE
+from proeftuin.designs.headline import INTERVAL_PREFERENCE, sure
 from proeftuin.pipeline.facts import SiteFacts
 from proeftuin.report import inputs
 from proeftuin.report import tables as tb
@@ -155,7 +155,9 @@ def did_tables(rows: Rows, prefix: str) -> str:
                             + ("; ".join(said) or "no interval from this method"))  # fmt: skip
             elif row.get("estimate") != first.get("estimate"):
                 ci = f"{tb.fmt_est(row.get('estimate'), digits)}: {ci}"
-            out.append(ci if ci == tb.MISSING else f"{ci} (p {tb.fmt_p(row.get('p_value'))})")
+            out.append(
+                ci if ci == tb.MISSING else f"{ci} (p {tb.fmt_p(row.get('p_value'))}{sure(row)})"
+            )
         return out
 
     said = {m: "; ".join(s for s in notes_of(r for r in rows if r.get("method") == m)
@@ -189,7 +191,7 @@ def its_tables(rows: Rows, prefix: str) -> str:
     def cells(found: list[tb.Row]) -> list[str]:
         per_effect = {r.get("effect", ""): r for r in estimated(found)}
         found_rows = [per_effect.get(e, {}) for e in effects]
-        return [c for r in found_rows for c in (its_cell(r), tb.fmt_p(r.get("p_value")))]
+        return [c for r in found_rows for c in (its_cell(r), tb.fmt_p(r.get("p_value")) + sure(r))]
 
     ratios = any(tb.to_float(r.get("rate_ratio")) is not None for r in rows)
     notes = notes_of(estimated(rows)) + [words("captions")["rate_ratio"]] * ratios

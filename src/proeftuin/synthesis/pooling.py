@@ -6,8 +6,16 @@ Cochran's Q). Sites' estimates are pooled only with intervals from one inference
 The scorecard grades each site by the most robust method it has: randomization inference
 over placebo sites (exact under the sharp null with few treated municipalities), else the
 wild cluster bootstrap, else CRV1; interval, p-value and method come from that one row. A
-wild bootstrap flagged unreliable (too few treated clusters) never leads or pools.
-Neighbouring regions (the two Limburg sites) may share shocks, which pooling ignores.
+wild bootstrap flagged unreliable (too few treated clusters) never leads or pools. No
+evidence label claims more than the placebo scheme resolves: a p-value from placebo sites
+drawn within A areas is graded as if it were at least 1/(A + 1) (``p_resolution``).
+
+Neighbouring sites (the two Limburg sites share the COROP area Zuid-Limburg and their
+placebo sites) may share shocks, which independent pooling ignores. Beside it,
+:func:`pool` gives a pooled estimate that pools sites sharing an area first
+(:func:`shared_areas`), as if their errors were perfectly correlated (the conservative
+bound: their combined standard error is the weighted mean of theirs), and then pools the
+clusters as independent: the ``*_shared`` columns, with their own minimum detectable effect.
 
 What goes in is decided by the run manifest (:mod:`proeftuin.pipeline.results`), not by which files
 happen to exist: :func:`inputs` refuses a manifest made under another plan, and pools only
@@ -18,7 +26,7 @@ Every other site gets a row saying why it is out (failed, not run, from another 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +45,16 @@ EVIDENCE_LEVELS = ((0.01, "strong"), (0.05, "moderate"), (0.10, "weak"))
 POOLED_COLUMNS = [
     "outcome", "design", "method", "estimate", "se", "ci_low", "ci_high", "p_value", "mde",
     "se_dl", "se_hk", "tau2", "i2", "q_p", "k",
+    "estimate_shared", "se_shared", "ci_low_shared", "ci_high_shared", "p_value_shared",
+    "mde_shared", "k_shared", "clusters",
 ]  # fmt: skip
+SHARED = ("estimate", "se", "ci_low", "ci_high", "p_value", "mde", "k")
 POWER = 0.80  # of the minimum detectable effect, at the 5% level (two-sided)
 INPUT_COLUMNS = ["site", "notebook", "status", "note"]
 SCORECARD_COLUMNS = [
     "site", "dimension", "outcome", "design", "estimate", "ci_low", "ci_high", "p_value",
-    "method", "evidence", "direction", "mde", "mde_pct", "detectable",
+    "p_kind", "n_areas", "p_resolution", "method", "evidence", "direction", "mde", "mde_pct",
+    "detectable",
 ]  # fmt: skip
 #: An MDE up to this % of the site's pre-period mean rules out effects of policy interest
 #: (the Pioneer sites aimed to slow cost growth by a few percent): "no effect larger than
@@ -133,11 +145,13 @@ def coverage_note(sites: Sequence[str], table: pd.DataFrame) -> str:
     return note + (f"; missing: {', '.join(missing)}" if missing else "")
 
 
-def pool(table: pd.DataFrame) -> pd.DataFrame:
+def pool(table: pd.DataFrame, clusters: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Random-effects pooled estimate per outcome across sites (needs two or more).
 
     Per outcome, every site's interval comes from one and the same inference method: the
-    first of ``INTERVAL_PREFERENCE`` that gives an interval for the most sites.
+    first of ``INTERVAL_PREFERENCE`` that gives an interval for the most sites. With
+    ``clusters`` (site -> cluster, :func:`shared_areas`) the ``*_shared`` columns pool the
+    sites of a cluster first (:func:`combine_neighbours`), then the clusters.
     """
     rows: list[dict[str, object]] = []
     if table.empty:
@@ -147,8 +161,52 @@ def pool(table: pd.DataFrame) -> pd.DataFrame:
             pooled = pool_effects(group["estimate"], _se(group))
             design = group["design"].iloc[0] if "design" in group else "did"
             rows.append({"outcome": outcome, "design": design, "method": group["method"].iloc[0],
-                         **pooled})  # fmt: skip
+                         **pooled, **_pool_shared(group, clusters)})  # fmt: skip
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+
+def shared_areas(sites: Sequence[str], area: str = "corop_region") -> dict[str, str]:
+    """Per site its cluster: sites whose municipalities share an ``area`` (COROP) form one,
+    named by their ids joined with '+'; every other site is its own cluster."""
+    from proeftuin.data.processed import load_covariates
+    from proeftuin.data.sites import load_registry
+
+    registry, regions = load_registry(), load_covariates().set_index("municipality")[area]
+    areas = {s: set(regions.reindex(registry.sites[s].municipalities).dropna()) for s in sites}
+    cluster = {s: {s} for s in sites}
+    for a in sites:
+        for b in sites:
+            if a < b and areas[a] & areas[b]:
+                merged = cluster[a] | cluster[b]
+                for member in merged:
+                    cluster[member] = merged
+    return {s: "+".join(sorted(members)) for s, members in cluster.items()}
+
+
+def combine_neighbours(estimates: np.ndarray, se: np.ndarray) -> tuple[float, float]:
+    """One estimate of sites that share an area: their inverse-variance mean, with the
+    standard error it has if their errors are perfectly correlated (the weighted mean of
+    their SEs; never below what independence would give)."""
+    w = 1 / se**2
+    return float(np.sum(w * estimates) / w.sum()), float(np.sum(w * se) / w.sum())
+
+
+def _pool_shared(group: pd.DataFrame, clusters: Mapping[str, str] | None) -> dict[str, object]:
+    if not clusters:
+        return {}
+    ids = group["site"].map(lambda s: clusters.get(s, s))
+    se = _se(group).to_numpy(float)
+    est, errs, shared = [], [], []
+    for name, idx in group.groupby(ids.to_numpy()).indices.items():
+        e, v = combine_neighbours(group["estimate"].to_numpy(float)[idx], se[idx])
+        est.append(e)
+        errs.append(v)
+        shared += [str(name)] * (len(idx) > 1)  # a cluster with one site here pools nothing
+    out: dict[str, object] = {"clusters": "; ".join(shared) or "none shared"}
+    if len(est) < 2:
+        return out
+    pooled = pool_effects(pd.Series(est), pd.Series(errs))
+    return out | {f"{k}_shared": pooled[k] for k in SHARED}
 
 
 def pooling_table(
@@ -236,11 +294,15 @@ def pool_effects(estimates: pd.Series, se: pd.Series) -> dict[str, float]:
     }
 
 
-def evidence(p_value: float | None) -> str:
-    """Plain-words strength of evidence against 'no effect'."""
+def evidence(p_value: float | None, resolution: float | None = None) -> str:
+    """Plain-words strength of evidence against 'no effect', never finer than the
+    ``resolution`` the placebo scheme supports (1/(areas + 1) for placebo sites within
+    areas): the p-value graded is the larger of the two."""
     if p_value is None or not np.isfinite(p_value):
         return "none"
-    return next((label for cut, label in EVIDENCE_LEVELS if p_value < cut), "none")
+    floor = _num(resolution)
+    graded = max(p_value, floor) if floor is not None else p_value
+    return next((label for cut, label in EVIDENCE_LEVELS if graded < cut), "none")
 
 
 def scorecard(
@@ -302,9 +364,10 @@ def _num(value: object) -> float | None:
 def _scorecard_row(test: pd.Series | None, higher_is_better: bool) -> dict[str, object]:
     if test is None:
         return {"design": None, "estimate": None, "ci_low": None, "ci_high": None,
-                "p_value": None, "method": None, "evidence": "none",
+                "p_value": None, "p_kind": None, "n_areas": None, "p_resolution": None,
+                "method": None, "evidence": "none",
                 "direction": "not estimable", "mde": None, "mde_pct": None}  # fmt: skip
-    grade = evidence(test["p_value"])
+    grade = evidence(test["p_value"], test.get("p_resolution"))
     improving = (test["estimate"] > 0) == higher_is_better
     direction = "inconclusive" if grade == "none" else ("better" if improving else "worse")
     return {
@@ -313,6 +376,9 @@ def _scorecard_row(test: pd.Series | None, higher_is_better: bool) -> dict[str, 
         "ci_low": test["ci_low"],
         "ci_high": test["ci_high"],
         "p_value": test["p_value"],
+        "p_kind": test.get("p_kind"),
+        "n_areas": test.get("n_areas"),
+        "p_resolution": test.get("p_resolution"),
         "method": test["method"],
         "evidence": grade,
         "direction": direction,

@@ -86,15 +86,18 @@ class PlaceboDraws:
         return self.projector
 
 
-def placebo_draws(panel: Panel, draws: int, rng: np.random.Generator) -> PlaceboDraws:
-    """Placebo start labels per assignment slot (compact), and the scheme used."""
+def placebo_draws(
+    panel: Panel, draws: int, rng: np.random.Generator, budget: int | None = None
+) -> PlaceboDraws:
+    """Placebo start labels per assignment slot (compact), and the scheme used: every
+    assignment when they number at most ``budget`` (default ``draws``), else ``draws``."""
     labels, unit_to_slot, level = _assignment_labels(panel)
     if panel.placebo_group:
         groups = _slot_groups(panel, unit_to_slot)
-        out = asg.grouped_draws(labels, groups, draws, rng)
+        out = asg.grouped_draws(labels, groups, draws, rng, budget)
         scheme = PlaceboScheme(level, out.exact, out.weights, False, panel.placebo_group)
     else:
-        out = asg.uniform_draws(labels, draws, rng)
+        out = asg.uniform_draws(labels, draws, rng, budget)
         scheme = PlaceboScheme(level, out.exact)
     units = panel.unit_table().index
     treated = np.flatnonzero(labels)
@@ -166,7 +169,9 @@ def ri_twfe(
 
     sd = float(np.std(b0)) or 1.0
     ci = inf._invert(pval, estimate, sd, alpha)
-    res = inf.ri_result(estimate, b0, scheme.exact, ci, weights, scheme.observed_included)
+    res = inf.ri_result(
+        estimate, b0, scheme.exact, ci, weights, scheme.observed_included, pdraws.draws.n_areas
+    )
     res.note = inf.interval_note(ci[0], ci[1], res.note or "")
     _dropped_note(res, scheme, dropped)
     return res, dropped
@@ -229,7 +234,13 @@ def ri_refit(
         res = InferenceResult("ri", float("nan"), draws=0, note="no identified placebo draw")
     else:
         res = inf.ri_result(
-            estimate, placebo_arr[keep], scheme.exact, None, weights, scheme.observed_included
+            estimate,
+            placebo_arr[keep],
+            scheme.exact,
+            None,
+            weights,
+            scheme.observed_included,
+            pdraws.draws.n_areas,
         )
     _dropped_note(res, scheme, dropped)
     return res, dropped
@@ -239,10 +250,11 @@ def ri_refit(
 
 
 def ri_projection(fit: Fit, opts: RunOptions) -> InferenceResult:
-    """RI for TWFE and the 2x2: one projection of all placebo columns; draws kept for the
-    RI pre-trend test."""
+    """RI for TWFE and the 2x2: one projection of all placebo columns, every assignment when
+    they number at most :data:`assignments.EXACT_BUDGET` (a draw costs no refit); draws kept
+    for the RI pre-trend test."""
     rng = method_rng(opts.seed, "ri")
-    fit.cache["placebo"] = placebo_draws(fit.panel, opts.draws, rng)
+    fit.cache["placebo"] = placebo_draws(fit.panel, opts.draws, rng, asg.EXACT_BUDGET)
     res, fit.cache["ri_dropped"] = ri_twfe(
         fit.panel, fit.estimate, opts.draws, rng, opts.alpha, fit.cache["placebo"]
     )

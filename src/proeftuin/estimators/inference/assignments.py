@@ -19,6 +19,11 @@ import numpy as np
 from proeftuin.estimators.checks import DesignError
 
 CHUNK_ELEMENTS = 1 << 22  # dense scratch per batch of draws (32 MiB of float64)
+#: Randomization inference enumerates every placebo assignment when there are at most this
+#: many (and says "exact"); beyond it, it samples and reports the Monte Carlo error. Used
+#: where a draw costs no refit (the DiD's projection, the ITS's batched fit); an estimator
+#: refitted per draw enumerates only up to its number of draws.
+EXACT_BUDGET = 300_000
 
 
 @dataclass
@@ -31,6 +36,7 @@ class Draws:
     n_slots: int
     exact: bool
     weights: np.ndarray | None = None  # per draw (placebo sites), else equal weights
+    n_areas: int | None = None  # areas holding a placebo site (placebo sites within areas)
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -96,15 +102,17 @@ def enumerate_dense(labels: np.ndarray) -> np.ndarray:
     return Draws(slots, labs, len(labels), True).dense()
 
 
-def uniform_draws(labels: np.ndarray, draws: int, rng: np.random.Generator) -> Draws:
+def uniform_draws(
+    labels: np.ndarray, draws: int, rng: np.random.Generator, budget: int | None = None
+) -> Draws:
     """Start labels per placebo draw, permuted over all slots; exact when few enough.
 
     Exact (every distinct arrangement, the observed one included) when there are at most
-    ``draws`` of them; otherwise ``draws`` uniform random permutations (one
-    ``rng.permutation`` call per draw).
+    ``budget`` of them (default ``draws``; :data:`EXACT_BUDGET` where draws are cheap);
+    otherwise ``draws`` uniform random permutations (one ``rng.permutation`` call per draw).
     """
     labels = np.asarray(labels)
-    if count_assignments(labels) <= draws:
+    if count_assignments(labels) <= max(draws, budget or 0):
         return Draws(*enumerate_compact(labels), len(labels), True)
     n, k = len(labels), int(np.count_nonzero(labels))
     values, codes = np.unique(labels, return_inverse=True)  # shuffled as small codes: the
@@ -126,7 +134,11 @@ def uniform_draws(labels: np.ndarray, draws: int, rng: np.random.Generator) -> D
 
 
 def grouped_draws(
-    labels: np.ndarray, groups: np.ndarray, draws: int, rng: np.random.Generator
+    labels: np.ndarray,
+    groups: np.ndarray,
+    draws: int,
+    rng: np.random.Generator,
+    budget: int | None = None,
 ) -> Draws:
     """Placebo sites inside one larger area: start labels per draw, exactness, weights.
 
@@ -135,9 +147,10 @@ def grouped_draws(
     with at least k eligible (untreated) slots, k = number of treated slots, then k
     eligible slots inside it, and deals the observed start labels over them. Areas are
     equally likely, so each draw's weight is one over the number of areas times the number
-    of placebo sets in its area; when the sets number at most ``draws`` all are enumerated
-    with those weights, otherwise ``draws`` are sampled with equal weights. The observed
-    assignment is never among the placebo sets.
+    of placebo sets in its area; when the sets number at most ``budget`` (default
+    ``draws``) all are enumerated with those weights, otherwise ``draws`` are sampled with
+    equal weights. The observed assignment is never among the placebo sets. ``n_areas`` of
+    the result is the number of areas that hold a placebo site.
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
@@ -152,18 +165,16 @@ def grouped_draws(
         raise DesignError(f"no placebo area has {k} untreated units to draw a placebo site")
     arrangements = enumerate_dense(treated)  # distinct orders of the treated labels
     per_group = {gv: math.comb(len(m), k) * len(arrangements) for gv, m in members.items()}
-    n = len(labels)
-    if sum(per_group.values()) <= draws:
-        pos, labs, weights = [], [], []
+    n, n_areas = len(labels), len(members)
+    if sum(per_group.values()) <= max(draws, budget or 0):
+        slot_parts, lab_parts, weight_parts = [], [], []
         for gv, m in members.items():
-            for chosen in itertools.combinations(m, k):
-                for arr in arrangements:
-                    pos.append(chosen)
-                    labs.append(arr)
-                    weights.append(1.0 / (len(members) * per_group[gv]))
-        slots = np.array(pos, dtype=np.int64).reshape(-1, k)
-        out = np.array(labs, dtype=labels.dtype).reshape(-1, k)
-        return Draws(*_sorted(slots, out), n, True, np.asarray(weights))
+            sets = np.array(list(itertools.combinations(m, k)), dtype=np.int64).reshape(-1, k)
+            slot_parts.append(np.repeat(sets, len(arrangements), axis=0))
+            lab_parts.append(np.tile(arrangements, (len(sets), 1)).astype(labels.dtype))
+            weight_parts.append(np.full(per_group[gv], 1.0 / (n_areas * per_group[gv])))
+        slots, out = _sorted(np.concatenate(slot_parts), np.concatenate(lab_parts))
+        return Draws(slots, out, n, True, np.concatenate(weight_parts), n_areas)
     keys = list(members)
     slots = np.empty((draws, k), dtype=np.int64)
     labs = np.empty((draws, k), dtype=labels.dtype)
@@ -171,4 +182,4 @@ def grouped_draws(
         m = members[keys[rng.integers(len(keys))]]
         labs[b] = rng.permutation(treated)  # drawn before the slots, as it always was
         slots[b] = rng.choice(m, k, replace=False)
-    return Draws(*_sorted(slots, labs), n, False, np.full(draws, 1.0 / draws))
+    return Draws(*_sorted(slots, labs), n, False, np.full(draws, 1.0 / draws), n_areas)

@@ -346,8 +346,10 @@ def ri_result(
     ci: tuple[float, float] | None = None,
     weights: np.ndarray | None = None,
     observed_included: bool = True,
+    n_areas: int | None = None,
 ) -> InferenceResult:
-    """Package placebo estimates: p-value, their spread as SE, optional inverted CI."""
+    """Package placebo estimates: p-value, their spread as SE, optional inverted CI, and how
+    sure the p-value is (:func:`mark_precision`)."""
     lo, hi = ci if ci is not None else (None, None)
     kind = "exact enumeration" if exact else "sampled placebo assignments"
     placebo = np.asarray(placebo, dtype=float)
@@ -355,7 +357,7 @@ def ri_result(
     w = None if weights is None else np.asarray(weights, dtype=float)[ok]
     centre = _wmean(placebo[ok], w) if ok.any() else float("nan")
     sd = math.sqrt(_wmean((placebo[ok] - centre) ** 2, w)) if ok.any() else float("nan")
-    return InferenceResult(
+    res = InferenceResult(
         "ri",
         ri_pvalue(observed, placebo, exact, weights, observed_included),
         sd,
@@ -364,3 +366,74 @@ def ri_result(
         int(ok.sum()),
         kind,
     )
+    return mark_precision(res, exact, int(ok.sum()), n_areas)
+
+
+# --- how sure a randomization p-value is ---------------------------------------------------
+
+#: Level of the Monte Carlo interval printed beside a sampled p-value.
+MC_LEVEL = 0.99
+#: The Monte Carlo standard error a leading (headline) row may have at p = 0.05.
+HEADLINE_MCSE = 0.0025
+#: "finer than the areas" starts the resolution note (the report and synthesis match it).
+RESOLUTION = "finer than the areas support"
+
+
+def headline_draws(p: float = 0.05, mcse: float = HEADLINE_MCSE) -> int:
+    """Draws that bring the Monte Carlo SE of a p-value near ``p`` to ``mcse``: 7,600 for
+    0.0025 at 0.05 (sqrt(p (1 - p) / B) <= mcse)."""
+    return math.ceil(round(p * (1 - p) / mcse**2, 9))
+
+
+def monte_carlo_error(p: float, draws: int, level: float = MC_LEVEL) -> tuple[float, float, float]:
+    """A sampled p-value's Monte Carlo standard error and ``level`` interval.
+
+    ``p`` = (1 + x) / (1 + B) with x of B placebo draws at least as extreme: the SE is
+    sqrt(p (1 - p) / B), the interval Clopper-Pearson's for x of B (the p-value full
+    enumeration would give lies in it with probability ``level``).
+    """
+    if not (draws > 0 and math.isfinite(p)):
+        return float("nan"), float("nan"), float("nan")
+    x = min(max(round(p * (draws + 1) - 1), 0), draws)
+    tail = (1 - level) / 2
+    lo = float(stats.beta.ppf(tail, x, draws - x + 1)) if x > 0 else 0.0
+    hi = float(stats.beta.ppf(1 - tail, x + 1, draws - x)) if x < draws else 1.0
+    return math.sqrt(p * (1 - p) / draws), lo, hi
+
+
+def resolution(n_areas: int | None) -> float | None:
+    """The coarsest honest p of placebo sites drawn within ``n_areas`` areas: 1/(A + 1).
+
+    When shocks are shared within an area, the site is one area among A + 1 and the test
+    can rank it only among areas: no p-value below 1/(A + 1) is earned by the data.
+    """
+    return None if not n_areas else 1.0 / (n_areas + 1)
+
+
+def resolution_note(p: float, n_areas: int | None) -> str | None:
+    """Says so when ``p`` is finer than the areas support (see :func:`resolution`)."""
+    floor = resolution(n_areas)
+    if floor is None or not (math.isfinite(p) and p < floor):
+        return None
+    return (
+        f"p {RESOLUTION}: placebo sites drawn within {n_areas} areas resolve p only to "
+        f"about 1/{n_areas + 1} = {floor:.3f} when shocks are shared within an area"
+    )
+
+
+def mark_precision(
+    res: InferenceResult, exact: bool, draws: int, n_areas: int | None = None
+) -> InferenceResult:
+    """Set ``p_kind`` (exact or sampled), the Monte Carlo SE and 99% interval of a sampled p
+    (0 and p itself when exact), the number of areas and the resolution, and add the
+    resolution note when p is finer than the areas support."""
+    res.p_kind = "exact" if exact else "sampled"
+    if exact:
+        res.p_mcse, res.p_mc_low, res.p_mc_high = 0.0, res.p_value, res.p_value
+    else:
+        res.p_mcse, res.p_mc_low, res.p_mc_high = monte_carlo_error(res.p_value, draws)
+    res.n_areas, res.p_resolution = n_areas, resolution(n_areas)
+    note = resolution_note(res.p_value, n_areas)
+    if note:
+        res.note = f"{res.note}; {note}" if res.note else note
+    return res

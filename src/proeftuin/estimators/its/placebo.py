@@ -4,8 +4,8 @@ One job: p-values and intervals for a site's ITS level and slope change that sta
 with a single treated series. The site's municipalities are summed into one series (counts
 and exposure), the controls into one comparison series, and :func:`estimate_its` fits the
 site. Placebo sites of the same size are then drawn from the controls with the machinery
-of the DiD's randomization inference (:func:`inference.placebo_assignments`, or
-:func:`inference.grouped_placebo_assignments` for placebo sites within one area), and
+of the DiD's randomization inference (:func:`assignments.uniform_draws`, or
+:func:`assignments.grouped_draws` for placebo sites within one area), and
 each is fitted the same way against the remaining controls (Abadie, Diamond & Hainmueller
 2010, JASA 105:493-505, placebo-in-space; Lopez Bernal, Cummins & Gasparrini 2018, Int J
 Epidemiol 47:2082-2093, the controlled ITS). The p-value is the rank of |estimate| among
@@ -24,11 +24,14 @@ post-period factor); otherwise it is the usual constant-effect assumption.
 Validity rests on the site being exchangeable with its placebos. Draws within areas keep
 placebos shaped like the site (neighbours sharing area shocks) but never use the site's
 own area: with A areas the evidence cannot honestly exceed about 1/(A+1) when area shocks
-dominate (the note says so), and sampled draws need many placebos (999): with 19 or 39 a
-simulation with area shocks rejected a true null 6-11% of the time, exactly enumerated 5%.
+dominate (``p_resolution``; the note says so whenever p is finer), and sampled draws need
+many placebos: with 19 or 39 a simulation with area shocks rejected a true null 6-11% of
+the time, exactly enumerated 5%. Every placebo site is enumerated when they number at most
+:data:`assignments.EXACT_BUDGET` (``p_kind`` "exact"); otherwise the p-value is sampled
+and carries its Monte Carlo error (``p_mcse``, a 99% interval).
 
-Placebo-in-time refits the site on its pre-period only, at fake starts, as a diagnostic
-(Abadie, Diamond & Hainmueller 2015, Am J Polit Sci 59:495-510, "in-time placebos").
+Placebo-in-time (:mod:`in_time`) refits the site on its pre-period only, at fake starts, as a
+diagnostic (Abadie, Diamond & Hainmueller 2015, Am J Polit Sci 59:495-510).
 
 Why hand-written: no Python library does placebo-in-space ITS (statsmodels fits one
 series; synthetic-control packages estimate weights, not segmented regressions). The
@@ -45,15 +48,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from proeftuin.core.jsonable import json_safe
 from proeftuin.estimators.checks import DesignError
-from proeftuin.estimators.inference.methods import (
-    grouped_placebo_assignments,
-    placebo_assignments,
-    ri_pvalue,
-)
+from proeftuin.estimators.inference import assignments as asg
+from proeftuin.estimators.inference.methods import mark_precision, ri_pvalue
 from proeftuin.estimators.its.estimate import FAMILIES, estimate_its
+from proeftuin.estimators.its.in_time import EFFECTS, _its_kwargs, placebo_in_time
 from proeftuin.estimators.its.refit import (
     Wide,
     batch_estimates,
@@ -61,7 +63,7 @@ from proeftuin.estimators.its.refit import (
     site_series,
     wide_panel,
 )
-from proeftuin.estimators.results import ItsResult
+from proeftuin.estimators.results import InferenceResult, ItsResult
 
 __all__ = [
     "ItsPlaceboResult",
@@ -72,11 +74,24 @@ __all__ = [
     "site_series",
 ]
 
-EFFECTS = ("level_change", "slope_change")
 AGREEMENT_TOL = 1e-4  # batched refit vs estimate_its on the site, in standard errors
+FIT_CHUNK = 20_000  # placebo sites refitted per batch (memory of the batched IRLS)
+STORED_DRAWS = 5_000  # placebo rows kept in the JSON; more are summarised by quantiles
 
 
 # --- the test and its inversion ----------------------------------------------------------
+
+
+def _tail_pvalues(mags: np.ndarray, placebo: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """:func:`ri_pvalue` (observed excluded from the placebos) at every statistic in
+    ``mags`` at once: one sort and a cumulative sum instead of a pass per value."""
+    order = np.argsort(np.abs(placebo))
+    values = np.abs(placebo)[order]
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, float)[order]
+    below = np.concatenate([[0.0], np.cumsum(w)])
+    share = (below[-1] - below[np.searchsorted(values, mags - 1e-12, "left")]) / below[-1]
+    b = len(values)
+    return (1 + b * share) / (1 + b)
 
 
 def _interval(
@@ -89,29 +104,34 @@ def _interval(
     if ri_pvalue(math.inf, placebo, exact, weights, observed_included=False) > alpha:
         return -math.inf, math.inf  # too few placebos: no tau is ever rejected
     mags = np.unique(np.abs(placebo[ok]))
-    p = np.array([ri_pvalue(m, placebo, exact, weights, observed_included=False) for m in mags])
+    p = _tail_pvalues(mags, placebo[ok], None if weights is None else weights[ok])
     c = float(mags[p > alpha].max())
     return estimate - c, estimate + c
 
 
-def _assignments(
-    w: Wide, draws: int, rng: np.random.Generator
-) -> tuple[np.ndarray, bool, np.ndarray | None, str, int | None]:
-    """Placebo sites (draws x units, bool), exactness, weights, description, areas used."""
+def _assignments(w: Wide, draws: int, rng: np.random.Generator) -> tuple[asg.Draws, str]:
+    """Placebo sites (compact; slots are indices into ``w.units``) and their description:
+    every placebo site when they number at most :data:`assignments.EXACT_BUDGET` (a draw
+    costs no refit here), else ``draws`` sampled."""
     k = int(w.treated.sum())
     if w.areas is None:
         controls = np.flatnonzero(~w.treated)
         labels = np.zeros(len(controls), dtype=int)
         labels[:k] = 1
-        rows, exact = placebo_assignments(labels, draws, rng)
-        out = np.zeros((len(rows), len(w.units)), dtype=bool)
-        out[:, controls] = rows != 0
-        return out, exact, None, f"placebo sites of {k} drawn from all controls", None
-    rows, exact, weights = grouped_placebo_assignments(w.treated.astype(int), w.areas, draws, rng)
-    eligible = w.areas[~w.treated & (w.areas >= 0)]
-    n_areas = int((np.bincount(eligible) >= k).sum()) if len(eligible) else 0
-    scheme = f"placebo sites of {k} drawn within one of {n_areas} areas"
-    return rows != 0, exact, weights, scheme, n_areas
+        out = asg.uniform_draws(labels, draws, rng, asg.EXACT_BUDGET)
+        sites = asg.Draws(controls[out.slots], out.labels, len(w.units), out.exact)
+        return sites, f"placebo sites of {k} drawn from all controls"
+    out = asg.grouped_draws(w.treated.astype(int), w.areas, draws, rng, asg.EXACT_BUDGET)
+    return out, f"placebo sites of {k} drawn within one of {out.n_areas} areas"
+
+
+def _site_sums(sites: asg.Draws, values: np.ndarray) -> np.ndarray:
+    """Per placebo site, the sum of its units' rows of ``values`` (units x years)."""
+    n, k = sites.slots.shape
+    incidence = sparse.csr_matrix(
+        (np.ones(n * k), sites.slots.ravel(), np.arange(0, n * k + 1, k)), (n, sites.n_slots)
+    )
+    return np.asarray(incidence @ values)
 
 
 def _check_agreement(site: ItsResult, refit: np.ndarray, names: list[str]) -> None:
@@ -123,62 +143,6 @@ def _check_agreement(site: ItsResult, refit: np.ndarray, names: list[str]) -> No
                 f"from estimate_its ({official:.8g}); the ITS point estimator changed and the "
                 "placebo refits must follow it"
             )
-
-
-def placebo_in_time(
-    series: pd.DataFrame,
-    *,
-    start: float,
-    family: str,
-    slope: bool,
-    controlled: bool,
-    alpha: float = 0.05,
-    min_pre: int = 5,
-    min_post: int = 3,
-) -> pd.DataFrame:
-    """The site's ITS at fake starts inside its pre-period, fitted on pre-period data only.
-
-    ``series`` as from :func:`site_series`. Fake starts leave at least ``min_pre`` points
-    before and ``min_post`` (at least 2 with a slope) before the real start. One row per
-    fake start and effect, with the model-based (Newey-West or GLM) p-value: a diagnostic
-    of the counterfactual, not a test of the programme.
-    """
-    pre = series[series["time"] < float(start)].reset_index(drop=True)
-    times = pre["time"].to_numpy(float)
-    need_post = max(min_post, 2 if slope else 1)
-    fakes = [s for i, s in enumerate(times) if i >= min_pre and len(times) - i >= need_post]
-    rows = []
-    for s in fakes:
-        res = estimate_its(pre, start=s, alpha=alpha, **_its_kwargs(family, slope, controlled))
-        for name in EFFECTS[: 1 + slope]:
-            eff = getattr(res, name)
-            rows.append(
-                {
-                    "fake_start": s,
-                    "effect": name,
-                    "estimate": eff.estimate,
-                    "rate_ratio": eff.ratio,
-                    "se": eff.se,
-                    "p_value": eff.p_value,
-                    "n_pre": int((times < s).sum()),
-                    "n_post": int((times >= s).sum()),
-                }
-            )
-    cols = ["fake_start", "effect", "estimate", "rate_ratio", "se", "p_value", "n_pre", "n_post"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _its_kwargs(family: str, slope: bool, controlled: bool) -> dict[str, Any]:
-    kw: dict[str, Any] = {
-        "time": "time",
-        "outcome": "y",
-        "exposure": "exposure",
-        "family": family,
-        "slope": slope,
-    }
-    if controlled:
-        kw.update(control="yc", control_exposure="exposure_c")
-    return kw
 
 
 @dataclass
@@ -241,22 +205,27 @@ def placebo_space(
     cols = ("y", "exposure", "yc", "exposure_c")
     fit = {"t": w.years, "start": start, "family": family, "slope": slope, "controlled": controlled}
     observed = batch_estimates(tuple(series[c].to_numpy() for c in cols), **fit)[0]
-    sites, exact, weights, scheme, n_areas = _assignments(w, draws, np.random.default_rng(rng))
-    a = sites.astype(float)
-    y_p, e_p = a @ w.counts, a @ w.exposure
+    sites, scheme = _assignments(w, draws, np.random.default_rng(rng))
+    exact, weights, n = sites.exact, sites.weights, len(sites)
+    y_p, e_p = _site_sums(sites, w.counts), _site_sums(sites, w.exposure)
     ctrl = ~w.treated
     y_c, e_c = w.counts[ctrl].sum(axis=0) - y_p, w.exposure[ctrl].sum(axis=0) - e_p
-    estimates = batch_estimates((y_p, e_p, y_c, e_c), **fit)
+    estimates = np.concatenate(
+        [
+            batch_estimates(tuple(a[s : s + FIT_CHUNK] for a in (y_p, e_p, y_c, e_c)), **fit)
+            for s in range(0, n, FIT_CHUNK)
+        ]
+    )
     effects = list(EFFECTS[: 1 + slope])
     table = pd.DataFrame(
         {
-            "draw": np.arange(len(sites)),
-            "units": [w.units[row].tolist() for row in sites],
-            "weight": weights if weights is not None else np.full(len(sites), 1.0 / len(sites)),
+            "draw": np.arange(n),
+            "units": w.units[sites.slots].tolist(),
+            "weight": weights if weights is not None else np.full(n, 1.0 / n),
         }
     )
     if w.areas is not None and w.area_names is not None:
-        table["area"] = [w.area_names[w.areas[row][0]] for row in sites]
+        table["area"] = np.asarray(w.area_names)[w.areas[sites.slots[:, 0]]]
     for j, name in enumerate(effects):
         table[name] = estimates[:, j]
     return PlaceboDraws(
@@ -269,7 +238,7 @@ def placebo_space(
         series,
         int(w.treated.sum()),
         int(ctrl.sum()),
-        n_areas,
+        sites.n_areas,
     )
 
 
@@ -360,26 +329,32 @@ class ItsPlaceboResult:
     def interval(self, effect: str) -> tuple[float, float]:
         return self.draws.interval(effect, self.alpha, getattr(self.site, effect).estimate)
 
-    def note(self) -> str:
+    def precision(self, effect: str) -> dict[str, Any]:
+        """How sure the effect's p-value is: exact or sampled, its Monte Carlo error, the
+        number of areas and the resolution they support (see :func:`mark_precision`)."""
+        res = InferenceResult("placebo_space", self.p_value(effect))
+        mark_precision(res, self.draws.exact, self.n_placebos(effect), self.draws.n_areas)
+        return {**res.precision(), "resolution_note": res.note}
+
+    def note(self, effect: str | None = None) -> str:
         d = self.draws
         out = f"{d.scheme} ({'exact enumeration' if d.exact else 'sampled'})"
         out += "; interval inverts the placebo test under a constant effect"
         dropped = len(d.placebo) - self.n_placebos("level_change")
         if dropped:
             out += f"; {dropped} placebo fits failed and were dropped"
-        if d.n_areas is not None and 1 / (d.n_areas + 1) > self.alpha:
-            out += (
-                f"; only {d.n_areas} areas hold a placebo site: with area-level shocks "
-                f"p-values below 1/{d.n_areas + 1} overstate the evidence"
-            )
-        return out
+        resolution = self.precision(effect)["resolution_note"] if effect else None
+        return f"{out}; {resolution}" if resolution else out
 
     def tidy(self) -> pd.DataFrame:
-        """One row per effect: estimate, rate ratio (log link), placebo interval, p-value."""
+        """One row per effect: estimate, rate ratio (log link), placebo interval, p-value,
+        and how sure the p-value is (``p_kind``, ``p_mcse``, ``n_areas``, ...)."""
         rows = []
         for name in self.draws.effects:
             est = getattr(self.site, name).estimate
             lo, hi = self.interval(name)
+            precision = self.precision(name)
+            precision.pop("resolution_note")
             rows.append(
                 {
                     "effect": name,
@@ -392,7 +367,8 @@ class ItsPlaceboResult:
                     "p_value": self.p_value(name),
                     "inference": "placebo_space",
                     "n_placebos": self.n_placebos(name),
-                    "note": self.note(),
+                    "note": self.note(name),
+                    **precision,
                 }
             )
         return pd.DataFrame(rows)
@@ -404,7 +380,7 @@ class ItsPlaceboResult:
             {
                 "site": self.site.to_dict(),
                 "effects": self.tidy(),
-                "placebo": d.placebo,
+                **_stored_placebos(d.placebo, d.effects),
                 "exact": d.exact,
                 "scheme": d.scheme,
                 "n_treated": d.n_treated,
@@ -439,6 +415,23 @@ class ItsPlaceboResult:
         ax.set_xlabel(f"{effect.replace('_', ' ')} ({scale})")
         ax.set_ylabel("share of placebo sites")
         return ax
+
+
+def _stored_placebos(placebo: pd.DataFrame, effects: list[str]) -> dict[str, Any]:
+    """The placebo draws for the JSON: all of them up to :data:`STORED_DRAWS`, else (an
+    exact enumeration of many sets) their weighted percentiles per effect."""
+    if len(placebo) <= STORED_DRAWS:
+        return {"placebo": placebo}
+    levels = np.linspace(0, 1, 101)
+    summary = {"percent": (100 * levels).round().astype(int).tolist(), "n": len(placebo)}
+    for name in effects:
+        values = placebo[name].to_numpy(float)
+        ok = np.isfinite(values)
+        order = np.argsort(values[ok])
+        cum = np.cumsum(placebo["weight"].to_numpy(float)[ok][order])
+        idx = np.searchsorted(cum / cum[-1], levels).clip(0, ok.sum() - 1)
+        summary[name] = values[ok][order][idx].tolist()
+    return {"placebo": None, "placebo_percentiles": summary}
 
 
 def _exp(value: float) -> float:

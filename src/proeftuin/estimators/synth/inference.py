@@ -31,6 +31,7 @@ import math
 import numpy as np
 from scipy import stats
 
+from proeftuin.estimators.inference import assignments as asg
 from proeftuin.estimators.inference import methods as inf
 from proeftuin.estimators.results import InferenceResult
 from proeftuin.estimators.synth.panel import CohortFit, SynthPanel, fit_cohorts
@@ -155,8 +156,15 @@ def ri_result(
     """Randomization inference: refit on placebo assignments of the adoption dates; the
     interval inverts the test with the placebo estimates held fixed."""
     labels = panel.labels
+    n_areas = None
     if panel.groups is not None:
-        assign, exact, weights = inf.grouped_placebo_assignments(labels, panel.groups, draws, rng)
+        grouped = asg.grouped_draws(labels, panel.groups, draws, rng)
+        assign, exact, weights, n_areas = (
+            grouped.dense(),
+            grouped.exact,
+            grouped.weights,
+            grouped.n_areas,
+        )
         included, scheme = False, f"placebo sites within {panel.names.get('placebo_group')}"
     else:
         assign, exact = inf.placebo_assignments(labels, draws, rng)
@@ -164,7 +172,7 @@ def ri_result(
     placebo = _chunked(panel.y, assign, method, unit_weights=panel.weights, aggregate=aggregate)
     finite = np.isfinite(placebo)
     if not finite.any():
-        res = inf.ri_result(estimate, placebo, exact, None, weights, included)
+        res = inf.ri_result(estimate, placebo, exact, None, weights, included, n_areas)
         res.note = f"{res.note}; {scheme}; no finite placebo estimate"
         return res, placebo
 
@@ -172,7 +180,7 @@ def ri_result(
         return inf.ri_pvalue(estimate - tau, placebo, exact, weights, included)
 
     ci = inf._invert(pval, estimate, float(np.std(placebo[finite])) or 1.0, alpha)
-    res = inf.ri_result(estimate, placebo, exact, ci, weights, included)
+    res = inf.ri_result(estimate, placebo, exact, ci, weights, included, n_areas)
     note = f"{res.note}; {scheme}; statistic |estimate|; interval inverts the test with the "
     res.note = inf.interval_note(ci[0], ci[1], note + "placebo estimates held fixed")
     return res, placebo

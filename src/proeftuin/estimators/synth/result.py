@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from proeftuin.core.jsonable import json_safe
-from proeftuin.estimators.results import InferenceResult
+from proeftuin.estimators.results import PRECISION_COLUMNS, InferenceResult
 
 
 @dataclass
@@ -61,6 +61,7 @@ class SynthResult:
                     "ci_high": r.ci_high,
                     "p_value": r.p_value,
                     "note": r.note,
+                    **r.precision(),
                 }
                 for r in self.inference.values()
             ],
@@ -73,6 +74,7 @@ class SynthResult:
                 "ci_high",
                 "p_value",
                 "note",
+                *PRECISION_COLUMNS,
             ],
         )
 
