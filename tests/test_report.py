@@ -228,7 +228,7 @@ def test_report_rebuilds_from_a_copied_results_folder_alone(
         monkeypatch.setitem(sys.modules, f"proeftuin.{module}", None)  # importing it fails
     result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == 0, result.output
-    assert "problem:" not in result.output and "11 pages generated." in result.output
+    assert "problem:" not in result.output and "12 pages generated." in result.output, result.output
     generated = project / "reports"
     site_b = (generated / "sites" / "site-b.qmd").read_text()
     assert 'title: "Site B"' in site_b and "| Beekdorp |" in site_b
