@@ -124,7 +124,8 @@ def typst_tables(typ: str) -> list[tuple[list[float], list[list[str]]]]:
         widths = [float(w) for w in re.findall(r"([\d.]+)%", match.group(1))]
         lines = [line.strip() for line in match.group(2).splitlines()]
         rows = [cell.findall(line) for line in lines if line.startswith(("[", "table.header("))]
-        found.append((widths, [[re.sub(r"#[a-z]+\[|[\\\]*_`]", "", c) for c in r] for r in rows]))
+        links = [[re.sub(r'#link\("[^"]*"\)', "", c) for c in r] for r in rows]  # text shows
+        found.append((widths, [[re.sub(r"#[a-z]+\[|[\\\]*_`]", "", c) for c in r] for r in links]))
     return found
 
 
@@ -288,8 +289,10 @@ def test_the_report_package_stays_small() -> None:
     # removal of CDN scripts from notebook previews (+6, offline). Merged with the same
     # round's other issues: the calibration page of the placebo study (calibration.py, +58),
     # the site page's decomposition, regional checks and claims (+4) and the results check
-    # before a build (+4), the p-value's exactness and Monte Carlo error (+2): 1,332.
-    assert sum(lines.values()) <= 1332 and max(lines.values()) <= 450, lines
+    # before a build (+4), the p-value's exactness and Monte Carlo error (+2), and the columns
+    # a reader needs of the decomposition and regional tables, with widths from content for
+    # the claims table (+9, both overprinted in the real render): 1,341.
+    assert sum(lines.values()) <= 1341 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

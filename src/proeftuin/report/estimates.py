@@ -72,7 +72,8 @@ def jinja() -> jinja2.Environment:
         "table": lambda *a, **k: tb.table(*a, formats=FORMATS, **k).markdown(),
     }
     env.filters |= {"num": tb.fmt_num, "to_float": tb.to_float, "est": tb.fmt_est, "ci": tb.fmt_ci,
-                    "decimals": tb.shared_decimals, "label": outcome_label}  # fmt: skip
+                    "decimals": tb.shared_decimals, "label": outcome_label,
+                    "widths": tb.print_widths}  # fmt: skip
     return env
 
 

@@ -29,6 +29,13 @@ from proeftuin.report.tables import fmt_int, fmt_p, to_float
 
 STATIC_PAGES = ("index", "sites", "synthesis", "robustness", "calibration", "methods", "data",
                 "glossary", "protocol", "reproducibility")  # fmt: skip
+#: The columns a reader needs of the cost decomposition and the regional checks (the others
+#: repeat the page's site or are model internals): few enough to print without overprint.
+WHY_COLUMNS = {"decomposition": ("kind", "part", "estimate", "ci_low", "ci_high", "p_value",
+                                  "share"),
+               "region_checks": ("check", "variant", "estimate", "ci_low", "ci_high", "p_value"),
+               "regional": ("model", "site", "estimate", "ci_low", "ci_high", "p_value",
+                            "note")}  # fmt: skip
 FIGURES = {"did_site": ("fig-trends", "fig-event-study"), "synthesis": ("fig-forest",),
            "its_site": ("fig-its", "fig-its-placebo"), "validation": ("fig-validation",),
            "synth_site": ("fig-synth", "fig-synth-placebo"),
@@ -131,8 +138,9 @@ def site_page(site: SiteFacts, runs: Runs, *, pdf: bool) -> str:
         "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
         "runs": [t.row() for t in tasks.values()],
         "dilution": est.dilution_table(site, found["did"], found["its"], f"tbl-{site_id}-dilution"),
-        "why_tables": {n: est.generic_table(rows(site_id, f"{n}.csv"), est.words("captions")[n],
-            f"tbl-{site_id}-{n}") for n in ("decomposition", "region_checks", "regional")},
+        "why_tables": {n: est.generic_table([{k: r.get(k) for k in keep} for r in rows(site_id,
+            f"{n}.csv")], est.words("captions")[n], f"tbl-{site_id}-{n}")
+            for n, keep in WHY_COLUMNS.items()},
         "statements": {r["key"]: r["text"] for r in rows(site_id, "statements.csv")},
         "decomposition_figure": figure(site_id, inputs.ROBUSTNESS, "fig-decomposition", **where),
     }  # fmt: skip
