@@ -39,6 +39,13 @@ class InferenceResult:
         """The randomization p-value's kind, Monte Carlo error and resolution by area."""
         return {k: getattr(self, k) for k in PRECISION_COLUMNS}
 
+    def row(self, estimate: float, **extra: Any) -> dict[str, Any]:
+        """This method's row of a tidy table: the estimate with its uncertainty, then
+        ``extra`` (the estimator's counts), then how sure the p-value is."""
+        return {"method": self.method, "estimate": estimate, "se": self.se,
+                "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
+                "note": self.note, **extra, **self.precision()}  # fmt: skip
+
 
 #: Columns that say how sure a randomization p-value is (None for other methods).
 PRECISION_COLUMNS = ("p_kind", "p_mcse", "p_mc_low", "p_mc_high", "n_areas", "p_resolution")
@@ -75,24 +82,10 @@ class DidResult:
     def tidy(self) -> pd.DataFrame:
         """One row per inference method (``method``), with the counts, the pre-trend
         p-value and the estimator (``estimator``)."""
-        rows = [
-            {
-                "method": r.method,
-                "estimate": self.estimate,
-                "se": r.se,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "p_value": r.p_value,
-                "note": r.note,
-                "n_units": self.n_units,
-                "n_treated_units": self.n_treated_units,
-                "n_periods": self.n_periods,
-                "pretrend_p": self.pretrend_p,
-                "estimator": self.method,
-                **r.precision(),
-            }
-            for r in self.inference.values()
-        ]
+        counts = {"n_units": self.n_units, "n_treated_units": self.n_treated_units,
+                  "n_periods": self.n_periods, "pretrend_p": self.pretrend_p,
+                  "estimator": self.method}  # fmt: skip
+        rows = [r.row(self.estimate, **counts) for r in self.inference.values()]
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:

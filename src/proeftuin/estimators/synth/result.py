@@ -51,20 +51,7 @@ class SynthResult:
     def tidy(self) -> pd.DataFrame:
         """One row per inference method."""
         return pd.DataFrame(
-            [
-                {
-                    "estimator": self.method,
-                    "method": r.method,
-                    "estimate": self.estimate,
-                    "se": r.se,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "p_value": r.p_value,
-                    "note": r.note,
-                    **r.precision(),
-                }
-                for r in self.inference.values()
-            ],
+            [{"estimator": self.method, **r.row(self.estimate)} for r in self.inference.values()],
             columns=[
                 "estimator",
                 "method",
