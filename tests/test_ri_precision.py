@@ -88,6 +88,12 @@ def test_headline_draws_bound_the_monte_carlo_error_at_five_percent() -> None:
     assert b == 7600
     assert inf.monte_carlo_error(0.05, b)[0] <= inf.HEADLINE_MCSE + 1e-12
     assert inf.monte_carlo_error(0.05, b - 100)[0] > inf.HEADLINE_MCSE
+    # the plan's default and the committed plan keep headline rows within that error
+    from proeftuin.core import settings
+    from proeftuin.core.yamlfile import read_yaml
+
+    assert settings.DEFAULT_DRAWS >= b
+    assert read_yaml(settings.plan_path())["defaults"]["draws"] >= b
     se, lo, hi = inf.monte_carlo_error(0.034, 999)  # the lucky draw
     assert se == pytest.approx(0.0057, abs=1e-4) and lo < 0.034 < hi and hi > 0.05
 
