@@ -13,6 +13,7 @@ import pyfixest as pf
 import pytest
 
 from proeftuin.estimators import DesignError, InsufficientPrePeriod, estimate_did
+from proeftuin.report.tables import FORMATS
 
 matplotlib.use("Agg")
 KW = {"unit": "unit", "time": "year", "outcome": "y"}
@@ -215,7 +216,17 @@ def test_tidy_carries_counts_pretrend_and_estimator() -> None:
     assert set(tidy["n_periods"]) == {8}
     # the RI pre-trend p-value where RI ran, CRV1's joint test otherwise
     assert set(tidy["pretrend_p"]) == {res.pretrend["ri_p_value"]}
+    # ... which says how sure it is: 49 draws of many more assignments are a sample
+    assert res.pretrend["ri_p_kind"] == "sampled" and res.pretrend["ri_draws"] <= 49
+    assert set(tidy["pretrend_p_mcse"]) == {res.pretrend["ri_p_mcse"]} and res.pretrend_p_mcse > 0
+    row = tidy.iloc[0].to_dict()
+    assert FORMATS["p_mc"](row, "pretrend_p", 3).endswith(f" ± {res.pretrend_p_mcse:.3f}")
+    assert FORMATS["p_mc"]({"p": 0.048147, "p_mcse": 0.0}, "p", 3) == "0.048, exact"
     crv1 = estimate_did(df, **KW, first_treated="g")
     assert set(crv1.tidy()["pretrend_p"]) == {crv1.pretrend["p_value"]}
+    assert crv1.tidy()["pretrend_p_mcse"].isna().all()  # CRV1's test draws nothing
+    assert FORMATS["p_mc"](crv1.tidy().iloc[0].to_dict(), "pretrend_p", 3) == FORMATS["p"](
+        crv1.tidy().iloc[0].to_dict(), "pretrend_p", 3
+    )
     flat = estimate_did(df, **KW, first_treated="g", event_study=False)
     assert flat.tidy()["pretrend_p"].isna().all() and flat.plot() is False

@@ -191,7 +191,7 @@ def _ri_pretrend_p(frame: pd.DataFrame, seed: int) -> float:
         covariates=[],
     )
     draws = placebo.placebo_draws(panel, 99, np.random.default_rng(seed))
-    return placebo.ri_pretrend(panel, draws, -1)[0]
+    return placebo.ri_pretrend(panel, draws, -1)["ri_p_value"]
 
 
 def test_ri_pretrend_holds_size_with_two_treated_units():

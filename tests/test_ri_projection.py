@@ -155,8 +155,32 @@ def test_projection_matches_the_former_path(
                                  placebo._starts(pdraws), panel.df["y"].to_numpy(), -1)  # fmt: skip
     mine = placebo.lead_statistics(pdraws.project(panel), tables, pdraws.draws)
     np.testing.assert_allclose(mine, ref_stats[1:], rtol=1e-7, atol=1e-12)
-    p, _ = placebo.ri_pretrend(panel, pdraws, -1)
+    p = placebo.ri_pretrend(panel, pdraws, -1)["ri_p_value"]
     assert p == pytest.approx(reference_pretrend_p(panel, g_rows, scheme, -1), abs=1e-10)
+
+
+@pytest.mark.parametrize("group", [None, "area"])
+def test_sampled_pretrend_agrees_with_the_enumeration(group: str | None) -> None:
+    """Above its sample size the RI pre-trend test draws assignments (with the
+    enumeration's weights) instead of enumerating them: its p-value says "sampled", carries
+    its Monte Carlo error, and lies within 4 of them of the exact p-value."""
+    rng = np.random.default_rng(4)
+    n, years = 60, np.arange(2010, 2018)
+    df = pd.DataFrame({"unit": np.repeat(np.arange(n), len(years)), "year": np.tile(years, n)})
+    df["g"] = np.where(df["unit"] < 3, 2014.0, 0.0)
+    df["area"] = df["unit"] % 3  # each area holds one treated unit and 19 others
+    df["y"] = rng.normal(size=n)[df["unit"]] + rng.normal(size=len(df))
+    panel = prepare_panel(df, unit="unit", time="year", outcome="y", treated=None,
+                          first_treated="g", cluster=None, weights=None, covariates=[],
+                          placebo_group=group and "area")  # fmt: skip
+    pdraws = placebo.placebo_draws(panel, 10, np.random.default_rng(3), 10**6)
+    assert pdraws.scheme.exact and len(pdraws.draws) > 400
+    exact = placebo.ri_pretrend(panel, pdraws, -1)
+    assert exact["ri_p_kind"] == "exact" and exact["ri_p_mcse"] == 0.0
+    sampled = placebo.ri_pretrend(panel, pdraws, -1, 400, np.random.default_rng(5))
+    assert sampled["ri_p_kind"] == "sampled" and sampled["ri_draws"] <= 400
+    assert 0 < sampled["ri_p_mcse"] < 0.03
+    assert abs(sampled["ri_p_value"] - exact["ri_p_value"]) <= 4 * sampled["ri_p_mcse"] + 1 / 401
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -35,7 +35,7 @@ from proeftuin.designs.results import OutcomeResult, SiteResults
 DID_COLUMNS = [
     "site", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
     "p_value", "p_kind", "p_mcse", "p_mc_low", "p_mc_high", "n_areas", "p_resolution",
-    "n_units", "n_treated_units", "n_periods", "pretrend_p", "mde", "mde_pct",
+    "n_units", "n_treated_units", "n_periods", "pretrend_p", "pretrend_p_mcse", "mde", "mde_pct",
     "note",
 ]  # fmt: skip
 

@@ -79,11 +79,19 @@ class DidResult:
         ri = pretrend.get("ri_p_value")
         return ri if ri is not None else pretrend.get("p_value")
 
+    @property
+    def pretrend_p_mcse(self) -> float | None:
+        """Monte Carlo error of :attr:`pretrend_p`: 0 when every placebo assignment was
+        enumerated, None when the p-value is CRV1's (no draws)."""
+        pretrend = self.pretrend or {}
+        return pretrend.get("ri_p_mcse") if pretrend.get("ri_p_value") is not None else None
+
     def tidy(self) -> pd.DataFrame:
         """One row per inference method (``method``), with the counts, the pre-trend
         p-value and the estimator (``estimator``)."""
         counts = {"n_units": self.n_units, "n_treated_units": self.n_treated_units,
                   "n_periods": self.n_periods, "pretrend_p": self.pretrend_p,
+                  "pretrend_p_mcse": self.pretrend_p_mcse,
                   "estimator": self.method}  # fmt: skip
         rows = [r.row(self.estimate, **counts) for r in self.inference.values()]
         return pd.DataFrame(rows)

@@ -53,6 +53,14 @@ def fmt_p(value: Any) -> str:
     return _number(value, lambda n: "< 0.001" if n < 0.001 else f"{n:.3f}")
 
 
+def fmt_p_mc(value: Any, mcse: Any) -> str:
+    """A randomization p-value with ", exact" (Monte Carlo error 0) or " ± its error"."""
+    error = to_float(mcse)
+    if error is None or to_float(value) is None:
+        return fmt_p(value)
+    return fmt_p(value) + (f" ± {error:.3f}" if error else ", exact")
+
+
 def fmt_pct(value: Any) -> str:
     """A share (0–1 or 0–100) as a whole percentage."""
     return _number(value, lambda n: f"{n * 100:.0f}%" if n <= 1 else f"{n:.0f}%")
@@ -108,6 +116,7 @@ FORMATS: dict[str, Callable[[Row, str, int], str]] = {
     "ci": lambda r, k, d: fmt_ci(r.get("ci_low"), r.get("ci_high"), d),
     "est_ci": lambda r, k, d: est_ci(r, d),
     "p": lambda r, k, d: fmt_p(r.get(k)),
+    "p_mc": lambda r, k, d: fmt_p_mc(r.get(k), r.get(f"{k}_mcse")),
     "num": lambda r, k, d: fmt_num(r.get(k)),
     "int": lambda r, k, d: fmt_int(r.get(k)),
     "pct": lambda r, k, d: fmt_pct(r.get(k)),

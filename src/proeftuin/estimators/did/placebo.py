@@ -177,32 +177,55 @@ def ri_twfe(
     return res, dropped
 
 
-def ri_pretrend(panel: Panel, placebo: PlaceboDraws, ref_period: int) -> tuple[float, int]:
+def ri_pretrend(
+    panel: Panel,
+    placebo: PlaceboDraws,
+    ref_period: int,
+    sample: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> dict[str, float | int | str]:
     """RI p-value of the joint pre-trend statistic (sum of squared leads), same placebos.
 
-    Returns the p-value and the number of placebo draws dropped as not identified.
+    A diagnostic, not a headline: when the placebo assignments number more than ``sample``
+    (the plan's draws), ``sample`` of them are drawn (with the enumeration's weights, from
+    ``rng``) and the p-value is marked sampled with its Monte Carlo error, so that an exact
+    enumeration of a few hundred thousand assignments does not cost an event study each.
+    Returns ``ri_p_value``, ``ri_p_kind`` ("exact" or "sampled"), ``ri_p_mcse``,
+    ``ri_draws`` and ``ri_dropped_draws`` (placebo draws dropped as not identified).
     """
     scheme = placebo.scheme
+    draws, exact, weights = placebo.draws, scheme.exact, scheme.weights
+    if sample is not None and len(draws) > sample:
+        if rng is None:
+            raise ValueError("ri_pretrend: sampling the placebo assignments needs an rng")
+        prob = None if weights is None else weights / weights.sum()
+        pick = np.sort(rng.choice(len(draws), size=sample, replace=True, p=prob))
+        draws = asg.Draws(draws.slots[pick], draws.labels[pick], draws.n_slots, False)
+        exact, weights = False, None
     proj = placebo.project(panel)
     tab = lead_tables(
         proj,
         placebo.unit_slot,
-        placebo.draws.n_slots,
+        draws.n_slots,
         _starts(placebo),
         panel.df["y"].to_numpy(dtype=float),
         ref_period,
     )
     observed = lead_statistics(proj, tab, placebo.observed)[0]
-    stat = lead_statistics(proj, tab, placebo.draws)
+    stat = lead_statistics(proj, tab, draws)
     keep = np.isfinite(stat)
+    out: dict[str, float | int | str] = {
+        "ri_p_kind": "exact" if exact else "sampled",
+        "ri_draws": int(keep.sum()),
+        "ri_dropped_draws": int((~keep).sum()),
+    }
     if not np.isfinite(observed) or not keep.any():
-        return float("nan"), int((~keep).sum())
-    weights = None if scheme.weights is None else scheme.weights[keep]
+        return {**out, "ri_p_value": float("nan"), "ri_p_mcse": float("nan")}
+    w = None if weights is None else weights[keep]
     # the statistic is non-negative; large values speak against parallel trends
-    p = inf.ri_pvalue(
-        np.sqrt(observed), np.sqrt(stat[keep]), scheme.exact, weights, scheme.observed_included
-    )
-    return p, int((~keep).sum())
+    p = inf.ri_pvalue(np.sqrt(observed), np.sqrt(stat[keep]), exact, w, scheme.observed_included)
+    mcse = 0.0 if exact else float(np.sqrt(p * (1 - p) / keep.sum()))
+    return {**out, "ri_p_value": p, "ri_p_mcse": mcse}
 
 
 def ri_refit(

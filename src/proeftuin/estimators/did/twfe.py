@@ -180,9 +180,8 @@ def fit_twfe(panel: Panel, opts: RunOptions) -> Fit:
         if pre is None:
             return
         if "ri" in results:
-            pre["ri_p_value"], pre["ri_dropped_draws"] = ri_pretrend(
-                panel, out.cache["placebo"], opts.ref_period
-            )
+            rng = method_rng(opts.seed, "ri_pretrend")
+            pre.update(ri_pretrend(panel, out.cache["placebo"], opts.ref_period, opts.draws, rng))
         if out.n_treated_clusters < inf.FEW_TREATED_CLUSTERS:
             pre["note"] = "CRV1 pre-trend test unreliable with few treated clusters"
 

@@ -12,8 +12,10 @@ import zlib
 import numpy as np
 
 # One random stream per resampling method, in a fixed order: the draws of one method never
-# depend on which other methods were requested (CRV1 draws nothing).
-STREAMS = ("wild", "ri")
+# depend on which other methods were requested (CRV1 draws nothing). "ri_pretrend" samples
+# the RI pre-trend test's assignments when they are too many to enumerate (appended last:
+# the streams before it keep their draws).
+STREAMS = ("wild", "ri", "ri_pretrend")
 
 
 def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
@@ -21,7 +23,7 @@ def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence
 
 
 def method_rng(seed: int | np.random.SeedSequence, method: str) -> np.random.Generator:
-    """The random stream of one resampling method ("wild" or "ri"), derived from ``seed``."""
+    """The random stream of one resampling method (one of :data:`STREAMS`), from ``seed``."""
     base = _seed_sequence(seed)
     child = np.random.SeedSequence(base.entropy, spawn_key=(*base.spawn_key, STREAMS.index(method)))
     return np.random.default_rng(child)
