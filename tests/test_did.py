@@ -230,3 +230,4 @@ def test_tidy_carries_counts_pretrend_and_estimator() -> None:
     )
     flat = estimate_did(df, **KW, first_treated="g", event_study=False)
     assert flat.tidy()["pretrend_p"].isna().all() and flat.plot() is False
+    assert "placebo_in_time" not in flat.diagnostics and crv1.diagnostics["placebo_in_time"]

@@ -4,6 +4,8 @@ that never claim more than it, and pooling that treats neighbouring sites as one
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,6 +67,12 @@ def test_enumeration_and_sampling_agree_in_distribution() -> None:
     p_sampled = inf.ri_pvalue(observed, stat_sampled, False, sampled.weights, False)
     _, lo, hi = inf.monte_carlo_error(p_sampled, len(sampled))
     assert lo <= p_exact <= hi
+
+
+@pytest.mark.parametrize(("n", "k"), [(1, 1), (5, 1), (5, 5), (7, 3), (12, 6), (3, 4), (4, 0)])
+def test_combinations_are_itertools_in_its_order(n: int, k: int) -> None:
+    expected = list(itertools.combinations(range(n), k))
+    assert [tuple(r) for r in asg.combinations(n, k).tolist()] == expected
 
 
 def test_did_ri_is_exact_within_the_budget_and_sampled_beyond(monkeypatch) -> None:

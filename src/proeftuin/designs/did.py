@@ -97,7 +97,7 @@ def run_did(
 
     Each outcome draws from its own random stream, derived from ``seed`` and keyed by the
     outcome's name: its results depend neither on the other outcomes nor on their order.
-    ``event_study=False`` skips the event study and its pre-trend tests (the robustness
+    ``event_study=False`` skips the event study and its pre-trend diagnostics (the robustness
     checks, which show one row per outcome); the estimate and every interval are the same.
     """
     from proeftuin.estimators import DesignError, estimate_did

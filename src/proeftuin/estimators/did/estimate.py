@@ -157,6 +157,8 @@ def estimate_did(
     were requested. The headline estimate's SE and interval come from the first requested
     method not flagged unreliable with this few treated clusters (``headline_method``).
     ``diagnostics["warnings"]`` lists one-line warnings (dropped rows, risky designs).
+    ``event_study=False`` skips the pre-trend diagnostics: the event study, its joint tests
+    and the placebo-in-time fit (``diagnostics["placebo_in_time"]``).
     """
     check_draws_and_seed(draws, seed)
     panel = prepare_panel(
@@ -183,7 +185,7 @@ def estimate_did(
     result.diagnostics["n_clusters"] = int(panel.df["cl"].nunique())
     result.diagnostics["n_treated_clusters"] = treated_clusters(panel)
     result.diagnostics["periods"] = [float(t) for t in panel.times]
-    if method != "2x2":
+    if method != "2x2" and event_study:
         result.diagnostics["placebo_in_time"] = placebo_in_time(panel, alpha)
     result.diagnostics["warnings"] = _design_warnings(method, methods, panel)
     return result

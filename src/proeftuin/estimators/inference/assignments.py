@@ -69,6 +69,23 @@ def count_assignments(labels: np.ndarray) -> int:
     return out
 
 
+def combinations(n: int, k: int) -> np.ndarray:
+    """Every k-subset of ``range(n)`` as a C(n, k) x k array, rows in the lexicographic
+    order of ``itertools.combinations`` (a test ties the two): built column by column in
+    numpy, which at a few hundred thousand subsets is ~10x faster than the tuples."""
+    if k == 0:
+        return np.zeros((1, 0), dtype=np.int64)
+    out = np.arange(n - k + 1, dtype=np.int64)[:, None]
+    for j in range(1, k):
+        last = out[:, -1]
+        counts = n - k + j - last  # the next element runs from last + 1 to n - k + j
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        out = np.column_stack(
+            [np.repeat(out, counts, axis=0), np.repeat(last + 1, counts) + offsets]
+        )
+    return out
+
+
 def enumerate_compact(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every distinct arrangement of the non-zero labels over the slots: (slots, labels).
 
@@ -169,7 +186,7 @@ def grouped_draws(
     if sum(per_group.values()) <= max(draws, budget or 0):
         slot_parts, lab_parts, weight_parts = [], [], []
         for gv, m in members.items():
-            sets = np.array(list(itertools.combinations(m, k)), dtype=np.int64).reshape(-1, k)
+            sets = m[combinations(len(m), k)]
             slot_parts.append(np.repeat(sets, len(arrangements), axis=0))
             lab_parts.append(np.tile(arrangements, (len(sets), 1)).astype(labels.dtype))
             weight_parts.append(np.full(per_group[gv], 1.0 / (n_areas * per_group[gv])))
