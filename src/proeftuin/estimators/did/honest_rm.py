@@ -483,3 +483,28 @@ def rm_interval(
     if not acc:
         return np.nan, np.nan
     return float(grid[min(acc)]), float(grid[max(acc)])
+
+
+def rm_accepts(
+    betahat,
+    sigma,
+    num_pre: int,
+    num_post: int,
+    mbar: float,
+    theta: float = 0.0,
+    l_vec=None,
+    alpha: float = 0.05,
+    sims: int = 1000,
+    seed: int = 0,
+) -> bool:
+    """Whether ``theta`` is in the C-LF robust confidence set under Delta^RM(mbar): the test
+    of :func:`rm_interval` at one point (its grid decisions at ``theta``), without the grid."""
+    if num_post < 2:
+        raise NotImplementedError("Delta^RM with one post period (no nuisance) is not ported")
+    b, S, lv = _check(betahat, sigma, num_pre, num_post, l_vec)
+    kappa = alpha / 10
+    setups = _rm_setups(b, S, num_pre, num_post, lv, mbar, kappa, sims, seed)
+    return any(
+        not _arp_lf_test(st.Y - st.a1 * theta, st.X, st.SY, alpha, kappa, st.lf_cv, st.lp)
+        for st in setups
+    )
