@@ -36,7 +36,8 @@ per outcome with its ``note``): site, design ("did"), outcome, target, n_pre, n_
 restriction ("conventional", "relative_magnitudes", "smoothness"), m (Mbar, or M in the
 outcome's unit), m_unit (the smoothness unit), ci_low, ci_high, open (the robust interval
 reaches the end of its test grid: at least this wide), breakdown_mbar, mbar_max (the grid's
-largest Mbar), covariance ("CRV1"), note.
+largest Mbar), breakdown_tol, min_pre (the settings above, so that a reader of the results
+needs no code), covariance ("CRV1"), note.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ COVARIANCE = "CRV1"
 
 SENSITIVITY_COLUMNS = [
     "site", "design", "outcome", "target", "n_pre", "n_post", "restriction", "m", "m_unit",
-    "ci_low", "ci_high", "open", "breakdown_mbar", "mbar_max", "covariance", "note",
+    "ci_low", "ci_high", "open", "breakdown_mbar", "mbar_max", "breakdown_tol", "min_pre",
+    "covariance", "note",
 ]  # fmt: skip
 
 
@@ -143,7 +145,8 @@ def outcome_sensitivity(item: OutcomeResult) -> list[dict[str, Any]]:
     table = honest.robust_intervals(beta, sigma, n_pre, n_post, MBAR_GRID, (), ALPHA, weights)
     unit = smoothness_unit(sigma, n_pre)
     names = {"original": "conventional", "RM": "relative_magnitudes"}
-    base |= {"n_pre": n_pre, "n_post": n_post, "breakdown_mbar": breakdown, "mbar_max": mbar_max}
+    base |= {"n_pre": n_pre, "n_post": n_post, "breakdown_mbar": breakdown, "mbar_max": mbar_max,
+             "breakdown_tol": BREAKDOWN_TOL, "min_pre": MIN_PRE}  # fmt: skip
     out = [{**base, "restriction": names[r.restriction], "m": r.M, "ci_low": r.lower,
             "ci_high": r.upper, "open": bool(r.open)}
            for r in table.itertuples(index=False)]  # fmt: skip
