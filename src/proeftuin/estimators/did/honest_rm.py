@@ -24,6 +24,7 @@ USE OR OTHER DEALINGS IN THE SOFTWARE.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -73,8 +74,16 @@ def _r_rmvnorm(n: int, sigma: np.ndarray, seed: int = 0) -> np.ndarray:
     """``set.seed(seed); mvtnorm::rmvnorm(n, sigma = sigma)`` (method "eigen")."""
     w, v = np.linalg.eigh(sigma)
     root = (v * np.sqrt(np.maximum(w, 0.0))) @ v.T  # symmetric root: sign-invariant
-    z = _r_rnorm(_r_mersenne_twister(seed), n * sigma.shape[0]).reshape(n, sigma.shape[0])
-    return z @ root
+    return _r_normals(seed, n, sigma.shape[0]) @ root
+
+
+@functools.lru_cache(maxsize=16)
+def _r_normals(seed: int, n: int, dim: int) -> np.ndarray:
+    """``set.seed(seed); matrix(rnorm(n * dim), n)`` by rows, as rmvnorm draws them (kept:
+    every restriction of one event study draws the same)."""
+    z = _r_rnorm(_r_mersenne_twister(seed), n * dim).reshape(n, dim)
+    z.flags.writeable = False
+    return z
 
 
 # --------------------------------------------------------------------------------------
@@ -286,10 +295,22 @@ def _dual_vertices(X: np.ndarray, sd: np.ndarray) -> np.ndarray | None:
     The LP's value at any y is the largest lam'y over these vertices (LP duality: the set
     is a bounded polytope since sd > 0), so one enumeration serves every draw of the
     least-favourable critical value: the same values as one LP per draw (to 1e-12 on the
-    mortality event studies), some 20x faster. None when the enumeration would try more
-    than :data:`MAX_BASES` bases or finds no vertex (then the LPs decide).
+    mortality event studies), some 20x faster. The vertices are the extreme rays of the
+    cone {lam >= 0, X'lam = 0} scaled to sd'lam = 1; the rays depend on X only, which
+    Delta^RM's Mbar does not change, so they are enumerated once per X (:func:`_cone_rays`).
+    None when the enumeration would try more than :data:`MAX_BASES` bases or finds no
+    vertex (then the LPs decide).
     """
-    W = np.column_stack([sd, X])
+    X = np.ascontiguousarray(X, dtype=float)
+    rays = _cone_rays(X.tobytes(), X.shape)
+    return None if rays is None else rays / (rays @ sd)[:, None]
+
+
+@functools.lru_cache(maxsize=256)
+def _cone_rays(x_bytes: bytes, shape: tuple[int, int]) -> np.ndarray | None:
+    """The vertices of {lam >= 0, 1'lam = 1, X'lam = 0}: one point on each extreme ray."""
+    X = np.frombuffer(x_bytes).reshape(shape)
+    W = np.column_stack([np.ones(shape[0]), X])
     m, r = W.shape
     if m < r or math.comb(m, r) > MAX_BASES:
         return None
