@@ -13,7 +13,7 @@ from scipy.stats import norm
 from proeftuin.designs import sensitivity as sens
 from proeftuin.designs.comparison import SiteDesign
 from proeftuin.designs.did import DID_SITE_COLUMNS, DidResults, run_did
-from proeftuin.estimators.did import honest_rm
+from proeftuin.estimators.did import honest_lp, honest_rm
 
 MORT, COST, GP = "mortality_all_per_1000", "cost_basket_std", "cost_gp_std"
 
@@ -124,5 +124,5 @@ def test_the_dual_vertices_give_the_lps_critical_value(monkeypatch) -> None:
     X, root = rng.normal(size=(10, 4)), rng.normal(size=(10, 10))
     sigma = root @ root.T + np.eye(10)
     fast = honest_rm._lf_critical_value(X, sigma, 0.005, sims=200)
-    monkeypatch.setattr(honest_rm, "MAX_BASES", 0)  # the LP for every draw
+    monkeypatch.setattr(honest_lp, "MAX_BASES", 0)  # the LP for every draw
     assert honest_rm._lf_critical_value(X, sigma, 0.005, sims=200) == pytest.approx(fast, 1e-9)
