@@ -70,7 +70,7 @@ def test_the_site_page_shows_the_sensitivity_in_a_table_and_in_words(project: Pa
     assert "exceed 0.44 times the largest pre-programme one" in section
     assert "already includes zero: there is no finding to overturn" in section
     assert "reach 2 times the largest pre-programme one, the largest M̄ computed" in section
-    assert section.count("CRV1") == 1
+    assert section.count("CRV1") == 1 and "\n\nThese intervals use" in section  # a paragraph
     assert "1 pre-period event-study coefficient" in section and "shows only" not in section
 
 
