@@ -19,7 +19,7 @@ from proeftuin.pipeline.plan import load_plan
 
 TEMPLATES = sorted((REPO / "notebooks").glob("*.ipynb"))
 LABELS = {
-    "did_site": {"fig-trends", "fig-event-study", "tbl-did-estimates"},
+    "did_site": {"fig-trends", "fig-event-study", "tbl-did-estimates", "tbl-did-sensitivity"},
     "its_site": {"fig-its", "fig-its-placebo", "fig-its-smr-crude", "tbl-its-estimates"},
     "synthesis": {
         "fig-forest", "tbl-pooled", "fig-scorecard", "tbl-scorecard", "fig-designs", "tbl-designs",

@@ -292,8 +292,10 @@ def test_the_report_package_stays_small() -> None:
     # before a build (+4), the p-value's exactness and Monte Carlo error (+2), and the columns
     # a reader needs of the decomposition and regional tables, with widths from content for
     # the claims table (+9, both overprinted in the real render): 1,341. The pre-trend
-    # test's p-value saying whether it is exact or its Monte Carlo error (+9): 1,350.
-    assert sum(lines.values()) <= 1350 and max(lines.values()) <= 450, lines
+    # test's p-value saying whether it is exact or its Monte Carlo error (+9): 1,350. Issue
+    # 27's sensitivity to parallel-trend violations (sensitivity.py, +72; its site table and
+    # methods include, +3): 1,425.
+    assert sum(lines.values()) <= 1425 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

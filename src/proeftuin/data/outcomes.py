@@ -1,8 +1,10 @@
 """The outcome catalogue: name, label, unit, description and Triple Aim dimension of
-every outcome in the panel, plus the Vektis cost categories each cost outcome sums."""
+every outcome in the panel, plus the Vektis cost categories each cost outcome sums and a
+plan's headline outcomes (the first of each Triple Aim dimension)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -384,3 +386,11 @@ def dictionary() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([asdict(o) for o in OUTCOMES.values()])
+
+
+def headline_outcomes(outcomes: Sequence[str]) -> list[str]:
+    """The first outcome of each Triple Aim dimension, in plan order."""
+    firsts: dict[str, str] = {}
+    for name in outcomes:
+        firsts.setdefault(get_outcome(name).dimension, name)
+    return list(firsts.values())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,7 +31,7 @@ from matplotlib.ticker import MaxNLocator
 
 from proeftuin.designs.comparison import SiteDesign
 from proeftuin.designs.figures import NEUTRAL_COLOUR, SITE_COLOUR, small_multiples
-from proeftuin.designs.results import OutcomeResult, SiteResults
+from proeftuin.designs.results import OutcomeResult, SiteResults, write_tables
 
 DID_COLUMNS = [
     "site", "design", "outcome", "method", "estimate", "se", "ci_low", "ci_high",
@@ -38,6 +39,9 @@ DID_COLUMNS = [
     "n_units", "n_treated_units", "n_periods", "pretrend_p", "pretrend_p_mcse", "mde", "mde_pct",
     "note",
 ]  # fmt: skip
+#: The site's DiD table (``did_estimates.csv``): :data:`DID_COLUMNS` and, before the note,
+#: each outcome's HonestDiD breakdown value (:mod:`proeftuin.designs.sensitivity`).
+DID_SITE_COLUMNS = [*DID_COLUMNS[:-1], "breakdown_mbar", DID_COLUMNS[-1]]
 
 
 def mde_factor(alpha: float = 0.05, power: float = 0.80) -> float:
@@ -152,6 +156,8 @@ class DidResults(SiteResults[OutcomeResult]):
     """Difference-in-differences of a site against its comparison group, per outcome."""
 
     name: ClassVar[str] = "did"
+    #: HonestDiD sensitivity of the event studies (``did_sensitivity.csv``); None: not run
+    sensitivity: pd.DataFrame | None = None
 
     @classmethod
     def run(
@@ -163,12 +169,30 @@ class DidResults(SiteResults[OutcomeResult]):
         draws: int,
         seed: int,
     ) -> DidResults:
-        """Estimate every outcome (:func:`run_did`, with its event study)."""
+        """Estimate every outcome (:func:`run_did`, with its event study), then the
+        sensitivity of the shown ones to violations of parallel trends
+        (:func:`proeftuin.designs.sensitivity.sensitivity_table`)."""
+        from proeftuin.designs.sensitivity import sensitivity_table
+
         fits = run_did(design, outcomes, inference=inference, draws=draws, seed=seed)
-        return cls(design, fits)
+        return cls(design, fits, sensitivity=sensitivity_table(design, fits, outcomes))
 
     def _tidy(self) -> pd.DataFrame:
-        return did_table(self.design, self.results)
+        table = did_table(self.design, self.results)
+        if self.sensitivity is None or table.empty:
+            return table
+        from proeftuin.designs.sensitivity import breakdown_by_outcome
+
+        breakdown = table["outcome"].map(breakdown_by_outcome(self.sensitivity))
+        return table.assign(breakdown_mbar=breakdown).reindex(columns=DID_SITE_COLUMNS)
+
+    def save(self, results_dir: str | Path) -> list[Path]:
+        """The estimates and full results (``SiteResults.save``), and ``did_sensitivity.csv``."""
+        written = super().save(results_dir)
+        if self.sensitivity is not None:
+            names = write_tables(results_dir, did_sensitivity=self.sensitivity)
+            written += [Path(results_dir) / name for name in names]
+        return written
 
     def event_studies(self) -> Figure | None:
         """Event-study coefficients, one panel per outcome with an event study."""

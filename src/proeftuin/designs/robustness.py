@@ -33,6 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from proeftuin.data.initiatives import DROP
+from proeftuin.data.outcomes import headline_outcomes
 from proeftuin.data.sites import CONTROL_POOLS
 from proeftuin.designs.comparison import DesignInputs, SiteDesign, site_design
 from proeftuin.designs.did import run_did
@@ -50,16 +51,6 @@ from proeftuin.designs.headline import INTERVAL_PREFERENCE, headline
 ROBUSTNESS_COLUMNS = [
     "site", "check", "variant", "outcome", "estimate", "ci_low", "ci_high", "p_value", "note",
 ]  # fmt: skip
-
-
-def headline_outcomes(outcomes: Sequence[str]) -> list[str]:
-    """The first outcome of each Triple Aim dimension, in plan order."""
-    from proeftuin.data.outcomes import get_outcome
-
-    firsts: dict[str, str] = {}
-    for name in outcomes:
-        firsts.setdefault(get_outcome(name).dimension, name)
-    return list(firsts.values())
 
 
 class Check(Protocol):

@@ -70,6 +70,9 @@ class DidResult:
     att_gt: pd.DataFrame | None = None
     aggregations: dict[str, Any] | None = None
     headline_method: str | None = None  # the inference method se, ci_low, ci_high come from
+    #: TWFE event study: CRV1 covariance of its coefficients by event time (reference period
+    #: excluded), the sigma of a HonestDiD sensitivity analysis
+    event_vcov: pd.DataFrame | None = None
 
     @property
     def pretrend_p(self) -> float | None:
@@ -117,6 +120,9 @@ class DidResult:
             out["att_gt"] = self.att_gt[["group", "time", "estimate", "se"]]
         if self.aggregations is not None:
             out["aggregations"] = self.aggregations
+        if self.event_vcov is not None:
+            out["event_vcov"] = {"event_time": list(self.event_vcov.index),
+                                 "matrix": self.event_vcov.to_numpy().tolist()}  # fmt: skip
         return json_safe(out)
 
     def plot(self, ax: Any = None, *, colour: str = "#D55E00", neutral: str = "#555555") -> Any:

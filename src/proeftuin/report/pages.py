@@ -22,7 +22,7 @@ from typing import Any
 from proeftuin.core import settings
 from proeftuin.pipeline.facts import SiteFacts
 from proeftuin.pipeline.results import results_dir
-from proeftuin.report import calibration, inputs
+from proeftuin.report import calibration, inputs, sensitivity
 from proeftuin.report import estimates as est
 from proeftuin.report.inputs import Runs, TaskRun, executed_notebook, notebook_labels, rows
 from proeftuin.report.tables import fmt_int, fmt_p, to_float
@@ -133,6 +133,8 @@ def site_page(site: SiteFacts, runs: Runs, *, pdf: bool) -> str:
         "sample": found["did"] and {"units": fmt_int(found["did"][0].get("n_units")),
                                     "treated": fmt_int(treated), "treated_n": treated or 5},
         "did_table": est.did_tables(found["did"], f"tbl-{site_id}-did"),
+        "sensitivity": sensitivity.site_sensitivity(rows(site_id, "did_sensitivity.csv"),
+                                                    f"tbl-{site_id}-sensitivity"),
         "its_table": est.its_tables(found["its"], f"tbl-{site_id}-its"),
         "has_robustness": bool(rows(site_id, "robustness.csv")),
         "pretrends": [r[0] for r in est.by_key(est.estimated(found["did"]), "outcome").values()],
@@ -192,6 +194,7 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "robustness.md": robustness(pdf),
         "validation.md": validation(pdf),
         "coverage.md": coverage(),
+        "sensitivity.md": est.render("sensitivity.md.j2", honest=sensitivity.run_facts()),
         "reproducibility.md": reproducibility(runs),
         "calibration.md": calibration.page_text(),
     }

@@ -40,9 +40,12 @@ import pandas as pd
 from scipy.stats import norm
 
 from proeftuin.estimators.checks import DesignError
-from proeftuin.estimators.did.honest_rm import _check, rm_interval
+from proeftuin.estimators.did.honest_rm import _check, rm_accepts, rm_interval
 
-__all__ = ["original_ci", "rm_interval", "sd_interval", "robust_intervals", "breakdown_value"]
+__all__ = [
+    "original_ci", "rm_interval", "rm_accepts", "sd_interval", "robust_intervals",
+    "breakdown_value",
+]  # fmt: skip
 
 
 def original_ci(betahat, sigma, num_pre, num_post, l_vec=None, alpha=0.05):
@@ -125,6 +128,7 @@ def breakdown_value(
     alpha: float = 0.05,
     upper: float | None = None,
     tol: float | None = None,
+    point: bool = False,
     **rm_kwargs,
 ) -> float:
     """Smallest M (Mbar for "RM", M for "SD") whose robust CI contains 0, by bisection.
@@ -135,13 +139,19 @@ def breakdown_value(
     still excludes 0 at ``upper``.  Assumes the CI widens monotonically in M (true
     for the identified set; checked by the R package's users on grids, not proven
     for the C-LF interval).  ``tol`` defaults to 0.01 (RM) or 1e-3 * sd(theta) (SD).
+    ``point=True`` (RM only) asks whether 0 itself is accepted (:func:`rm_accepts`, no
+    grid): the smallest Mbar whose robust confidence set contains 0, some 3x faster.
     """
     b, S, lv = _check(betahat, sigma, num_pre, num_post, l_vec)
     lo0, hi0 = original_ci(b, S, num_pre, num_post, lv, alpha)
     if lo0 <= 0 <= hi0:
         return 0.0
     sd_theta = float(np.sqrt(lv @ S[num_pre:, num_pre:] @ lv))
-    if restriction == "RM":
+    if restriction == "RM" and point:
+        fn = None
+        upper = 5.0 if upper is None else upper
+        tol = 0.01 if tol is None else tol
+    elif restriction == "RM":
         fn = lambda m: rm_interval(b, S, num_pre, num_post, m, lv, alpha, **rm_kwargs)  # noqa: E731
         upper = 5.0 if upper is None else upper
         tol = 0.01 if tol is None else tol
@@ -153,6 +163,8 @@ def breakdown_value(
         raise DesignError("restriction must be 'RM' or 'SD'")
 
     def covers(m):
+        if fn is None:
+            return rm_accepts(b, S, num_pre, num_post, m, 0.0, lv, alpha)
         lo, hi = fn(m)
         return not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 <= hi
 

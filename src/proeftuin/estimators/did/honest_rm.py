@@ -5,7 +5,8 @@ under Delta^RM(Mbar), a line-by-line port of R HonestDiD's
 R/arp-nuisance.R), including R's random-number stream (set.seed(0), Mersenne-Twister,
 inversion normals, ``mvtnorm::rmvnorm``'s eigen square root) for the least-favourable
 critical value, so that its grid decisions coincide with R's. :mod:`honest` holds the
-public functions (tables, smoothness intervals, breakdown values).
+public functions (tables, smoothness intervals, breakdown values), :mod:`honest_lp` the
+test's linear program.
 
 Translated from R HonestDiD, Copyright (c) 2023 HonestDiD authors, MIT License:
 Permission is hereby granted, free of charge, to any person obtaining a copy of this
@@ -24,6 +25,7 @@ USE OR OTHER DEALINGS IN THE SOFTWARE.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -33,6 +35,7 @@ from scipy.special import ndtri
 from scipy.stats import norm
 
 from proeftuin.estimators.checks import DesignError
+from proeftuin.estimators.did.honest_lp import _EtaLP
 
 # --------------------------------------------------------------------------------------
 # R's random-number stream (needed only for the least-favourable critical value)
@@ -71,8 +74,16 @@ def _r_rmvnorm(n: int, sigma: np.ndarray, seed: int = 0) -> np.ndarray:
     """``set.seed(seed); mvtnorm::rmvnorm(n, sigma = sigma)`` (method "eigen")."""
     w, v = np.linalg.eigh(sigma)
     root = (v * np.sqrt(np.maximum(w, 0.0))) @ v.T  # symmetric root: sign-invariant
-    z = _r_rnorm(_r_mersenne_twister(seed), n * sigma.shape[0]).reshape(n, sigma.shape[0])
-    return z @ root
+    return _r_normals(seed, n, sigma.shape[0]) @ root
+
+
+@functools.lru_cache(maxsize=16)
+def _r_normals(seed: int, n: int, dim: int) -> np.ndarray:
+    """``set.seed(seed); matrix(rnorm(n * dim), n)`` by rows, as rmvnorm draws them (kept:
+    every restriction of one event study draws the same)."""
+    z = _r_rnorm(_r_mersenne_twister(seed), n * dim).reshape(n, dim)
+    z.flags.writeable = False
+    return z
 
 
 # --------------------------------------------------------------------------------------
@@ -126,78 +137,14 @@ def _create_A_RM(
 # --------------------------------------------------------------------------------------
 
 
-try:  # optional: HiGHS through highspy lets one model be re-solved with new data
-    import highspy as _highspy
-except ImportError:  # pragma: no cover - scipy's own HiGHS is used instead
-    _highspy = None
-
-
-class _EtaLP:
-    """min eta s.t. y - X delta <= eta * sd, for many y with X and sd fixed.
-
-    With highspy the model is built once and only the row bounds change; ``warm=True``
-    keeps the previous basis (used where only the optimal value matters: the
-    least-favourable critical value), otherwise the solver is reset so that the dual
-    solution (lambda) does not depend on the order of the calls.
-    """
-
-    def __init__(self, X: np.ndarray, sd: np.ndarray):
-        self.X, self.sd = X, sd
-        self.m, self.k = X.shape
-        self.C = -np.column_stack([sd, X])
-        self.h = None
-        if _highspy is not None:
-            h = _highspy.Highs()
-            h.setOptionValue("output_flag", False)
-            h.setOptionValue("log_to_console", False)
-            h.setOptionValue("simplex_strategy", 1)  # dual simplex, as R (lpSolveAPI)
-            inf = _highspy.kHighsInf
-            lp = _highspy.HighsLp()
-            lp.num_col_, lp.num_row_ = self.k + 1, self.m
-            lp.col_cost_ = np.r_[1.0, np.zeros(self.k)]
-            lp.col_lower_ = np.full(self.k + 1, -inf)
-            lp.col_upper_ = np.full(self.k + 1, inf)
-            lp.row_lower_ = np.full(self.m, -inf)
-            lp.row_upper_ = np.zeros(self.m)
-            lp.a_matrix_.format_ = _highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_ = np.arange(0, (self.k + 2) * self.m, self.m, dtype=np.int32)
-            lp.a_matrix_.index_ = np.tile(np.arange(self.m, dtype=np.int32), self.k + 1)
-            lp.a_matrix_.value_ = self.C.T.ravel().astype(float)
-            lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.k + 1, self.m
-            h.passModel(lp)
-            self.h = h
-            self._rows = np.arange(self.m, dtype=np.int32)
-            self._lo = np.full(self.m, -inf)
-
-    def solve(self, y: np.ndarray, warm: bool = False):
-        """Returns (eta, lambda, ok); lambda >= 0 are the multipliers of the m rows."""
-        if self.h is None:
-            res = linprog(
-                c=np.r_[1.0, np.zeros(self.k)], A_ub=self.C, b_ub=-y,
-                bounds=[(None, None)] * (self.k + 1), method="highs-ds",
-            )  # fmt: skip
-            if res.status != 0:
-                return np.nan, None, False
-            return float(res.fun), -np.asarray(res.ineqlin.marginals), True
-        h = self.h
-        if not warm:
-            h.clearSolver()
-        h.changeRowsBounds(self.m, self._rows, self._lo, -np.asarray(y, dtype=float))
-        h.run()
-        if h.getModelStatus() != _highspy.HighsModelStatus.kOptimal:
-            return np.nan, None, False
-        sol = h.getSolution()
-        return h.getInfo().objective_function_value, -np.asarray(sol.row_dual), True
-
-
-def _eta_lp(y: np.ndarray, X: np.ndarray, sd: np.ndarray):
-    """min eta s.t. y - X delta <= eta * sd; returns (eta, lambda, ok)."""
-    return _EtaLP(X, sd).solve(y)
-
-
-def _max_program(s_T, gamma, sigma, W_T, c):
-    """R's .max_program: max f'x s.t. W_T' x = e1, x >= 0."""
+def _max_program(s_T, gamma, sigma, W_T, c, vertices=None):
+    """R's .max_program: max f'x s.t. W_T' x = e1, x >= 0 (over the feasible set's
+    ``vertices`` where they are known: the eta LP's dual feasible set)."""
     f = s_T + (sigma @ gamma) * (c / float(gamma @ sigma @ gamma))
+    if vertices is not None:
+        values = vertices @ f
+        best = int(np.argmax(values))
+        return float(values[best]), vertices[best]
     beq = np.zeros(W_T.shape[1])
     beq[0] = 1.0
     res = linprog(-f, A_eq=W_T.T, b_eq=beq, bounds=[(0, None)] * len(f), method="highs-ds")
@@ -206,7 +153,7 @@ def _max_program(s_T, gamma, sigma, W_T, c):
     return float(-res.fun), res.x
 
 
-def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T):
+def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T, vertices=None):
     """R's .vlo_vup_dual_fn (bisection of ARP 2021, appendix D, algorithm 1)."""
     tol_c = tol_eq = 1e-6
     sigma_B = float(np.sqrt(gamma @ sigma @ gamma))
@@ -215,7 +162,7 @@ def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T):
     b = (sigma @ gamma) / float(gamma @ sigma @ gamma)
 
     def check(c):
-        val, x = _max_program(s_T, gamma, sigma, W_T, c)
+        val, x = _max_program(s_T, gamma, sigma, W_T, c, vertices)
         return (not np.isnan(val)) and abs(c - val) <= tol_eq, x
 
     def roundeps(v, eps=ROUND_EPS):
@@ -261,12 +208,15 @@ def _vlo_vup_dual(eta, s_T, gamma, sigma, W_T):
     return vlo, vup
 
 
-def _lf_critical_value(X, sigma, kappa, sims=1000, seed=0):
-    """R's .compute_least_favorable_cv (nuisance case), same random draws as R."""
-    sd = np.sqrt(np.diag(sigma))
+def _lf_critical_value(X, sigma, kappa, sims=1000, seed=0, lp: _EtaLP | None = None):
+    """R's .compute_least_favorable_cv (nuisance case), same random draws as R; the eta of
+    each draw from the dual vertices (:func:`_dual_vertices`), else one LP per draw."""
+    lp = lp or _EtaLP(X, np.sqrt(np.diag(sigma)))
     xi = _r_rmvnorm(sims, sigma, seed)
-    lp = _EtaLP(X, sd)
-    etas = np.array([lp.solve(draw, warm=True)[0] for draw in xi])
+    if lp.vertices is not None:
+        etas = (xi @ lp.vertices.T).max(axis=1)
+    else:
+        etas = np.array([lp.solve(draw, warm=True)[0] for draw in xi])
     return float(np.nanquantile(etas, 1 - kappa))  # R quantile type 7 == numpy "linear"
 
 
@@ -274,7 +224,8 @@ def _arp_lf_test(y, X, sigma, alpha, kappa, lf_cv, lp: _EtaLP | None = None) -> 
     """R's .lp_conditional_test_fn with hybrid_flag = "LF": True when H0 is rejected."""
     M, k = X.shape
     sd = np.sqrt(np.diag(sigma))
-    eta, lam, ok = (lp or _EtaLP(X, sd)).solve(y)
+    lp = lp or _EtaLP(X, sd)
+    eta, lam, ok = lp.solve(y)
     if not ok:
         warnings.warn("LP for eta did not converge; not rejecting", RuntimeWarning, stacklevel=2)
         return False
@@ -292,7 +243,7 @@ def _arp_lf_test(y, X, sigma, alpha, kappa, lf_cv, lp: _EtaLP | None = None) -> 
         s_T = y - (sigma @ g) * (float(g @ y) / gsg)
         if abs(gsg) < np.finfo(float).eps:
             return eta > 0
-        vlo, vup = _vlo_vup_dual(eta, s_T, g, sigma, W_T)
+        vlo, vup = _vlo_vup_dual(eta, s_T, g, sigma, W_T, lp.vertices)
         sB = np.sqrt(gsg)
         maxstat, zlo, zup = eta / sB, vlo / sB, min(vup, lf_cv) / sB
     else:  # primal approach
@@ -354,8 +305,9 @@ def _rm_setups(b, S, num_pre, num_post, lv, mbar, kappa, sims, seed):
             SY = A @ S @ A.T
             X, a1 = AG[rows, 1:], AG[rows, 0]
             Yr, SYr = Y[rows], SY[np.ix_(rows, rows)]
-            lf = _lf_critical_value(X, SYr, kappa, sims, seed)
-            out.append(_RMSetup(A, X, a1, Yr, SYr, lf, _EtaLP(X, np.sqrt(np.diag(SYr)))))
+            lp = _EtaLP(X, np.sqrt(np.diag(SYr)))
+            lf = _lf_critical_value(X, SYr, kappa, sims, seed, lp)
+            out.append(_RMSetup(A, X, a1, Yr, SYr, lf, lp))
     return out
 
 
@@ -429,3 +381,28 @@ def rm_interval(
     if not acc:
         return np.nan, np.nan
     return float(grid[min(acc)]), float(grid[max(acc)])
+
+
+def rm_accepts(
+    betahat,
+    sigma,
+    num_pre: int,
+    num_post: int,
+    mbar: float,
+    theta: float = 0.0,
+    l_vec=None,
+    alpha: float = 0.05,
+    sims: int = 1000,
+    seed: int = 0,
+) -> bool:
+    """Whether ``theta`` is in the C-LF robust confidence set under Delta^RM(mbar): the test
+    of :func:`rm_interval` at one point (its grid decisions at ``theta``), without the grid."""
+    if num_post < 2:
+        raise NotImplementedError("Delta^RM with one post period (no nuisance) is not ported")
+    b, S, lv = _check(betahat, sigma, num_pre, num_post, l_vec)
+    kappa = alpha / 10
+    setups = _rm_setups(b, S, num_pre, num_post, lv, mbar, kappa, sims, seed)
+    return any(
+        not _arp_lf_test(st.Y - st.a1 * theta, st.X, st.SY, alpha, kappa, st.lf_cv, st.lp)
+        for st in setups
+    )

@@ -58,7 +58,12 @@ def band_critical(n_clusters: int, alpha: float) -> float:
     return float(stats.t.ppf(1 - alpha / 2, max(n_clusters - 1, 1)))
 
 
-def event_study(panel: Panel, ref_period: int, alpha: float) -> tuple[pd.DataFrame, dict | None]:
+def event_study(
+    panel: Panel, ref_period: int, alpha: float
+) -> tuple[pd.DataFrame, dict | None, pd.DataFrame]:
+    """The event-study coefficients with pointwise bands (reference period included, at 0),
+    the joint pre-trend test, and the CRV1 covariance of the ``rel::k`` coefficients indexed
+    and columned by event time, sorted, reference period excluded (HonestDiD's sigma)."""
     df = panel.df
     rel = np.where(df["g"] > 0, df["time"] - df["g"], ref_period).astype(int)
     es_panel = replace(panel, df=df.assign(rel=rel))
@@ -93,7 +98,12 @@ def event_study(panel: Panel, ref_period: int, alpha: float) -> tuple[pd.DataFra
         for i, n in enumerate(pfx.coefficient_names(fit))
         if n in names and times[names.index(n)] < 0
     ]
-    return es, _wald(pfx.coefficients(fit), pfx.vcov(fit), leads, pfx.n_clusters(fit))
+    all_names = list(pfx.coefficient_names(fit))
+    order = np.argsort(times, kind="stable")
+    idx = [all_names.index(names[i]) for i in order]
+    vcov = pd.DataFrame(pfx.vcov(fit)[np.ix_(idx, idx)], index=times[order], columns=times[order])
+    wald = _wald(pfx.coefficients(fit), pfx.vcov(fit), leads, pfx.n_clusters(fit))
+    return es, wald, vcov
 
 
 def _wald(beta: np.ndarray, vcov: np.ndarray, idx: list[int], n_clusters: int) -> dict | None:
@@ -171,10 +181,10 @@ def fit_twfe(panel: Panel, opts: RunOptions) -> Fit:
         treated_clusters(work),
         {"estimator": "pyfixest feols, unit and period fixed effects"},
     )
-    es, pre = (None, None)
+    es, pre, vcov = (None, None, None)
     if opts.event_study and opts.method == "twfe":
-        es, pre = event_study(panel, opts.ref_period, opts.alpha)
-    out.result = {"event_study": es, "pretrend": pre}
+        es, pre, vcov = event_study(panel, opts.ref_period, opts.alpha)
+    out.result = {"event_study": es, "pretrend": pre, "event_vcov": vcov}
 
     def finish(results: dict[str, InferenceResult]) -> None:
         if pre is None:
