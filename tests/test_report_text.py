@@ -107,6 +107,9 @@ def test_no_table_column_is_narrower_than_its_longest_word(project: Path) -> Non
     assert "| ✓ yes | [1] |" in validation and "[1] Callaway & Sant'Anna" in validation
     header = texts["reports/full-report.qmd"].split("\n---\n")[0]
     assert "set block(breakable: true)" in header  # long tables break across pages
+    # an image keeps its caption on its page and floats (no caption-only, half-empty pages)
+    assert 'kind: "quarto-float-fig"): set block(breakable: false)' in header
+    assert 'kind: "quarto-float-fig"): set figure(placement: auto)' in header
 
 
 def test_too_narrow_catches_the_overprints_of_the_old_widths() -> None:

@@ -94,9 +94,9 @@ def _shown(text: Text) -> bool:
 
 def wrap(text: str, inches: float, points: float | None = None) -> str:
     """``text`` broken into lines that fit ``inches`` at ``points`` (the base font size when
-    not given); about half an em per character."""
+    not given); a character is about 0.6 em wide on average."""
     size = points or STYLE["font.size"]
-    width = max(12, int(inches * 72 / (0.5 * size)))
+    width = max(12, int(inches * 72 / (0.6 * size)))
     return textwrap.fill(text, width, break_on_hyphens=False, break_long_words=False)
 
 
@@ -198,7 +198,8 @@ def small_multiples(
     flat = axes.ravel()
     for ax, item in zip(flat, items, strict=False):
         draw(ax, item)
-        ax.set_title(wrap(outcome_title(item), FIGURE_WIDTH / ncols, STYLE["axes.titlesize"]))
+        title = wrap(outcome_title(item), (FIGURE_WIDTH - 0.6) / ncols, STYLE["axes.titlesize"])
+        ax.set_title(title)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=7 - ncols, integer=_years(ax)))
         ax.grid(alpha=0.3)
     for ax in flat[len(items) :]:

@@ -380,7 +380,7 @@ def _variant_dots(
         ax.set_yticks(list(y.values()), [wrap(labels[k], 1.7) for k in y])
         ax.set_ylim(0.4, len(order) + 0.6)
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
-        ax.set_xlabel(wrap(xlabel, FIGURE_WIDTH / max(1, len(outcomes))))
+        ax.set_xlabel(wrap(xlabel, (FIGURE_WIDTH - 1.8) / max(1, len(outcomes))))
 
     height = 0.24 * len(order) + 1.3
     return small_multiples(outcomes, draw, ncols=len(outcomes), height=height, sharey=True)

@@ -63,7 +63,9 @@ def forest(
     sites = list(dict.fromkeys(rows["site"])) if drawn else []
     y = {site: len(sites) - i for i, site in enumerate(sites)}
     ticks = [*y.values(), 0]
-    labels = [wrap(n, 1.0) for n in display_names(sites, names)] + ["pooled (random\neffects)"]
+    # a site by its programme's name (its region in brackets is on the site pages)
+    short = [n.split(" (")[0] for n in display_names(sites, names)]
+    labels = [wrap(n, 1.1) for n in short] + ["pooled (random\neffects)"]
 
     def draw(ax: Axes, outcome: str) -> None:
         sub = rows[rows["outcome"] == outcome]
@@ -78,7 +80,7 @@ def forest(
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
         ax.set_xlabel("effect against comparison")
 
-    height = 0.22 * (len(sites) + 1) + 0.95
+    height = 0.2 * (len(sites) + 1) + 0.9
     return small_multiples(drawn, draw, height=height, sharey=True)
 
 
@@ -108,14 +110,15 @@ def side_by_side(table: pd.DataFrame, names: Mapping[str, str] | None = None) ->
             if cell.empty:
                 ax.set_visible(False)
                 continue
-            ax.set_title(wrap(outcome_title(outcome), FIGURE_WIDTH / len(outcomes)))
+            ax.set_title(wrap(outcome_title(outcome), (FIGURE_WIDTH - 1.2) / len(outcomes)))
             _designs_panel(ax, cell, rows[rows["site"] == site])
     return fig
 
 
 def _design_label(design: str, variant: object) -> str:
     named = DESIGNS.get(design, design)
-    return f"{named} ({variant})" if isinstance(variant, str) and variant else named
+    shown = variant.replace("_", " ") if isinstance(variant, str) else ""  # care office
+    return f"{named} ({shown})" if shown else named
 
 
 def _designs_panel(ax: Axes, rows: pd.DataFrame, site_rows: pd.DataFrame) -> None:
