@@ -110,6 +110,7 @@ def test_no_table_column_is_narrower_than_its_longest_word(project: Path) -> Non
     # an image keeps its caption on its page and floats (no caption-only, half-empty pages)
     assert 'kind: "quarto-float-fig"): set block(breakable: false)' in header
     assert 'kind: "quarto-float-fig"): set figure(placement: auto)' in header
+    assert "set table.cell(breakable: false)" in header  # no row split across pages
 
 
 def test_too_narrow_catches_the_overprints_of_the_old_widths() -> None:

@@ -347,7 +347,7 @@ def its_placebos(results: Sequence) -> Figure | None:
         for ax, effect in ((ax_level, "level_change"), (ax_slope, "slope_change")):
             item.controlled.plot(effect, ax=ax)
             label = get_outcome(item.outcome).label
-            ax.set_title(wrap(f"{label}: {ax.get_title()}", FIGURE_WIDTH / 2))
+            ax.set_title(wrap(f"{label}: {ax.get_title()}", (FIGURE_WIDTH - 0.8) / 2))
             ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
             ax.grid(alpha=0.3)
     return fig
