@@ -237,7 +237,10 @@ def _pool_table(rows: Rows, site: str) -> tb.Table:
                 why.setdefault(word("pools", v), said)
         body.append([outcome_label(outcome), *(tb.est_ci(per.get(v, {}), digits)
                                                for v in variants)])  # fmt: skip
-    missing = "; ".join(f"{pool}: {'; '.join(said)}" for pool, said in why.items())
+    pools: dict[str, list[str]] = {}  # pools with the same reason named together, it once
+    for pool, said in why.items():
+        pools.setdefault("; ".join(said), []).append(pool)
+    missing = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in pools.items())
     return tb.Table(["Outcome", *[word("pools", v) for v in variants]], body,
                  words("captions")["pools"], f"tbl-{site}-robust-pools", [],
                  set(range(1, len(variants) + 1)), missing)  # fmt: skip
