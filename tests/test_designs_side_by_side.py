@@ -142,6 +142,7 @@ def test_side_by_side_table_from_results_files(results_root: Path) -> None:
     assert by.loc[("did", "all"), "mde"] == 150.0 and np.isnan(by.loc[("did", "province"), "mde"])
     assert by.loc[("sc", ""), "mde_pct"] == pytest.approx(9.5)
     assert by["role"].tolist().count("pooled") == 1 and by.loc[("did", "all"), "role"] == "pooled"
+    assert table["note"].isna().all()  # the role says which row is pooled; no orphan note
     assert table[table["outcome"] == "hospital_gp_ratio"].empty  # the ITS could not estimate it
 
     chosen = compare.side_by_side(

@@ -107,6 +107,10 @@ def test_no_table_column_is_narrower_than_its_longest_word(project: Path) -> Non
     assert "| ✓ yes | [1] |" in validation and "[1] Callaway & Sant'Anna" in validation
     header = texts["reports/full-report.qmd"].split("\n---\n")[0]
     assert "set block(breakable: true)" in header  # long tables break across pages
+    # an image keeps its caption on its page and floats (no caption-only, half-empty pages)
+    assert 'kind: "quarto-float-fig"): set block(breakable: false)' in header
+    assert 'kind: "quarto-float-fig"): set figure(placement: auto)' in header
+    assert "set table.cell(breakable: false)" in header  # no row split across pages
 
 
 def test_too_narrow_catches_the_overprints_of_the_old_widths() -> None:
@@ -150,6 +154,38 @@ def heading_jumps(text: str, title_level: int) -> list[str]:
                 jumps.append(f"level {previous} -> {level}: {line}")
             previous = level
     return jumps
+
+
+def test_table_notes_are_said_once_and_in_words(project: Path) -> None:  # noqa: F811
+    """Issue 29 item 4: a legend that gathers the notes of several rows says each caveat
+    once ('unreliable with 2 treated clusters; Webb weights' was repeated), names methods
+    instead of ids, and no table carries a note that keys to nothing in it."""
+    from proeftuin.report import estimates as est
+
+    rows = [{"outcome": "cost_basket_std", "method": "wild_unrestricted", "estimate": "1",
+             "ci_low": "0", "ci_high": "2", "p_value": "0.2", "note": note}
+            for note in ("unreliable with 2 treated clusters; Webb weights",
+                         "Webb weights; no draw as extreme")]  # fmt: skip
+    text = est.did_tables(rows, "tbl-x")
+    assert "(Webb weights; no draw as extreme; unreliable with 2 treated clusters)." in text
+    why = "no pre-period: the programme starts in 2013"
+    pools = [{"check": "control_pool", "variant": v, "outcome": "cost_basket_std",
+              "estimate": e, "ci_low": "", "ci_high": "", "note": n}
+             for v, e, n in (("all", "", why), ("province", "", why),
+                             ("size", "1", ""))]  # fmt: skip
+    assert f"All controls, Same province: {why}." in est.robustness_tables(pools, "x")
+    robust = [{"note": "interval and p-value: ri"}, {"note": "within placebo_area"}]
+    assert est.notes_of(robust) == ["interval and p-value: randomization inference over "
+                                    "placebo assignments", "within the site's area"]  # fmt: skip
+    for name, text in generated(project).items():
+        for _, after in tables(text):
+            notes = [n.strip() for n in after.split("::: {.table-notes}")[-1].splitlines()]
+            notes = [n for n in notes if n and n != ":::"]
+            assert len(notes) == len(set(notes)), (name, notes)
+            for note in notes:
+                parts = note.rstrip(".").split("; ")
+                assert len(parts) == len(set(parts)), (name, note)
+                assert "the plan's control pool" not in note and "placebo_area" not in note
 
 
 def test_heading_levels_are_consecutive_on_every_page(project: Path) -> None:  # noqa: F811
@@ -294,8 +330,10 @@ def test_the_report_package_stays_small() -> None:
     # the claims table (+9, both overprinted in the real render): 1,341. The pre-trend
     # test's p-value saying whether it is exact or its Monte Carlo error (+9): 1,350. Issue
     # 27's sensitivity to parallel-trend violations (sensitivity.py, +72; its site table and
-    # methods include, +3): 1,425.
-    assert sum(lines.values()) <= 1425 and max(lines.values()) <= 450, lines
+    # methods include, +3): 1,425. Table notes each once and in words (+12: no "Webb
+    # weights; Webb weights", no method ids; +3: control pools without an estimate for the
+    # same reason named together, the reason once): 1,440.
+    assert sum(lines.values()) <= 1440 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

@@ -200,6 +200,6 @@ def test_synth_save_writes_the_writers_files_byte_for_byte(
 def test_synth_figures_draw_the_estimated_outcome_only(synth: SynthResults) -> None:
     paths = synth.paths()
     assert _titles(paths) == [plots.outcome_title(COST)]
-    labels = {t.get_text() for t in paths.axes[0].get_legend().get_texts()}
+    labels = {t.get_text() for t in paths.legends[0].get_texts()}  # once, below the panels
     assert {"Site", "synthetic control", "synthetic DiD (+ intercept)"} <= labels
     assert _titles(synth.placebos()) == [plots.outcome_title(COST)]

@@ -22,7 +22,13 @@ from matplotlib.figure import Figure
 from proeftuin.data.components import PARTS
 from proeftuin.designs.comparison import SiteDesign
 from proeftuin.designs.did import did_table, run_did
-from proeftuin.designs.figures import NEUTRAL_COLOUR, POOLED_COLOUR, SITE_COLOUR
+from proeftuin.designs.figures import (
+    FIGURE_WIDTH,
+    NEUTRAL_COLOUR,
+    POOLED_COLOUR,
+    SITE_COLOUR,
+    wrap,
+)
 from proeftuin.designs.headline import headline
 
 TOTAL = "cost_basket_std"
@@ -133,9 +139,12 @@ def decomposition_figure(table: pd.DataFrame, name: str) -> Figure:
     """Two panels (care category, age band): each part's estimate with its 95% interval; the
     total as a dashed line, zero as a grey one."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     kinds = [k for k in KIND_NAMES if (table["kind"] == k).any()]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
+    lines = max(int((table["kind"] == k).sum()) for k in kinds)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(FIGURE_WIDTH, 0.2 * lines + 1.3),
+                             squeeze=False, layout="constrained")  # fmt: skip
     total = float(table.loc[table["kind"] == "total", "estimate"].iloc[0])
     for ax, kind in zip(axes[0], kinds, strict=True):
         rows = table[table["kind"] == kind]
@@ -158,12 +167,12 @@ def decomposition_figure(table: pd.DataFrame, name: str) -> Figure:
             linewidth=0.8,
             label=f"basket total {total:+.0f}",
         )
-        ax.set_yticks(y, rows["part"].tolist(), fontsize=8)
-        ax.set_title(f"by {KIND_NAMES[kind]}", fontsize=9)
-        ax.set_xlabel("effect on basket cost (EUR per insured-year)", fontsize=8)
-        ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle(name, fontsize=10)
-    fig.tight_layout()
+        ax.set_yticks(y, [wrap(str(p), 1.2) for p in rows["part"]])
+        ax.set_title(f"by {KIND_NAMES[kind]}")
+        ax.set_xlabel(wrap("effect on basket cost (EUR per insured-year)", 2.2))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.legend(loc="lower right")
+    fig.suptitle(name)
     return fig
 
 

@@ -27,10 +27,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from proeftuin.designs.comparison import SiteDesign
-from proeftuin.designs.figures import NEUTRAL_COLOUR, SITE_COLOUR, small_multiples
+from proeftuin.designs.figures import (
+    FIGURE_WIDTH,
+    NEUTRAL_COLOUR,
+    SITE_COLOUR,
+    STYLE,
+    small_multiples,
+    wrap,
+)
 from proeftuin.designs.results import OutcomeResult, SiteResults, write_tables
 
 DID_COLUMNS = [
@@ -219,12 +225,12 @@ def event_study_figure(design: SiteDesign, results: Sequence) -> Figure | None: 
             for line in ax.get_lines():
                 line.set_markersize(3.5)
                 line.set_linewidth(min(line.get_linewidth(), 1.2))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=12))
         ax.set_xlabel(f"years since start ({design.start_year})")
 
     fig = small_multiples(list(drawn), draw)
     if fig is not None:
-        fig.suptitle(f"{design.name}: event study; {EVENT_STUDY_BANDS}", fontsize=8, wrap=True)
+        fig.suptitle(wrap(f"{design.name}: event study; {EVENT_STUDY_BANDS}", FIGURE_WIDTH,
+                          STYLE["figure.titlesize"]))  # fmt: skip
     return fig
 
 

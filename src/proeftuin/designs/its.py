@@ -43,7 +43,16 @@ from matplotlib.ticker import MaxNLocator
 
 from proeftuin.core.fileio import atomic_write_json, atomic_write_text
 from proeftuin.designs.comparison import SiteDesign
-from proeftuin.designs.figures import NEUTRAL_COLOUR, SITE_COLOUR, mark_start, small_multiples
+from proeftuin.designs.figures import (
+    FIGURE_WIDTH,
+    NEUTRAL_COLOUR,
+    PANEL_HEIGHT,
+    SITE_COLOUR,
+    legend_below,
+    mark_start,
+    small_multiples,
+    wrap,
+)
 from proeftuin.designs.results import SiteResults
 
 #: Fewest annual pre-period points for a segmented regression that answers (Penfold &
@@ -321,10 +330,7 @@ def its_panels(design: SiteDesign, results: Sequence) -> Figure | None:
         mark_start(ax, design.start_year - 0.5)
         ax.set_xlabel("year")
 
-    fig = small_multiples(list(drawn), draw)
-    if fig is not None:
-        fig.axes[0].legend(fontsize=8, loc="best")
-    return fig
+    return legend_below(small_multiples(list(drawn), draw))
 
 
 def its_placebos(results: Sequence) -> Figure | None:
@@ -335,13 +341,14 @@ def its_placebos(results: Sequence) -> Figure | None:
     rows = [r for r in results if hasattr(r.controlled, "draws")]
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), 2, figsize=(10.4, 3.2 * len(rows)), squeeze=False,
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(len(rows), 2, figsize=(FIGURE_WIDTH, PANEL_HEIGHT * len(rows)),
+                             squeeze=False, layout="constrained")  # fmt: skip
     for (ax_level, ax_slope), item in zip(axes, rows, strict=True):
         for ax, effect in ((ax_level, "level_change"), (ax_slope, "slope_change")):
             item.controlled.plot(effect, ax=ax)
             label = get_outcome(item.outcome).label
-            ax.set_title(f"{label}: {ax.get_title()}", fontsize=8)
+            ax.set_title(wrap(f"{label}: {ax.get_title()}", (FIGURE_WIDTH - 0.8) / 2))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
             ax.grid(alpha=0.3)
     return fig
 
@@ -364,10 +371,6 @@ def standardised_beside_crude(design: SiteDesign, outcomes: Sequence[str]) -> Fi
                 label="comparison group")  # fmt: skip
         mark_start(ax, design.start_year - 0.5)
         ax.set_xlim(1995.5, 2019.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("year")
 
-    fig = small_multiples([o for pair in pairs for o in pair], draw)
-    if fig is not None:
-        fig.axes[0].legend(fontsize=8, loc="best")
-    return fig
+    return legend_below(small_multiples([o for pair in pairs for o in pair], draw, ncols=2))

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -38,6 +39,7 @@ from proeftuin.data.sites import CONTROL_POOLS
 from proeftuin.designs.comparison import DesignInputs, SiteDesign, site_design
 from proeftuin.designs.did import run_did
 from proeftuin.designs.figures import (
+    FIGURE_WIDTH,
     NEUTRAL_COLOUR,
     POOLED_COLOUR,
     SITE_COLOUR,
@@ -45,6 +47,7 @@ from proeftuin.designs.figures import (
     interval_widths,
     municipality_names,
     small_multiples,
+    wrap,
 )
 from proeftuin.designs.headline import INTERVAL_PREFERENCE, headline
 
@@ -310,33 +313,65 @@ def robustness_figure(
     design: SiteDesign, table: pd.DataFrame, checks: Sequence[str]
 ) -> Figure | None:
     """Estimates with 95% intervals for each variant of the given checks, one panel per
-    outcome with an estimate (None when there is none); municipalities by name.
+    outcome with an estimate, side by side with the variants named once on the left (None
+    when there is none); municipalities by name.
 
     The plan's own comparison group (``design.control_pool``) is drawn in black for reference.
     """
     rows = estimated(table[table["check"].isin(checks)])
     names = municipality_names(design)
+    labels = {
+        (c, v): f"{CHECK_NAMES.get(c, c)}: {names.get(v, v).replace('_', ' ')}"
+        for c, v in zip(rows["check"], rows["variant"], strict=True)
+    }
+    main = ("control_pool", design.control_pool)
+    fig = _variant_dots(rows, labels, main, "effect (difference-in-differences)")
+    if fig is not None:
+        fig.suptitle(design.name)
+    return fig
+
+
+def placebo_year_figure(design: SiteDesign, table: pd.DataFrame) -> Figure | None:
+    """The placebo starts beside the real one, one compact panel per outcome with a placebo
+    estimate: each placebo start year's 'effect' (pre-period data only) and, in black, the
+    estimate at the real start with the plan's comparison group. None without a placebo."""
+    placebos = estimated(table[table["check"] == "placebo_year"])
+    if placebos.empty:
+        return None
+    main = ("control_pool", design.control_pool)
+    real = estimated(table[(table["check"] == main[0]) & (table["variant"] == main[1])])
+    rows = pd.concat([real[real["outcome"].isin(placebos["outcome"])], placebos])
+    labels = {(c, v): f"placebo start {v}" for c, v in zip(rows["check"], rows["variant"],
+                                                           strict=True)}  # fmt: skip
+    labels[main] = f"real start {design.start_year}"
+    fig = _variant_dots(rows, labels, main, "effect (placebo starts: should be near 0)")
+    if fig is not None:
+        fig.suptitle(f"{design.name}: placebo start years")
+    return fig
+
+
+def _variant_dots(
+    rows: pd.DataFrame, labels: dict[tuple[str, str], str], main: tuple[str, str], xlabel: str
+) -> Figure | None:
+    """One panel per outcome in a row, one line per variant (``labels``, named on the left
+    once), each estimate with its 95% interval; the ``main`` variant in black."""
+    order = list(dict.fromkeys(labels))
+    y = {key: len(order) - i for i, key in enumerate(order)}
+    outcomes = list(dict.fromkeys(rows["outcome"]))
 
     def draw(ax: Axes, outcome: str) -> None:
         sub = rows[rows["outcome"] == outcome]
-        labels = [
-            f"{CHECK_NAMES.get(c, c)}: {names.get(v, v).replace('_', ' ')}"
-            for c, v in zip(sub["check"], sub["variant"], strict=True)
-        ]
-        y = list(range(len(sub), 0, -1))
-        ax.errorbar(sub["estimate"], y, xerr=interval_widths(sub), fmt="o", color=SITE_COLOUR,
-                    capsize=3)  # fmt: skip
-        pool = design.control_pool
-        main = ((sub["check"] == "control_pool") & (sub["variant"] == pool)).to_numpy()
-        if main.any():
-            ax.errorbar(sub["estimate"][main], [v for v, m in zip(y, main, strict=True) if m],
-                        xerr=interval_widths(sub[main]), fmt="D", color=POOLED_COLOUR,
-                        capsize=3)  # fmt: skip
-        ax.set_yticks(y, labels, fontsize=7)
+        keys = list(zip(sub["check"], sub["variant"], strict=True))
+        is_main = np.array([k == main for k in keys])
+        for mask, colour, marker in ((~is_main, SITE_COLOUR, "o"), (is_main, POOLED_COLOUR, "D")):
+            if mask.any():
+                ax.errorbar(sub["estimate"][mask], [y[k] for k, m in zip(keys, mask,
+                            strict=True) if m], xerr=interval_widths(sub[mask]), fmt=marker,
+                            color=colour, capsize=2, markersize=4)  # fmt: skip
+        ax.set_yticks(list(y.values()), [wrap(labels[k], 1.7) for k in y])
+        ax.set_ylim(0.4, len(order) + 0.6)
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
-        ax.set_xlabel("effect (difference-in-differences)")
+        ax.set_xlabel(wrap(xlabel, (FIGURE_WIDTH - 1.8) / max(1, len(outcomes))))
 
-    fig = small_multiples(list(dict.fromkeys(rows["outcome"])), draw)
-    if fig is not None:
-        fig.suptitle(design.name, fontsize=10)
-    return fig
+    height = 0.24 * len(order) + 1.3
+    return small_multiples(outcomes, draw, ncols=len(outcomes), height=height, sharey=True)

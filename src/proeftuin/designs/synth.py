@@ -42,6 +42,7 @@ from proeftuin.designs.figures import (
     CONTROL_COLOUR,
     NEUTRAL_COLOUR,
     SITE_COLOUR,
+    legend_below,
     mark_start,
     small_multiples,
 )
@@ -263,9 +264,8 @@ def synth_paths(design: SiteDesign, results: Sequence) -> Figure | None:  # Outc
             ax.set_ylim(low, high)
         mark_start(ax, design.start_year - 0.5)
         ax.set_xlabel("year")
-        ax.legend(fontsize=7, loc="best")
 
-    return small_multiples(outcomes, draw)
+    return legend_below(small_multiples(outcomes, draw))
 
 
 def synth_placebos(results: Sequence) -> Figure | None:  # OutcomeResult items
@@ -285,6 +285,6 @@ def synth_placebos(results: Sequence) -> Figure | None:  # OutcomeResult items
             ax.axvline(fit.estimate, color=colour, linewidth=2)
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
         ax.set_xlabel("estimate (site: vertical line)")
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(loc="best")
 
     return small_multiples(outcomes, draw)

@@ -10,6 +10,7 @@ or for a rate ratio RR, 1 + (RR − 1) ÷ share, is the effect per covered perso
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -101,7 +102,18 @@ def estimated(rows: Iterable[tb.Row]) -> list[tb.Row]:
 
 
 def notes_of(rows: Iterable[tb.Row]) -> list[str]:
-    return sorted({str(r.get("note") or "").strip() for r in rows} - {""})
+    """The rows' notes, each once; method ids and ``placebo_area`` in words."""
+    said = {_METHOD_IN_NOTE.sub(lambda m: m[1] + word("methods", m[2], 1).lower(),
+                                str(r.get("note") or "").strip()) for r in rows}  # fmt: skip
+    return sorted({n.replace("placebo_area", "the site's area") for n in said} - {""})
+
+
+_METHOD_IN_NOTE = re.compile(r"(interval and p-value: )(\w+)")  # a robustness row's method
+
+
+def joined(notes: Iterable[str]) -> str:
+    """Notes in one text, each '; '-separated part once (rows repeat 'Webb weights')."""
+    return "; ".join(dict.fromkeys(p for n in notes for p in n.split("; ") if p.strip()))
 
 
 def grouped(rows: Rows, header: list[str], cells: Callable[[list[tb.Row]], list[str]],
@@ -113,7 +125,7 @@ def grouped(rows: Rows, header: list[str], cells: Callable[[list[tb.Row]], list[
         if estimated(found):
             groups.setdefault(inputs.outcome(name).dimension, []).append(name)
         else:
-            why = "; ".join(notes_of(found)) or "no estimate in the results"
+            why = joined(notes_of(found)) or "no estimate in the results"
             left_out.append(f"- **{outcome_label(name)}**: {why}")
     shown = []
     for dimension in [*words("groups"), *sorted(set(groups) - set(words("groups")))]:
@@ -153,7 +165,7 @@ def did_tables(rows: Rows, prefix: str) -> str:
             if ci == tb.MISSING:
                 said = notes_of(r for r in found if r.get("method") == method)
                 gaps.append(f"{word('methods', method, 0)}: "
-                            + ("; ".join(said) or "no interval from this method"))  # fmt: skip
+                            + (joined(said) or "no interval from this method"))  # fmt: skip
             elif row.get("estimate") != first.get("estimate"):
                 ci = f"{tb.fmt_est(row.get('estimate'), digits)}: {ci}"
             out.append(
@@ -161,8 +173,8 @@ def did_tables(rows: Rows, prefix: str) -> str:
             )
         return out
 
-    said = {m: "; ".join(s for s in notes_of(r for r in rows if r.get("method") == m)
-                         if s.lower() not in word("methods", m, 1).lower())
+    said = {m: joined(s for s in notes_of(r for r in rows if r.get("method") == m)
+                      if s.lower() not in word("methods", m, 1).lower())
             for m in methods}  # fmt: skip
     legend = [f"{word('methods', m, 0)}: {word('methods', m, 1)}" + f" ({said[m]})" * bool(said[m])
               + "." for m in methods]  # fmt: skip
@@ -225,7 +237,10 @@ def _pool_table(rows: Rows, site: str) -> tb.Table:
                 why.setdefault(word("pools", v), said)
         body.append([outcome_label(outcome), *(tb.est_ci(per.get(v, {}), digits)
                                                for v in variants)])  # fmt: skip
-    missing = "; ".join(f"{pool}: {'; '.join(said)}" for pool, said in why.items())
+    pools: dict[str, list[str]] = {}  # pools with the same reason named together, it once
+    for pool, said in why.items():
+        pools.setdefault("; ".join(said), []).append(pool)
+    missing = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in pools.items())
     return tb.Table(["Outcome", *[word("pools", v) for v in variants]], body,
                  words("captions")["pools"], f"tbl-{site}-robust-pools", [],
                  set(range(1, len(variants) + 1)), missing)  # fmt: skip
@@ -254,7 +269,7 @@ def _placebo_table(rows: Rows, site: str) -> tb.Table:
     body = [[outcome_label(outcome), r.get("variant", ""), tb.est_ci(r, tb.shared_decimals(found)),
              tb.fmt_p(r.get("p_value"))] for outcome, found in by_key(rows, "outcome").items()
             for r in sorted(found, key=lambda r: r.get("variant", ""))]  # fmt: skip
-    missing = "; ".join(notes_of(r for r in rows if tb.to_float(r.get("estimate")) is None))
+    missing = joined(notes_of(r for r in rows if tb.to_float(r.get("estimate")) is None))
     return tb.Table(["Outcome", "Placebo start", "Estimate (95% CI)", "p"], body,
                  words("captions")["placebo"], f"tbl-{site}-robust-placebo", [], {2, 3},
                  missing or "no estimate for this placebo year")  # fmt: skip

@@ -69,7 +69,7 @@ def figures(folder: str, notebook: str, found: list[dict[str, str]], why: str, *
             page_dir: Path, pdf: bool, owner: str = "") -> dict[str, Any]:  # fmt: skip
     """A section's figures: shown only with an estimate in ``found``; else one line why."""
     if not est.estimated(found):
-        said = "; ".join(est.notes_of(found))
+        said = est.joined(est.notes_of(found))
         return {"shown": [], "why": f"No figure: nothing could be estimated ({said})." if said
                 else f"No figure: no estimates. {why}"}  # fmt: skip
     shown = [figure(folder, notebook, lab, page_dir=page_dir, pdf=pdf, owner=owner)

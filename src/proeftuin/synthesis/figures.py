@@ -10,7 +10,6 @@ scorecard carries its meaning in marker shapes as well as colours (Okabe–Ito):
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -20,17 +19,21 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from proeftuin.designs.figures import (
     CONTROL_COLOUR,
+    FIGURE_WIDTH,
     NEUTRAL_COLOUR,
     POOLED_COLOUR,
     SITE_COLOUR,
+    STYLE,
     display_names,
     estimated,
     interval_widths,
     outcome_title,
     small_multiples,
+    wrap,
 )
 from proeftuin.designs.headline import METHOD_NAMES, finite
 
@@ -53,27 +56,32 @@ def forest(
     names: Mapping[str, str] | None = None,
 ) -> Figure | None:
     """Per-site estimates with 95% intervals and the pooled estimate, one panel per outcome
-    some site has an estimate for (None when none has); sites by name."""
+    some site has an estimate for (None when none has); sites by name, once per row of
+    panels (every panel has a line per site, empty where the site has no estimate)."""
     rows = estimated(table)
     drawn = [o for o in outcomes if "outcome" in rows and (rows["outcome"] == o).any()]
+    sites = list(dict.fromkeys(rows["site"])) if drawn else []
+    y = {site: len(sites) - i for i, site in enumerate(sites)}
+    ticks = [*y.values(), 0]
+    # a site by its programme's name (its region in brackets is on the site pages)
+    short = [n.split(" (")[0] for n in display_names(sites, names)]
+    labels = [wrap(n, 1.1) for n in short] + ["pooled (random\neffects)"]
 
     def draw(ax: Axes, outcome: str) -> None:
         sub = rows[rows["outcome"] == outcome]
-        labels = display_names(list(sub["site"]), names)
-        y = list(range(len(sub), 0, -1))
-        ax.errorbar(sub["estimate"], y, xerr=interval_widths(sub), fmt="o", color=SITE_COLOUR,
-                    capsize=3)  # fmt: skip
+        ax.errorbar(sub["estimate"], [y[s] for s in sub["site"]], xerr=interval_widths(sub),
+                    fmt="o", color=SITE_COLOUR, capsize=2, markersize=4)  # fmt: skip
         pool = pooled[pooled["outcome"] == outcome] if "outcome" in pooled else pooled
         if not pool.empty:
             ax.errorbar([pool.iloc[0]["estimate"]], [0], xerr=interval_widths(pool), fmt="D",
-                        color=POOLED_COLOUR, capsize=3)  # fmt: skip
-            labels.append("pooled (random effects)")
-            y.append(0)
-        ax.set_yticks(y, labels, fontsize=8)
+                        color=POOLED_COLOUR, capsize=2, markersize=4)  # fmt: skip
+        ax.set_yticks(ticks, labels)
+        ax.set_ylim(-0.6, len(sites) + 0.6)
         ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
-        ax.set_xlabel("effect against the comparison group")
+        ax.set_xlabel("effect against comparison")
 
-    return small_multiples(drawn, draw, panel_width=7.2)
+    height = 0.2 * (len(sites) + 1) + 0.9
+    return small_multiples(drawn, draw, height=height, sharey=True)
 
 
 def side_by_side(table: pd.DataFrame, names: Mapping[str, str] | None = None) -> Figure | None:
@@ -89,37 +97,48 @@ def side_by_side(table: pd.DataFrame, names: Mapping[str, str] | None = None) ->
     outcomes = list(dict.fromkeys(rows["outcome"])) if len(rows) else []
     if not sites:
         return None
-    fig = plt.figure(layout="constrained", figsize=(4.6 * len(outcomes), 3.2 * len(sites) + 0.6))
+    lines = rows.groupby(["site", "outcome"]).size().max()
+    height = (0.24 * lines + 1.5) * len(sites)
+    fig = plt.figure(layout="constrained", figsize=(FIGURE_WIDTH, height))
     for sub, site in zip(fig.subfigures(len(sites), 1, squeeze=False)[:, 0], sites, strict=True):
         sub.set_gid(site)
         if len(sites) > 1:
-            sub.suptitle(display_names([site], names)[0], x=0.01, ha="left", fontsize=10,
-                         fontweight="bold")  # fmt: skip
-        for ax, outcome in zip(sub.subplots(1, len(outcomes), squeeze=False)[0], outcomes,
-                               strict=True):  # fmt: skip
+            sub.suptitle(display_names([site], names)[0], x=0.01, ha="left", fontweight="bold")
+        panels = sub.subplots(1, len(outcomes), squeeze=False, sharey=True)[0]
+        for ax, outcome in zip(panels, outcomes, strict=True):
             cell = rows[(rows["site"] == site) & (rows["outcome"] == outcome)]
             if cell.empty:
                 ax.set_visible(False)
                 continue
-            ax.set_title(outcome_title(outcome), fontsize=9)
-            _designs_panel(ax, cell)
+            ax.set_title(wrap(outcome_title(outcome), (FIGURE_WIDTH - 1.2) / len(outcomes)))
+            _designs_panel(ax, cell, rows[rows["site"] == site])
     return fig
 
 
-def _designs_panel(ax: Axes, rows: pd.DataFrame) -> None:
-    y = list(range(len(rows), 0, -1))
-    labels = [f"{DESIGNS.get(d, d)}{f' ({v})' if isinstance(v, str) and v else ''}"
-              for d, v in zip(rows["design"], rows["variant"], strict=True)]  # fmt: skip
+def _design_label(design: str, variant: object) -> str:
+    named = DESIGNS.get(design, design)
+    shown = variant.replace("_", " ") if isinstance(variant, str) else ""  # care office
+    return f"{named} ({shown})" if shown else named
+
+
+def _designs_panel(ax: Axes, rows: pd.DataFrame, site_rows: pd.DataFrame) -> None:
+    """One site's designs for one outcome, each on the line the site's designs share in
+    every panel of its row (named once, on the left)."""
+    order = list(dict.fromkeys(map(_design_label, site_rows["design"], site_rows["variant"])))
+    at = {label: len(order) - i for i, label in enumerate(order)}
+    y = [at[_design_label(d, v)] for d, v in zip(rows["design"], rows["variant"], strict=True)]
     pooled = (rows["role"] == "pooled").to_numpy()
     for mask, colour, marker in ((~pooled, SITE_COLOUR, "o"), (pooled, POOLED_COLOUR, "D")):
         if mask.any():
             ax.errorbar(rows["estimate"][mask], [v for v, m in zip(y, mask, strict=True) if m],
                         xerr=interval_widths(rows[mask]), fmt=marker, color=colour,
-                        capsize=3)  # fmt: skip
-    ax.set_yticks(y, labels, fontsize=7)
+                        capsize=2, markersize=4)  # fmt: skip
+    ax.set_yticks(list(at.values()), [wrap(label, 1.2) for label in at])
+    ax.set_ylim(0.4, len(order) + 0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.axvline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
     ax.grid(alpha=0.3)
-    ax.set_xlabel("effect (black: the design the synthesis pools)", fontsize=8)
+    ax.set_xlabel("effect (black: pooled design)")
 
 
 # ----------------------------------------------------------------------------- scorecard
@@ -153,8 +172,9 @@ def scorecard(card: pd.DataFrame, names: Mapping[str, str] | None = None) -> Fig
     outcomes = [o for o in dict.fromkeys(card["outcome"]) if (rows["outcome"] == o).any()]
     fig, axes = plt.subplots(
         1, len(outcomes), squeeze=False, sharey=True, layout="constrained",
-        figsize=(3.3 * len(outcomes) + 1.6, 0.55 * len(sites) + 2.0),
+        figsize=(FIGURE_WIDTH, 0.45 * len(sites) + 2.4),
     )  # fmt: skip
+    inches = (FIGURE_WIDTH - 1.2) / len(outcomes)  # a panel's width beside the site names
     y = {site: len(sites) - i for i, site in enumerate(sites)}
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         info = get_outcome(outcome)
@@ -163,22 +183,21 @@ def scorecard(card: pd.DataFrame, names: Mapping[str, str] | None = None) -> Fig
             if site in here.index:
                 _scorecard_cell(ax, here.loc[site], y[site], info.higher_is_better)
                 continue
-            ax.text(0.5, y[site], _why_not(card, site, outcome), ha="center", va="center",
-                    transform=ax.get_yaxis_transform(), fontsize=7, style="italic",
+            ax.text(0.5, y[site], wrap(_why_not(card, site, outcome), inches), ha="center",
+                    va="center", transform=ax.get_yaxis_transform(), style="italic",
                     color=NEUTRAL_COLOUR)  # fmt: skip
         ax.axvline(0, color=POOLED_COLOUR, linewidth=0.8)
         better = "higher" if info.higher_is_better else "lower"
-        title = f"{DIMENSIONS.get(info.dimension, info.dimension)}\n{outcome_title(outcome)}"
-        ax.set_title(f"{title}\n({better} is better)", fontsize=8)
-        ax.set_xlabel("effect against the comparison group", fontsize=8)
-        ax.tick_params(labelsize=7)
+        dimension = DIMENSIONS.get(info.dimension, info.dimension)
+        ax.set_title(f"{dimension}\n{wrap(info.label, inches, STYLE['axes.titlesize'])}")
+        ax.set_xlabel(wrap(f"effect, {info.unit} ({better} is better)", inches))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(list(y.values()), display_names(sites, names), fontsize=8)
+    axes[0][0].set_yticks(list(y.values()), [wrap(n, 1.1) for n in display_names(sites, names)])
     axes[0][0].set_ylim(0.4, len(sites) + 0.6)
-    fig.legend(handles=_scorecard_legend(), loc="outside lower center", ncols=2, fontsize=7,
-               frameon=False)  # fmt: skip
+    fig.legend(handles=_scorecard_legend(), loc="outside lower center", ncols=2, frameon=False)
     title = f"Triple Aim scorecard: estimates with 95% intervals ({interval_methods(card)})"
-    fig.suptitle(textwrap.fill(title, 30 + 30 * len(outcomes)), fontsize=9)
+    fig.suptitle(wrap(title, FIGURE_WIDTH, STYLE["figure.titlesize"]))
     return fig
 
 

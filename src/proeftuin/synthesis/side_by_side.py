@@ -108,11 +108,12 @@ def side_by_side(
         task = manifest.task(f"{site}/did_site") if manifest else None
         pool = (task.parameters.get("control_pool") if task else None) or "all"
         frames.append(site_rows(site, chosen, control_pool=pool, root=root))
-        main = frames[-1]["design"].eq("did") & frames[-1]["variant"].eq(pool)
-        frames[-1].loc[main, "note"] = "the plan's control pool"
+        frames[-1] = frames[-1].assign(plan_pool=frames[-1]["variant"].eq(pool))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     is_pooled = table["design"] == table["outcome"].map(pooled)
-    is_pooled &= (table["design"] != "did") | table["note"].eq("the plan's control pool")
+    # the DiD the synthesis pools is the plan's pool's (the role says so; no note repeats it)
+    plan_pool = table["plan_pool"].eq(True) if "plan_pool" in table else False
+    is_pooled &= (table["design"] != "did") | plan_pool
     table["role"] = is_pooled.map({True: "pooled", False: "sensitivity"})
     order = table["outcome"].map(chosen.index) * 10 + table["design"].map(DESIGN_ORDER)
     table = table.assign(_order=order).sort_values(["site", "_order"], kind="stable")

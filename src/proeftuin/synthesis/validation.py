@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from proeftuin.core import settings
-from proeftuin.designs.figures import CONTROL_COLOUR, NEUTRAL_COLOUR, SITE_COLOUR
+from proeftuin.designs.figures import CONTROL_COLOUR, FIGURE_WIDTH, NEUTRAL_COLOUR, SITE_COLOUR
 
 VALIDATION_COLUMNS = [
     "case", "quantity", "published", "estimate", "abs_diff", "tolerance", "passed", "source",
@@ -136,12 +136,12 @@ def run_validation(mirror: Path | None = None) -> pd.DataFrame:
 def validation_figure(table: pd.DataFrame) -> Figure:
     """Each validated quantity's distance from its published value, as a share of the
     tolerance (half a unit of the published last digit): bars left of 1 pass."""
-    fig, ax = plt.subplots(figsize=(8, 0.22 * len(table) + 1.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.2 * len(table) + 1.0), layout="constrained")
     share = (table["abs_diff"] / table["tolerance"]).to_numpy()
     labels = [f"{c}: {q}" for c, q in zip(table["case"], table["quantity"], strict=True)]
     colours = [CONTROL_COLOUR if ok else SITE_COLOUR for ok in table["passed"]]
     ax.barh(range(len(table))[::-1], share, color=colours)
-    ax.set_yticks(range(len(table))[::-1], labels, fontsize=7)
+    ax.set_yticks(range(len(table))[::-1], labels)
     ax.axvline(1.0, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
     ax.set_xlabel("|estimate - published| / tolerance (1 = rounding limit)")
     ax.set_xlim(0, max(1.2, float(np.nanmax(share)) * 1.1) if len(share) else 1.2)
