@@ -291,8 +291,10 @@ def test_the_report_package_stays_small() -> None:
     # the site page's decomposition, regional checks and claims (+4) and the results check
     # before a build (+4), the p-value's exactness and Monte Carlo error (+2), and the columns
     # a reader needs of the decomposition and regional tables, with widths from content for
-    # the claims table (+9, both overprinted in the real render): 1,341.
-    assert sum(lines.values()) <= 1341 and max(lines.values()) <= 450, lines
+    # the claims table (+9, both overprinted in the real render): 1,341. Issue 28: the
+    # overview's family-wise caution and the methods page's area-rule paragraph, read from
+    # the placebo study, and the calibration page's area-rule table (+29): 1,370.
+    assert sum(lines.values()) <= 1370 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

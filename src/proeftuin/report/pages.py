@@ -194,6 +194,7 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "coverage.md": coverage(),
         "reproducibility.md": reproducibility(runs),
         "calibration.md": calibration.page_text(),
+        "area_rule.md": calibration.area_rule_text(),
     }
 
 
@@ -212,7 +213,8 @@ def answer(card: list[dict[str, str]]) -> str:
                               "p": fmt_p(r.get("p_value")), "its": "effect" in r})  # fmt: skip
     extras = [p.read_text("utf-8").strip() for p in sorted(results_dir().glob("*/answer.md"))]
     return est.render("answer.md.j2", card=card, found=found, tried=tried, extras=extras,
-                      sites=[s.name for s in inputs.facts().sites])  # fmt: skip
+                      sites=[s.name for s in inputs.facts().sites],
+                      placebo=calibration.study_summary())  # fmt: skip
 
 
 def design_facts() -> str:
