@@ -136,6 +136,7 @@ def test_the_area_rule_is_graded_like_the_scorecard_and_compared_with_the_raw_p(
     rule = calibration.area_rule(labelled, per_site).set_index(["design", "scope"])
     did = rule.loc[("did", "cell")]
     assert (did["n"], did["false_raw"], did["false_capped"]) == (3, 2 / 3, 2 / 3)
+    assert (did["strong_raw"], did["strong_capped"]) == (1 / 3, 0)  # 0.004 graded at 1/24
     assert (did["real_raw"], did["real_capped"], did["real_n"]) == (1, 0, 1)  # 1/10 > 0.05
     every = rule.loc[("all", "cell")]
     assert (every["n"], every["capped_share"]) == (4, 0.5)
@@ -168,14 +169,16 @@ def test_the_overview_and_methods_read_the_study_or_say_it_has_not_run(
                  ).to_csv(folder / "familywise_summary.csv", index=False)  # fmt: skip
     pd.DataFrame([
         {"design": "all", "scope": "cell", "n": 1040, "capped_share": 0.6, "false_raw": 0.061,
-         "false_capped": 0.048, "real_raw": 9, "real_capped": 7, "real_n": 130},
+         "false_capped": 0.048, "strong_raw": 0.02, "strong_capped": 0.0, "real_raw": 9,
+         "real_capped": 7, "real_n": 130},
         {"design": "all", "scope": "site (any cell)", "n": 40, "false_raw": 0.6,
          "false_capped": 0.575},
     ]).to_csv(folder / "area_rule.csv", index=False)  # fmt: skip
     summary = report_calibration.study_summary()
     assert summary is not None and summary["pseudo_sites"] == 40
     methods = report_calibration.area_rule_text()
-    assert "Graded on the raw p-value, 6.1% of them" in methods and "4.8% (nominal 5%)" in methods
+    assert "Graded on the raw p-value, 6.1% of them" in methods and "and 2.0% strong" in methods
+    assert "4.8% and 0.0% (nominal 5% and 1%)" in methods
     assert "60.0% carry at least one" in methods and "9 are strong or moderate" in methods
     from proeftuin.report import estimates as est
 
