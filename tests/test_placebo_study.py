@@ -163,6 +163,9 @@ def test_the_overview_and_methods_read_the_study_or_say_it_has_not_run(
     assert "has not been run with these results" in report_calibration.area_rule_text()
     folder = tmp_path / "reports" / "placebo" / "results" / "calibration"
     folder.mkdir(parents=True)
+    pd.DataFrame([{"pseudo_sites": 40, "mean_cells": 26.2, "share_any_strong_or_moderate": 0.5}]
+                 ).to_csv(folder / "familywise_summary.csv", index=False)  # fmt: skip
+    assert report_calibration.study_summary() is None  # an older study's files: not read
     pd.DataFrame([{"pseudo_sites": 40, "mean_cells": 26.2, "share_any_strong_or_moderate": 0.575,
                    "share_any_strong_or_moderate_raw": 0.6, "mean_strong_or_moderate": 0.96,
                    "scorecard_cells": 3.0, "scorecard_share_any_strong_or_moderate": 0.15}]

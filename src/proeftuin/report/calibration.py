@@ -34,8 +34,8 @@ def study_summary() -> dict[str, float | None] | None:
     rows by design and scope; None when no study results exist."""
     found = _rows("familywise_summary")
     numbers = {k: to_float(found[0].get(k)) for k in SUMMARY_KEYS} if found else {}
-    if not numbers.get("pseudo_sites"):
-        return None
+    if not numbers.get("pseudo_sites") or None in [numbers[k] for k in SUMMARY_KEYS[:5]]:
+        return None  # no study, or one written before these numbers were
     rule = {f"{r['design']}/{r['scope']}": {k: to_float(v) for k, v in r.items()}
             for r in _rows("area_rule")}  # fmt: skip
     return numbers | {"rule": rule}
