@@ -140,6 +140,8 @@ def test_the_area_rule_is_graded_like_the_scorecard_and_compared_with_the_raw_p(
     assert (did["real_raw"], did["real_capped"], did["real_n"]) == (1, 0, 1)  # 1/10 > 0.05
     every = rule.loc[("all", "cell")]
     assert (every["n"], every["capped_share"]) == (4, 0.5)
+    within = rule.loc[("all within areas", "cell")]  # p1 (strong -> moderate) and p4 (weak)
+    assert (within["n"], within["strong_raw"], within["strong_capped"]) == (2, 0.5, 0.0)
     assert rule.loc[("all", "site (any cell)"), "false_capped"] == 0.5
 
     scorecard = pd.DataFrame({
@@ -174,14 +176,17 @@ def test_the_overview_and_methods_read_the_study_or_say_it_has_not_run(
         {"design": "all", "scope": "cell", "n": 1040, "capped_share": 0.6, "false_raw": 0.061,
          "false_capped": 0.048, "strong_raw": 0.02, "strong_capped": 0.0, "real_raw": 9,
          "real_capped": 7, "real_n": 130},
+        {"design": "all within areas", "scope": "cell", "n": 624, "false_raw": 0.07,
+         "false_capped": 0.04, "strong_raw": 0.03, "strong_capped": 0.0},
         {"design": "all", "scope": "site (any cell)", "n": 40, "false_raw": 0.6,
          "false_capped": 0.575},
     ]).to_csv(folder / "area_rule.csv", index=False)  # fmt: skip
     summary = report_calibration.study_summary()
     assert summary is not None and summary["pseudo_sites"] == 40
     methods = report_calibration.area_rule_text()
-    assert "Graded on the raw p-value, 6.1% of them" in methods and "and 2.0% strong" in methods
-    assert "4.8% and 0.0% (nominal 5% and 1%)" in methods
+    assert "60.0% come from placebo sites drawn within areas" in methods
+    assert "raw p-value, 7.0% are labelled strong or moderate and 3.0% strong" in methods
+    assert "4.0% and 0.0% (nominal 5% and 1%)" in methods
     assert "60.0% carry at least one" in methods and "9 are strong or moderate" in methods
     from proeftuin.report import estimates as est
 

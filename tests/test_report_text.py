@@ -293,8 +293,8 @@ def test_the_report_package_stays_small() -> None:
     # a reader needs of the decomposition and regional tables, with widths from content for
     # the claims table (+9, both overprinted in the real render): 1,341. Issue 28: the
     # overview's family-wise caution and the methods page's area-rule paragraph, read from
-    # the placebo study, and the calibration page's area-rule table (+29): 1,370.
-    assert sum(lines.values()) <= 1370 and max(lines.values()) <= 450, lines
+    # the placebo study, and the calibration page's area-rule table (+30): 1,371.
+    assert sum(lines.values()) <= 1371 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

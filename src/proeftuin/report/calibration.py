@@ -18,7 +18,8 @@ RATE_KEYS = ("outcome", "design", "n", "strong", "moderate", "weak", "strong_or_
              "strong_or_moderate_raw", "better", "worse", "excess_p")  # fmt: skip
 SUMMARY_KEYS = ("pseudo_sites", "mean_cells", "share_any_strong_or_moderate",
                 "share_any_strong_or_moderate_raw", "mean_strong_or_moderate", "scorecard_cells",
-                "scorecard_share_any_strong_or_moderate")  # fmt: skip
+                "scorecard_share_any_strong_or_moderate",
+                "scorecard_share_any_strong_or_moderate_raw")  # fmt: skip
 RANK_KEYS = ("site", "outcome", "design", "estimate", "evidence", "direction", "rank",
              "n_pseudo", "placebo_p")  # fmt: skip
 STATUS_KEYS = ("site", "shaped_like", "start_year", "corop_name", "names", "status")

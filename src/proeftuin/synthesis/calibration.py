@@ -232,7 +232,9 @@ def area_rule(labels: pd.DataFrame, per_site: pd.DataFrame) -> pd.DataFrame:
     with either (its cost in power, as far as the real sites show it); the last row is
     family-wise (the share of pseudo-sites with any such cell)."""
     rows = []
-    for design, group in [*labels.groupby("design", sort=True), ("all", labels)]:
+    within = labels[pd.to_numeric(labels["p_resolution"]).notna()]  # where the rule applies
+    for design, group in [*labels.groupby("design", sort=True), ("all", labels),
+                          ("all within areas", within)]:  # fmt: skip
         pseudo, real = group[group["kind"] == "pseudo"], group[group["kind"] == "real"]
         rows.append({
             "design": design, "scope": "cell", "n": len(pseudo),
