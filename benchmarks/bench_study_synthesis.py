@@ -42,6 +42,7 @@ def run_once(study: Path, draw: bool, out: Path) -> dict[str, Any]:
     """One synthesis notebook on the study's results into ``out``: wall seconds, files."""
     import papermill as pm
 
+    out.mkdir(parents=True, exist_ok=True)
     params = synthesis_parameters(study) | {"results_dir": str(out), "draw_figures": draw}
     load = _load()
     started = time.perf_counter()
