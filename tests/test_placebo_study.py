@@ -115,6 +115,93 @@ def test_calibration_labels_rates_and_ranks(
     assert "tbl-calibration-rates" in page and "tbl-calibration-ranks" in page
 
 
+def test_the_area_rule_is_graded_like_the_scorecard_and_compared_with_the_raw_p() -> None:
+    labels = pd.DataFrame({
+        "kind": ["pseudo"] * 4 + ["real"],
+        "site": ["p1", "p2", "p3", "p4", "r1"],
+        "outcome": ["cost_basket_std"] * 5,
+        "design": ["did", "did", "did", "its_level", "did"],
+        "estimate": [10.0, -3.0, 1.0, 40.0, 20.0],
+        "p_value": [0.004, 0.03, 0.5, 0.08, 0.01],
+        "p_resolution": [1 / 24, None, None, 1 / 24, 1 / 10],  # 23 and 9 areas
+        "method": ["ri"] * 5,
+    })  # fmt: skip
+    better = {n: o.higher_is_better for n, o in OUTCOMES.items()}
+    labelled = calibration.label_cells(labels, better)
+    assert labelled["evidence_raw"].tolist() == ["strong", "moderate", "none", "weak", "moderate"]
+    assert labelled["evidence"].tolist() == ["moderate", "moderate", "none", "weak", "none"]
+    per_site, summary = calibration.familywise(labelled)
+    assert per_site["strong_or_moderate"].tolist() == [1, 1, 0, 0]
+    assert summary.loc[0, "mean_strong_or_moderate"] == 0.5
+    rule = calibration.area_rule(labelled, per_site).set_index(["design", "scope"])
+    did = rule.loc[("did", "cell")]
+    assert (did["n"], did["false_raw"], did["false_capped"]) == (3, 2 / 3, 2 / 3)
+    assert (did["strong_raw"], did["strong_capped"]) == (1 / 3, 0)  # 0.004 graded at 1/24
+    assert (did["real_raw"], did["real_capped"], did["real_n"]) == (1, 0, 1)  # 1/10 > 0.05
+    every = rule.loc[("all", "cell")]
+    assert (every["n"], every["capped_share"]) == (4, 0.5)
+    within = rule.loc[("all within areas", "cell")]  # p1 (strong -> moderate) and p4 (weak)
+    assert (within["n"], within["strong_raw"], within["strong_capped"]) == (2, 0.5, 0.0)
+    assert rule.loc[("all", "site (any cell)"), "false_capped"] == 0.5
+
+    scorecard = pd.DataFrame({
+        "site": ["p1", "p2", "p3", "p4", "p1"],
+        "p_value": [0.004, 0.3, 0.5, 0.2, 0.6],
+        "evidence": ["moderate", "none", "none", "none", "none"],
+    })  # fmt: skip
+    _, summary = calibration.familywise(labelled, scorecard)
+    assert summary.loc[0, "scorecard_cells"] == 1.25
+    assert summary.loc[0, "scorecard_share_any_strong_or_moderate"] == 0.25
+    assert summary.loc[0, "scorecard_mean_strong_or_moderate_raw"] == 0.25
+
+
+def test_the_overview_and_methods_read_the_study_or_say_it_has_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(settings.ROOT_ENV, str(tmp_path))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "templates").symlink_to(REPO / "reports" / "templates")
+    assert report_calibration.study_summary() is None
+    assert "has not been run with these results" in report_calibration.area_rule_text()
+    folder = tmp_path / "reports" / "placebo" / "results" / "calibration"
+    folder.mkdir(parents=True)
+    pd.DataFrame([{"pseudo_sites": 40, "mean_cells": 26.2, "share_any_strong_or_moderate": 0.5}]
+                 ).to_csv(folder / "familywise_summary.csv", index=False)  # fmt: skip
+    assert report_calibration.study_summary() is None  # an older study's files: not read
+    pd.DataFrame([{"pseudo_sites": 40, "mean_cells": 26.2, "share_any_strong_or_moderate": 0.575,
+                   "share_any_strong_or_moderate_raw": 0.6, "mean_strong_or_moderate": 0.96,
+                   "scorecard_cells": 3.0, "scorecard_share_any_strong_or_moderate": 0.15}]
+                 ).to_csv(folder / "familywise_summary.csv", index=False)  # fmt: skip
+    pd.DataFrame([
+        {"design": "all", "scope": "cell", "n": 1040, "capped_share": 0.6, "false_raw": 0.061,
+         "false_capped": 0.048, "strong_raw": 0.02, "strong_capped": 0.0, "real_raw": 9,
+         "real_capped": 7, "real_n": 130},
+        {"design": "all within areas", "scope": "cell", "n": 624, "false_raw": 0.07,
+         "false_capped": 0.04, "strong_raw": 0.03, "strong_capped": 0.0},
+        {"design": "all", "scope": "site (any cell)", "n": 40, "false_raw": 0.6,
+         "false_capped": 0.575},
+    ]).to_csv(folder / "area_rule.csv", index=False)  # fmt: skip
+    summary = report_calibration.study_summary()
+    assert summary is not None and summary["pseudo_sites"] == 40
+    methods = report_calibration.area_rule_text()
+    assert "60.0% come from placebo sites drawn within areas" in methods
+    assert "raw p-value, 7.0% are labelled strong or moderate and 3.0% strong" in methods
+    assert "4.0% and 0.0% (nominal 5% and 1%)" in methods
+    assert "60.0% carry at least one" in methods and "9 are strong or moderate" in methods
+    from proeftuin.report import estimates as est
+
+    card = [{"site": "s", "dimension": "costs", "outcome": "cost_basket_std", "direction": "x"}]
+    monkeypatch.setattr(est, "site_name", str)
+    text = est.render("answer.md.j2", card=card, found=[], tried=0, extras=[], sites=["S"],
+                      placebo=summary)  # fmt: skip
+    assert "placebo study](calibration.qmd) of 40 untreated look-alike regions" in text
+    assert "15% showed at least one strong or moderate label on the scorecard's 3" in text
+    assert "about 1.0 false strong or moderate labels per region" in text
+    quiet = est.render("answer.md.j2", card=card, found=[], tried=0, extras=[], sites=["S"],
+                       placebo=None)  # fmt: skip
+    assert "has not been measured for these results" in quiet
+
+
 @pytest.mark.slow
 def test_a_tiny_placebo_study_end_to_end(
     built_panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -147,6 +234,12 @@ def test_a_tiny_placebo_study_end_to_end(
         zip(rates["outcome"], rates["design"], strict=True)
     )
     assert rates["n"].between(1, 2).all() and rates["strong_or_moderate"].between(0, 1).all()
+    synthesis = next(t for t in manifest.tasks if t.notebook == "synthesis")
+    assert synthesis.parameters["draw_figures"] is False  # the calibration shows none
+    assert not list((study / "results" / "synthesis").glob("*.png"))
+    assert (study / "results" / "synthesis" / "designs.csv").is_file()  # the cells it reads
+    rule = pd.read_csv(study / "results" / "calibration" / "area_rule.csv")
+    assert "site (any cell)" in set(rule["scope"]) and rule["false_capped"].between(0, 1).all()
 
     again = CliRunner().invoke(
         app, ["placebo-study", "--sites", "2", "--draws", "99", "--site", "pseudo-02"]

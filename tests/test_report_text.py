@@ -332,8 +332,10 @@ def test_the_report_package_stays_small() -> None:
     # 27's sensitivity to parallel-trend violations (sensitivity.py, +72; its site table and
     # methods include, +3): 1,425. Table notes each once and in words (+12: no "Webb
     # weights; Webb weights", no method ids; +3: control pools without an estimate for the
-    # same reason named together, the reason once): 1,440.
-    assert sum(lines.values()) <= 1440 and max(lines.values()) <= 450, lines
+    # same reason named together, the reason once): 1,440. Issue 28: the overview's
+    # family-wise caution and the methods page's area-rule paragraph, read from the placebo
+    # study, and the calibration page's area-rule table (+30): 1,470.
+    assert sum(lines.values()) <= 1470 and max(lines.values()) <= 450, lines
 
 
 def test_the_overview_answers_first_with_every_finding_and_slots_in_other_analyses(

@@ -68,20 +68,25 @@ def notebook_hash(path: Path) -> str:
     return sha256_json(cells)
 
 
-NOT_IN_NOTEBOOKS = ("cli", "report")  # sub-packages no notebook imports
+#: Sub-packages and modules no notebook imports: the command line, the report generator and
+#: the placebo study's calibration (run by ``proeftuin placebo-study`` after its notebooks).
+NOT_IN_NOTEBOOKS = ("cli", "report", "synthesis/calibration.py")
 
 
 @cache
 def source_hash() -> str:
     """Hash of the ``proeftuin`` code the notebooks run (path and content of each file).
 
-    The command line and the report generator are left out: they never run inside a
-    notebook, so changing them must not invalidate executed results.
+    The code of ``NOT_IN_NOTEBOOKS`` is left out: it never runs inside a notebook, so
+    changing it must not invalidate executed results.
     """
     package = Path(__file__).resolve().parents[1]  # the proeftuin package
     digest = hashlib.sha256()
     files = (
-        p for p in package.rglob("*.py") if p.relative_to(package).parts[0] not in NOT_IN_NOTEBOOKS
+        p
+        for p in package.rglob("*.py")
+        if not {p.relative_to(package).parts[0], p.relative_to(package).as_posix()}
+        & set(NOT_IN_NOTEBOOKS)
     )
     for path in sorted(files):
         digest.update(str(path.relative_to(package)).encode())

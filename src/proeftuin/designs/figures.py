@@ -100,12 +100,16 @@ def wrap(text: str, inches: float, points: float | None = None) -> str:
     return textwrap.fill(text, width, break_on_hyphens=False, break_long_words=False)
 
 
-def save_figure(fig: Figure | None, results_dir: str | Path, label: str) -> None:
+def save_figure(fig: Figure | None, results_dir: str | Path, label: str, draw: bool = True) -> None:
     """Save a labelled figure beside the task's results as ``<label>.png``, close it and, in
     a notebook, show that file: the website's embed, the PDF and the previews then show one
     image, drawn once (an open figure would be drawn again by the notebook's inline backend).
-    No figure (nothing to draw) saves and shows nothing: the report then embeds nothing."""
-    if fig is None:
+    No figure (nothing to draw) saves and shows nothing: the report then embeds nothing.
+    ``draw=False`` closes the figure unsaved (drawing is what a figure costs; a placebo
+    study's synthesis needs none)."""
+    if fig is not None and not draw:
+        plt.close(fig)
+    if fig is None or not draw:
         return
     Path(results_dir).mkdir(parents=True, exist_ok=True)
     fig.savefig(Path(results_dir) / f"{label}.png", dpi=DPI, metadata={"Software": None})

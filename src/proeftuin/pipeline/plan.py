@@ -218,6 +218,8 @@ class Plan:
                 "outcomes": self.outcomes,
                 "pooled_design": self.pooled_design,
                 "plan_hash": self.hash(),
+                # a placebo study's calibration shows none of the synthesis' figures
+                "draw_figures": settings.study_dir() is None,
             },
             depends_on=all_site_names,
         )

@@ -1,10 +1,13 @@
-"""The calibration page's text (``_generated/calibration.md``), from the placebo study's
-calibration files (``reports/placebo/results/calibration/*.csv``) only: nothing recomputed."""
+"""The calibration page's text (``_generated/calibration.md``), the methods page's paragraph
+on resolution by area (``_generated/area_rule.md``) and the numbers of the overview's
+family-wise caution, from the placebo study's calibration files
+(``reports/placebo/results/calibration/*.csv``) only: nothing recomputed."""
 
 from __future__ import annotations
 
 from proeftuin.report import estimates as est
 from proeftuin.report import inputs
+from proeftuin.report.tables import to_float
 
 FOLDER = ("placebo", "results", "calibration")
 NOT_RUN = (
@@ -12,7 +15,11 @@ NOT_RUN = (
     "`reports/placebo/` and the files this page reads."
 )
 RATE_KEYS = ("outcome", "design", "n", "strong", "moderate", "weak", "strong_or_moderate",
-             "better", "worse", "excess_p")  # fmt: skip
+             "strong_or_moderate_raw", "better", "worse", "excess_p")  # fmt: skip
+SUMMARY_KEYS = ("pseudo_sites", "mean_cells", "share_any_strong_or_moderate",
+                "share_any_strong_or_moderate_raw", "mean_strong_or_moderate", "scorecard_cells",
+                "scorecard_share_any_strong_or_moderate",
+                "scorecard_share_any_strong_or_moderate_raw")  # fmt: skip
 RANK_KEYS = ("site", "outcome", "design", "estimate", "evidence", "direction", "rank",
              "n_pseudo", "placebo_p")  # fmt: skip
 STATUS_KEYS = ("site", "shaped_like", "start_year", "corop_name", "names", "status")
@@ -21,6 +28,23 @@ STATUS_KEYS = ("site", "shaped_like", "start_year", "corop_name", "names", "stat
 def _rows(name: str, keys: tuple[str, ...] | None = None) -> list[dict[str, str]]:
     found = inputs.read_csv(inputs.reports_dir(*FOLDER) / f"{name}.csv")
     return [{k: r.get(k, "") for k in keys} for r in found] if keys else found
+
+
+def study_summary() -> dict[str, float | None] | None:
+    """The study's family-wise numbers (``SUMMARY_KEYS``, None where absent) and its area rule
+    rows by design and scope; None when no study results exist."""
+    found = _rows("familywise_summary")
+    numbers = {k: to_float(found[0].get(k)) for k in SUMMARY_KEYS} if found else {}
+    if not numbers.get("pseudo_sites") or None in [numbers[k] for k in SUMMARY_KEYS[:5]]:
+        return None  # no study, or one written before these numbers were
+    rule = {f"{r['design']}/{r['scope']}": {k: to_float(v) for k, v in r.items()}
+            for r in _rows("area_rule")}  # fmt: skip
+    return numbers | {"rule": rule}
+
+
+def area_rule_text() -> str:
+    """The methods page's paragraph on what resolution by area buys, from the study."""
+    return est.render("area_rule.md.j2", placebo=study_summary())
 
 
 def page_text() -> str:
@@ -46,6 +70,10 @@ def page_text() -> str:
     parts.append(est.generic_table(rates, "Share of pseudo-sites per label, by outcome and "
                                    "design (nominal strong or moderate: 0.05)",
                                    "tbl-calibration-rates"))  # fmt: skip
+    parts.append(est.generic_table(_rows("area_rule"), "Resolution by area on the real panel "
+                                   "under the null: the false strong or moderate rate with the "
+                                   "raw p-value and with the area cap",
+                                   "tbl-calibration-area-rule"))  # fmt: skip
     ranks = _rows("ranks", RANK_KEYS)
     if ranks:
         parts.append(est.generic_table(ranks, "Each real site's estimate among the "

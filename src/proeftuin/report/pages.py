@@ -197,6 +197,7 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "sensitivity.md": est.render("sensitivity.md.j2", honest=sensitivity.run_facts()),
         "reproducibility.md": reproducibility(runs),
         "calibration.md": calibration.page_text(),
+        "area_rule.md": calibration.area_rule_text(),
     }
 
 
@@ -215,7 +216,8 @@ def answer(card: list[dict[str, str]]) -> str:
                               "p": fmt_p(r.get("p_value")), "its": "effect" in r})  # fmt: skip
     extras = [p.read_text("utf-8").strip() for p in sorted(results_dir().glob("*/answer.md"))]
     return est.render("answer.md.j2", card=card, found=found, tried=tried, extras=extras,
-                      sites=[s.name for s in inputs.facts().sites])  # fmt: skip
+                      sites=[s.name for s in inputs.facts().sites],
+                      placebo=calibration.study_summary())  # fmt: skip
 
 
 def design_facts() -> str:

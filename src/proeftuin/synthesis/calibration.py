@@ -13,8 +13,16 @@ written as CSVs in ``<study>/results/calibration/`` for the report: ``status.csv
 pseudo-site, its municipalities and status), ``labels.csv`` (every cell of every pseudo- and
 real site), ``rates.csv`` (per outcome and design the share of pseudo-sites per label),
 ``familywise.csv`` (per pseudo-site how many of its cells are labelled),
-``familywise_summary.csv`` and ``ranks.csv`` (each real site's estimate among the
-pseudo-sites').
+``familywise_summary.csv``, ``ranks.csv`` (each real site's estimate among the
+pseudo-sites') and ``area_rule.csv``.
+
+The labels follow the scorecard's rule, resolution by area included: a p-value from placebo
+sites drawn within A areas is graded as at least 1/(A + 1). Each cell also carries the label
+the raw p-value would get (``evidence_raw``), so the study is a simulation of that rule on the
+real panel under the null (:func:`area_rule`): the false strong/moderate rate with the raw
+p-value and with the cap, per design and family-wise, and what the cap costs the real sites.
+The family-wise view is given for all of a pseudo-site's cells and for its scorecard alone
+(``synthesis/scorecard.csv`` of the study: the headline outcome of each Triple Aim dimension).
 """
 
 from __future__ import annotations
@@ -31,10 +39,17 @@ from proeftuin.pipeline import results
 from proeftuin.synthesis.pooling import evidence
 
 FOLDER = "calibration"
-LABEL_COLUMNS = ["kind", "site", "outcome", "design", "estimate", "p_value", "method",
-                 "evidence", "direction"]  # fmt: skip
+LABEL_COLUMNS = ["kind", "site", "outcome", "design", "estimate", "p_value", "p_resolution",
+                 "method", "evidence", "evidence_raw", "direction"]  # fmt: skip
 RATE_COLUMNS = ["outcome", "design", "n", "strong", "moderate", "weak", "strong_or_moderate",
-                "better", "worse", "nominal_strong_or_moderate", "excess_p"]  # fmt: skip
+                "strong_or_moderate_raw", "better", "worse", "nominal_strong_or_moderate",
+                "excess_p"]  # fmt: skip
+CELL_COLUMNS = ["site", "outcome", "design", "estimate", "p_value", "p_resolution", "method"]
+AREA_RULE_COLUMNS = ["design", "scope", "n", "capped_share", "false_raw", "false_capped",
+                     "strong_raw", "strong_capped", "real_raw", "real_capped",
+                     "real_n"]  # fmt: skip
+#: The labels counted as a finding: p < 0.05.
+FLAGGED = ("strong", "moderate")
 #: The share a calibrated label would reach by chance: p < 0.05 (strong or moderate).
 NOMINAL = 0.05
 
@@ -94,10 +109,10 @@ def site_cells(results_dir: Path, site: str) -> pd.DataFrame:
         frames.append(pools.assign(design="did_" + pools["variant"].astype(str)))
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=["site", "outcome", "design", "estimate", "p_value", "method"])
+        return pd.DataFrame(columns=CELL_COLUMNS)
     cells = pd.concat(frames, ignore_index=True).assign(site=site)
     cells = finite(cells, ("estimate", "p_value"))  # a cell without an estimate is no cell
-    return cells[["site", "outcome", "design", "estimate", "p_value", "method"]]
+    return cells.reindex(columns=CELL_COLUMNS)
 
 
 def _lead(table: pd.DataFrame) -> pd.DataFrame:
@@ -105,12 +120,17 @@ def _lead(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_cells(cells: pd.DataFrame, higher_is_better: dict[str, bool]) -> pd.DataFrame:
-    """The scorecard's labels: evidence from the p-value, direction from the outcome's."""
-    grade = cells["p_value"].map(lambda p: evidence(float(p)) if pd.notna(p) else "none")
+    """The scorecard's labels: evidence from the p-value graded no finer than its resolution
+    (``evidence``) and from the raw p-value (``evidence_raw``), direction from the outcome's."""
+    if "p_resolution" not in cells:
+        cells = cells.assign(p_resolution=np.nan)
+    pairs = zip(pd.to_numeric(cells["p_value"]), pd.to_numeric(cells["p_resolution"]), strict=True)
+    grade = pd.Series([evidence(p, r if r == r else None) for p, r in pairs], index=cells.index)
+    raw = pd.to_numeric(cells["p_value"]).map(evidence)
     up = cells["estimate"] > 0
     better = up == cells["outcome"].map(higher_is_better).fillna(False).astype(bool)
     direction = np.where(grade == "none", "inconclusive", np.where(better, "better", "worse"))
-    return cells.assign(evidence=grade, direction=direction)
+    return cells.assign(evidence=grade, evidence_raw=raw, direction=direction)
 
 
 def rates(labels: pd.DataFrame) -> pd.DataFrame:
@@ -123,10 +143,11 @@ def rates(labels: pd.DataFrame) -> pd.DataFrame:
             "outcome": outcome, "design": design, "n": len(group),
             **{level: float(share.get(level, 0.0)) for level in ("strong", "moderate", "weak")},
             "strong_or_moderate": float(share.get("strong", 0.0) + share.get("moderate", 0.0)),
+            "strong_or_moderate_raw": float(group["evidence_raw"].isin(FLAGGED).mean()),
             "better": float((group["direction"] == "better").mean()),
             "worse": float((group["direction"] == "worse").mean()),
             "nominal_strong_or_moderate": NOMINAL,
-            "excess_p": _excess_p(group["evidence"].isin(["strong", "moderate"]).sum(),
+            "excess_p": _excess_p(group["evidence"].isin(FLAGGED).sum(),
                                   len(group)),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=RATE_COLUMNS)
@@ -138,33 +159,102 @@ def _excess_p(hits: int, n: int) -> float:
     return float(stats.binom.sf(int(hits) - 1, n, NOMINAL))
 
 
-def familywise(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per pseudo-site: its cells, how many are labelled at all and strong/moderate; and
-    the summary: the share of pseudo-sites with at least one such label."""
+def familywise(
+    labels: pd.DataFrame, scorecard: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per pseudo-site: its cells, how many are labelled at all and strong/moderate (with the
+    area cap and with the raw p-value); and the summary: the share of pseudo-sites with at
+    least one such label and the mean number per site. With the study's ``scorecard``
+    (``synthesis/scorecard.csv``) the same for the scorecard's cells alone (``scorecard_*``)."""
     pseudo = labels[labels["kind"] == "pseudo"]
-    per_site = (
-        pseudo.groupby("site")
+    per_site = _per_site(pseudo)
+    n = len(per_site)
+    summary: dict[str, object] = {
+        "pseudo_sites": n,
+        "mean_cells": per_site["cells"].mean(),
+        "mean_labelled": per_site["labelled"].mean(),
+        "share_any_labelled": (per_site["labelled"] > 0).mean(),
+        "share_any_strong": (per_site["strong"] > 0).mean(),
+        "independent_any_strong_or_moderate": 1 - (1 - NOMINAL) ** per_site["cells"].mean(),
+        **_flagged_summary(per_site),
+    }
+    if scorecard is not None and len(scorecard) and n:
+        card = scorecard[scorecard["site"].isin(per_site["site"])]
+        card = card.assign(evidence_raw=pd.to_numeric(card["p_value"]).map(evidence))
+        card_sites = _per_site(card)
+        summary |= {
+            "scorecard_cells": card_sites["cells"].mean(),
+            **{f"scorecard_{k}": v for k, v in _flagged_summary(card_sites).items()},
+        }
+    return per_site, pd.DataFrame([summary]).astype(float)
+
+
+def _per_site(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per site: cells, labelled, strong/moderate and strong (capped and raw)."""
+    return (
+        cells.assign(
+            _labelled=cells["evidence"] != "none",
+            _flagged=cells["evidence"].isin(FLAGGED),
+            _flagged_raw=cells["evidence_raw"].isin(FLAGGED),
+            _strong=cells["evidence"] == "strong",
+            _strong_raw=cells["evidence_raw"] == "strong",
+        )
+        .groupby("site")
         .agg(
             cells=("evidence", "size"),
-            labelled=("evidence", lambda e: int((e != "none").sum())),
-            strong_or_moderate=("evidence", lambda e: int(e.isin(["strong", "moderate"]).sum())),
-            strong=("evidence", lambda e: int((e == "strong").sum())),
+            labelled=("_labelled", "sum"),
+            strong_or_moderate=("_flagged", "sum"),
+            strong_or_moderate_raw=("_flagged_raw", "sum"),
+            strong=("_strong", "sum"),
+            strong_raw=("_strong_raw", "sum"),
         )
+        .astype(int)
         .reset_index()
     )
-    n = len(per_site)
-    summary = pd.DataFrame([{
-        "pseudo_sites": n,
-        "mean_cells": float(per_site["cells"].mean()) if n else np.nan,
-        "mean_labelled": float(per_site["labelled"].mean()) if n else np.nan,
-        "share_any_labelled": float((per_site["labelled"] > 0).mean()) if n else np.nan,
-        "share_any_strong_or_moderate": float((per_site["strong_or_moderate"] > 0).mean())
-        if n else np.nan,
-        "share_any_strong": float((per_site["strong"] > 0).mean()) if n else np.nan,
-        "independent_any_strong_or_moderate": 1 - (1 - NOMINAL) ** float(per_site["cells"].mean())
-        if n else np.nan,
-    }])  # fmt: skip
-    return per_site, summary
+
+
+def _flagged_summary(per_site: pd.DataFrame) -> dict[str, float]:
+    """Share of sites with at least one strong/moderate cell and the mean count, capped and
+    raw (NaN without sites)."""
+    out = {}
+    for suffix in ("", "_raw"):
+        count = per_site[f"strong_or_moderate{suffix}"]
+        out[f"share_any_strong_or_moderate{suffix}"] = (count > 0).mean()
+        out[f"mean_strong_or_moderate{suffix}"] = count.mean()
+    return out
+
+
+def area_rule(labels: pd.DataFrame, per_site: pd.DataFrame) -> pd.DataFrame:
+    """What resolution by area buys, simulated on the real panel under the null: per design
+    (all outcomes) and over all cells, the false strong/moderate rate (nominal 5%) and the
+    false strong rate (nominal 1%) of the pseudo-sites with the raw p-value and with the cap,
+    the share of their cells the cap applies to, and the real sites' strong/moderate cells
+    with either (its cost in power, as far as the real sites show it); the last row is
+    family-wise (the share of pseudo-sites with any such cell)."""
+    rows = []
+    within = labels[pd.to_numeric(labels["p_resolution"]).notna()]  # where the rule applies
+    for design, group in [*labels.groupby("design", sort=True), ("all", labels),
+                          ("all within areas", within)]:  # fmt: skip
+        pseudo, real = group[group["kind"] == "pseudo"], group[group["kind"] == "real"]
+        rows.append({
+            "design": design, "scope": "cell", "n": len(pseudo),
+            "capped_share": pd.to_numeric(pseudo["p_resolution"]).notna().mean(),
+            "false_raw": pseudo["evidence_raw"].isin(FLAGGED).mean(),
+            "false_capped": pseudo["evidence"].isin(FLAGGED).mean(),
+            "strong_raw": (pseudo["evidence_raw"] == "strong").mean(),
+            "strong_capped": (pseudo["evidence"] == "strong").mean(),
+            "real_raw": int(real["evidence_raw"].isin(FLAGGED).sum()),
+            "real_capped": int(real["evidence"].isin(FLAGGED).sum()), "real_n": len(real),
+        })  # fmt: skip
+    if len(per_site):
+        rows.append({
+            "design": "all", "scope": "site (any cell)", "n": len(per_site), "capped_share": np.nan,
+            "false_raw": (per_site["strong_or_moderate_raw"] > 0).mean(),
+            "false_capped": (per_site["strong_or_moderate"] > 0).mean(),
+            "strong_raw": (per_site["strong_raw"] > 0).mean(),
+            "strong_capped": (per_site["strong"] > 0).mean(),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=AREA_RULE_COLUMNS)
 
 
 def ranks(labels: pd.DataFrame) -> pd.DataFrame:
@@ -208,9 +298,10 @@ def calibrate(
         labels = pd.DataFrame(columns=LABEL_COLUMNS)
     else:
         labels = label_cells(cells, higher_is_better)[LABEL_COLUMNS]
-    per_site, summary = familywise(labels)
+    per_site, summary = familywise(labels, _read(study_results / "synthesis" / "scorecard.csv"))
     tables = {"status": status, "labels": labels, "rates": rates(labels), "familywise": per_site,
-              "familywise_summary": summary, "ranks": ranks(labels)}  # fmt: skip
+              "familywise_summary": summary, "ranks": ranks(labels),
+              "area_rule": area_rule(labels, per_site)}  # fmt: skip
     out = study_results / FOLDER
     for stem, table in tables.items():
         atomic_write_text(out / f"{stem}.csv", table.to_csv(index=False))
@@ -219,20 +310,29 @@ def calibrate(
 
 def summary_text(tables: dict[str, pd.DataFrame]) -> str:
     """The calibration in a few lines: the false strong/moderate rate per outcome and
-    design, the family-wise rate and the real sites' placebo p-values."""
+    design (raw p-value in brackets), the family-wise rate, the area rule and the real
+    sites' placebo p-values."""
     lines = ["false 'strong or moderate' rate (nominal 0.05) per outcome and design:"]
     for r in tables["rates"].itertuples():
         lines.append(f"  {r.outcome:<36} {r.design:<16} {r.strong_or_moderate:5.2f} "
-                     f"(strong {r.strong:.2f}, weak {r.weak:.2f}; n={r.n}; "
-                     f"P(as many | 5%)={r.excess_p:.3f})")  # fmt: skip
+                     f"(raw p {r.strong_or_moderate_raw:.2f}; strong {r.strong:.2f}, weak "
+                     f"{r.weak:.2f}; n={r.n}; P(as many | 5%)={r.excess_p:.3f})")  # fmt: skip
     for r in tables["familywise_summary"].itertuples():
         lines.append(
-            f"family-wise: {r.pseudo_sites} pseudo-sites, {r.mean_cells:.1f} cells each, "
+            f"family-wise: {r.pseudo_sites:.0f} pseudo-sites, {r.mean_cells:.1f} cells each, "
             f"{r.mean_labelled:.1f} labelled on average; at least one cell strong or moderate "
-            f"in {r.share_any_strong_or_moderate:.0%} (independent cells at 5%: "
-            f"{r.independent_any_strong_or_moderate:.0%}), labelled at all in "
+            f"in {r.share_any_strong_or_moderate:.0%} "
+            f"(raw p: {r.share_any_strong_or_moderate_raw:.0%}; "
+            f"independent cells at 5%: {r.independent_any_strong_or_moderate:.0%}), "
+            f"{r.mean_strong_or_moderate:.2f} such cells per site; labelled at all in "
             f"{r.share_any_labelled:.0%}"
         )
+    lines.append("resolution by area (false strong/moderate, raw p -> capped; real sites' cells):")
+    for r in tables["area_rule"].itertuples():
+        real = "" if r.scope != "cell" else f"; real {r.real_raw:.0f} -> {r.real_capped:.0f}"
+        lines.append(f"  {r.design:<24} {r.scope:<16} n={r.n:<5} {r.false_raw:.3f} -> "
+                     f"{r.false_capped:.3f} (strong {r.strong_raw:.3f} -> "
+                     f"{r.strong_capped:.3f}){real}")  # fmt: skip
     ranked = tables["ranks"]
     if len(ranked):
         lines.append("real sites among the pseudo-sites (did, |estimate|: rank, placebo p):")

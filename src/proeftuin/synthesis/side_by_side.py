@@ -121,12 +121,18 @@ def side_by_side(
 
 
 def save_design_figures(
-    table: pd.DataFrame, results_dir: str | Path, names: Mapping[str, str] | None = None
+    table: pd.DataFrame,
+    results_dir: str | Path,
+    names: Mapping[str, str] | None = None,
+    draw: bool = True,
 ) -> list[str]:
     """The designs side by side of every site (``fig-designs.png``) and, cut from it, each
     site's row (``fig-designs-<site>.png``, beside the synthesis, the site by name); the
-    per-site labels saved (none when nothing was estimated)."""
+    per-site labels saved (none when nothing was estimated, or without ``draw``: a placebo
+    study's synthesis builds no figure)."""
     from proeftuin.designs.figures import save_figure_rows
     from proeftuin.synthesis import figures
 
+    if not draw:
+        return []
     return save_figure_rows(figures.side_by_side(table, names), results_dir, "fig-designs")
