@@ -49,3 +49,11 @@ def test_no_page_loads_anything_from_another_host() -> None:
         if CSS_URL.search(sheet.read_text(encoding="utf-8", errors="replace")):
             external.append(f"{sheet.relative_to(SITE)}: a font or sheet from another host")
     assert external == [], external
+
+
+def test_no_page_calls_the_require_js_it_no_longer_loads() -> None:
+    """Quarto's notebook embeds add an inline ``define('jquery', ...)`` for require.js, which
+    comes from a CDN: without it the shim throws a ReferenceError on every page."""
+    calling = [str(p.relative_to(SITE)) for p in sorted(SITE.rglob("*.html"))
+               if "define('jquery'" in p.read_text(encoding="utf-8", errors="replace")]  # fmt: skip
+    assert calling == [], calling

@@ -440,3 +440,11 @@ def test_an_its_figure_not_drawn_is_not_embedded(project: Path) -> None:
     assert "its_site.ipynb#fig-its" not in text and "not shown (no saved file)" in text
     assert "Not available" not in text.split("## Interrupted time series")[1].split("##")[0]
     assert "its_site.ipynb#fig-its >}}" in (project / "reports/sites/site-a.qmd").read_text()
+
+
+def test_the_offline_pages_lose_the_cdn_scripts_and_the_shim_that_needs_them() -> None:
+    head = ('<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js"'
+            ' integrity="sha512-x" crossorigin="anonymous"></script>\n'
+            '<script type="application/javascript">define(\'jquery\', [],function() {return '
+            "window.jQuery;})</script>\n<script src=\"site_libs/quarto.js\"></script>")  # fmt: skip
+    assert build.FOREIGN_SCRIPT_RE.sub("", head) == '<script src="site_libs/quarto.js"></script>'

@@ -40,8 +40,11 @@ HEADING_RE = re.compile(r"^(#{1,6}) ", flags=re.MULTILINE)
 #: A Markdown figure; the previews inline one with alt text (the scorecard), leave out others.
 FIGURE_RE = re.compile(r'!\[([^\]]*)\]\(([^)]*)\)(?:\{#([\w-]+) fig-alt="([^"]*)"\}|\{[^}]*\})?')
 #: A script from another host (Quarto's notebook previews load jQuery and require.js for
-#: widgets, which these notebooks have none of): removed, so the website works offline.
-FOREIGN_SCRIPT_RE = re.compile(r'<script[^>]*\bsrc="(?:https?:)?//[^"]*"[^>]*>\s*</script>\s*')
+#: widgets, which these notebooks have none of): removed with the inline jQuery shim that
+#: calls require.js's ``define`` (a ReferenceError without it), so the site works offline.
+FOREIGN_SCRIPT_RE = re.compile(r'<script[^>]*\bsrc="(?:https?:)?//[^"]*"[^>]*>\s*</script>\s*'
+                               r"|<script[^>]*>define\('jquery', ?\[\], ?function\(\) ?\{return "
+                               r"window\.jQuery;\}\)</script>\s*")  # fmt: skip
 REQUIRE_ENV = "REQUIRE_QUARTO"
 QUARTO_HELP = (
     "Install Quarto from https://quarto.org/docs/get-started/ (puts `quarto` on PATH), "

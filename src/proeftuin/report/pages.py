@@ -198,6 +198,11 @@ def include_texts(runs: Runs, pdf: bool = False) -> dict[str, str]:
         "reproducibility.md": reproducibility(runs),
         "calibration.md": calibration.page_text(),
         "area_rule.md": calibration.area_rule_text(),
+        "smr_crude.md": "\n".join(
+            f"![{s.name}]({os.path.relpath(f, where['page_dir'])}){{#fig-smr-crude-{s.id}}}\n"
+            for s in inputs.facts().sites  # the sites of this run's plan
+            if (f := inputs.figure_file(s.id, "fig-its-smr-crude")).is_file()
+        ),
     }
 
 
