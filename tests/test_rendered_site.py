@@ -1,7 +1,8 @@
 """The real render, where one exists (Quarto is not in CI; `proeftuin report` with Quarto
 writes ``_site/``): every local link and resource of the website resolves, and no page
 loads anything from another host (no Google Fonts, no CDN scripts), so the website works
-offline. Skipped without a rendered ``_site/``."""
+offline; on a phone (390 px, headless Chromium) no page scrolls sideways. Skipped without a
+rendered ``_site/``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from test_browser import Browser, find_chromium, serve  # noqa: F401 - serve: the fixture
 
 SITE = Path(__file__).resolve().parents[1] / "_site"
 LINK = re.compile(r"""<(a|link|script|img|iframe|source)\b[^>]*?\b(href|src)=["']([^"']+)["']""")
@@ -57,3 +60,21 @@ def test_no_page_calls_the_require_js_it_no_longer_loads() -> None:
     calling = [str(p.relative_to(SITE)) for p in sorted(SITE.rglob("*.html"))
                if "define('jquery'" in p.read_text(encoding="utf-8", errors="replace")]  # fmt: skip
     assert calling == [], calling
+
+
+def test_no_page_scrolls_sideways_on_a_phone(serve, tmp_path: Path) -> None:  # noqa: F811
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium found (/usr/bin/chromium or `chromium` on PATH)")
+    base, pages = serve(SITE), sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html"))
+    browser, wide = Browser(binary, tmp_path / "chromium-profile"), []
+    try:
+        browser.call("Emulation.setDeviceMetricsOverride", width=390, height=800,
+                     deviceScaleFactor=1, mobile=True)  # fmt: skip
+        for page in pages:
+            browser.open(base + page)
+            if (width := browser.evaluate("document.documentElement.scrollWidth")) > 392:
+                wide.append(f"{page}: {width} px")
+    finally:
+        browser.close()
+    assert len(pages) >= 10 and wide == [], wide
