@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from proeftuin.data.outcomes import headline_outcomes
 from proeftuin.designs.headline import INTERVAL_PREFERENCE, headline
-from proeftuin.designs.robustness import headline_outcomes
 from proeftuin.pipeline import results
 
 COLUMNS = [
